@@ -1,0 +1,267 @@
+"""``hearth`` command line: serve, doctor, and model management.
+
+Every command reaches the same ``ModelManager`` method the HTTP API uses;
+nothing here talks HTTP to itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app import __version__
+from app.models.errors import HearthError
+from app.settings import Settings, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    env = dict(os.environ)
+    if args.home:
+        env["HEARTH_HOME"] = args.home
+    if args.models:
+        env["HEARTH_MODELS"] = args.models
+    if args.llama_server:
+        env["HEARTH_LLAMA_SERVER"] = args.llama_server
+    overrides: dict[str, Any] = {}
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None) is not None:
+        overrides["port"] = args.port
+    return load_settings(env, **overrides)
+
+
+def _manager(settings: Settings):  # type: ignore[no-untyped-def]
+    from app.models.manager import ModelManager
+
+    return ModelManager(settings)
+
+
+def _setup_logging(settings: Settings, verbose: bool) -> None:
+    settings.ensure_dirs()
+    handlers: list[logging.Handler] = [logging.FileHandler(settings.log_dir / "hearth.log")]
+    if verbose:
+        handlers.append(logging.StreamHandler())
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from app.server import HTTPServer
+    from app.web import create_app
+
+    settings = _settings(args)
+    _setup_logging(settings, args.verbose)
+    manager = _manager(settings)
+    server = HTTPServer(create_app(settings, manager), settings.host, settings.port)
+    try:
+        server.bind()
+    except OSError as error:
+        print(f"error: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
+        manager.close()
+        return 1
+    logging.getLogger("hearth").info("Serving on %s", server.url)
+    print(f"Serving on {server.url}", flush=True)
+    print(f"Ollama API: {server.url}/ollama", flush=True)
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        manager.close()
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from app.doctor import doctor_report, format_report
+
+    report = doctor_report(_settings(args))
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0 if report["llama_server"]["found"] else 1
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    manager = _manager(_settings(args))
+    try:
+        for status in manager.import_gguf(Path(args.file), args.name):
+            print(status["status"])
+    finally:
+        manager.close()
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    manager = _manager(_settings(args))
+    try:
+        rows = [("NAME", "ID", "SIZE", "MODIFIED")]
+        for model in manager.list_models():
+            rows.append(
+                (
+                    model["name"],
+                    model["digest"][:12],
+                    _human_size(model["size"]),
+                    _ago(model["modified_at"]),
+                )
+            )
+        _print_table(rows)
+    finally:
+        manager.close()
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    manager = _manager(_settings(args))
+    try:
+        info = manager.show(args.name, verbose=args.verbose)
+    finally:
+        manager.close()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    details = info.get("details", {})
+    print("  Model")
+    for label, key in (
+        ("architecture", "family"),
+        ("parameters", "parameter_size"),
+        ("quantization", "quantization_level"),
+    ):
+        print(f"    {label:<16}{details.get(key, '')}")
+    context = info.get("model_info", {}).get(f"{details.get('family')}.context_length")
+    if context:
+        print(f"    {'context length':<16}{context}")
+    if info.get("capabilities"):
+        print("\n  Capabilities")
+        for capability in info["capabilities"]:
+            print(f"    {capability}")
+    if info.get("parameters"):
+        print("\n  Parameters")
+        for line in info["parameters"].splitlines():
+            print(f"    {line}")
+    if info.get("system"):
+        print(f"\n  System\n    {info['system']}")
+    return 0
+
+
+def cmd_cp(args: argparse.Namespace) -> int:
+    manager = _manager(_settings(args))
+    try:
+        manager.copy(args.source, args.destination)
+    finally:
+        manager.close()
+    print(f"copied '{args.source}' to '{args.destination}'")
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    manager = _manager(_settings(args))
+    try:
+        for name in args.names:
+            manager.delete(name)
+            print(f"deleted '{name}'")
+    finally:
+        manager.close()
+    return 0
+
+
+def _human_size(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000  # type: ignore[assignment]
+    return str(size)
+
+
+def _ago(stamp: str) -> str:
+    then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    seconds = (datetime.now(UTC) - then).total_seconds()
+    for unit, length in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= length:
+            count = int(seconds // length)
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "just now"
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "    ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hearth", description="Private, offline chat with local models."
+    )
+    parser.add_argument("--version", action="version", version=f"hearth {__version__}")
+    parser.add_argument(
+        "--home", help="data directory (default: platform data dir; env HEARTH_HOME)"
+    )
+    parser.add_argument("--models", help="models directory (env HEARTH_MODELS)")
+    parser.add_argument("--llama-server", help="llama-server binary (env HEARTH_LLAMA_SERVER)")
+    commands = parser.add_subparsers(dest="command")
+
+    serve = commands.add_parser("serve", help="run the HTTP server without a window")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
+    serve.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")
+    serve.set_defaults(func=cmd_serve)
+
+    doctor = commands.add_parser("doctor", help="versions, directories, llama-server, hardware")
+    doctor.add_argument("--json", action="store_true")
+    doctor.set_defaults(func=cmd_doctor)
+
+    imp = commands.add_parser("import", help="create a model from a GGUF file")
+    imp.add_argument("file")
+    imp.add_argument("name")
+    imp.set_defaults(func=cmd_import)
+
+    commands.add_parser("list", aliases=["ls"], help="list models").set_defaults(func=cmd_list)
+
+    show = commands.add_parser("show", help="show a model's details")
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true")
+    show.add_argument("--verbose", action="store_true")
+    show.set_defaults(func=cmd_show)
+
+    cp = commands.add_parser("cp", help="copy a model")
+    cp.add_argument("source")
+    cp.add_argument("destination")
+    cp.set_defaults(func=cmd_cp)
+
+    rm = commands.add_parser("rm", help="remove models")
+    rm.add_argument("names", nargs="+")
+    rm.set_defaults(func=cmd_rm)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # The desktop window is not built yet: run the server and print its URL.
+        args = parser.parse_args([*(argv or sys.argv[1:]), "serve"])
+    try:
+        return int(args.func(args))
+    except HearthError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

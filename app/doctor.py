@@ -1,0 +1,93 @@
+"""``hearth doctor``: everything needed to tell why Hearth does or does not work."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from typing import Any
+
+from app import __version__
+from app.pins import LLAMA_CPP_PYTHON_VERSION
+from app.runner.hardware import detect_hardware, disk_free
+from app.runner.locate import LlamaServerNotFound, build_info, locate_llama_server
+from app.settings import Settings
+
+
+def _llama_server(settings: Settings) -> dict[str, Any]:
+    try:
+        binary = locate_llama_server(settings)
+    except LlamaServerNotFound as error:
+        return {"found": False, "error": str(error)}
+    info = build_info(binary)
+    version = ""
+    try:
+        done = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, timeout=20
+        )
+        version = (
+            (done.stdout + done.stderr).strip().splitlines()[-1] if done.returncode == 0 else ""
+        )
+    except (OSError, subprocess.SubprocessError, IndexError):
+        version = ""
+    return {
+        "found": True,
+        "path": str(binary),
+        "backend": info.get("backend", "unknown"),
+        "portable": info.get("portable"),
+        "llama_cpp_python": info.get("llama_cpp_python"),
+        "version": version,
+    }
+
+
+def doctor_report(settings: Settings) -> dict[str, Any]:
+    hardware = detect_hardware()
+    return {
+        "hearth": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "llama_cpp_pin": f"llama-cpp-python {LLAMA_CPP_PYTHON_VERSION} (vendored llama.cpp)",
+        "directories": {
+            "data": str(settings.data_dir),
+            "models": str(settings.models_dir),
+            "cache": str(settings.cache_dir),
+            "logs": str(settings.log_dir),
+        },
+        "llama_server": _llama_server(settings),
+        "hardware": hardware.as_dict(),
+        "disk_free_models": disk_free(settings.models_dir),
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    gib = 2**30
+    hw = report["hardware"]
+    server = report["llama_server"]
+    lines = [
+        f"Hearth {report['hearth']} (Python {report['python']}, {report['platform']})",
+        f"llama.cpp: {report['llama_cpp_pin']}",
+        "",
+        "Directories:",
+        *(f"  {name:<7} {path}" for name, path in report["directories"].items()),
+        "",
+    ]
+    if server["found"]:
+        lines += [
+            f"llama-server: {server['path']}",
+            f"  backend {server['backend']}, {server['version'] or 'version unknown'}",
+        ]
+    else:
+        lines += [f"llama-server: NOT FOUND. {server['error']}"]
+    lines += [
+        "",
+        f"CPU: {hw['cpu_model']} ({hw['physical_cores']} cores, {hw['logical_cores']} threads;"
+        f" {', '.join(hw['cpu_flags']) or 'no SIMD flags read'})",
+        f"RAM: {hw['memory_total'] / gib:.1f} GiB total, {hw['memory_available'] / gib:.1f} GiB free",
+    ]
+    if hw["gpus"]:
+        for gpu in hw["gpus"]:
+            lines.append(f"GPU: {gpu['name']} ({gpu['memory_total'] / gib:.1f} GiB)")
+    else:
+        lines.append("GPU: none detected (CPU inference)")
+    lines.append(f"Disk free for models: {report['disk_free_models'] / gib:.1f} GiB")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Model names, the on-disk store, GGUF metadata and the manager facade."""

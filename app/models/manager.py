@@ -1,0 +1,215 @@
+"""The manager facade: one object every front end (HTTP, CLI, desktop) calls.
+
+It validates requests in Ollama's terms, resolves names against the store,
+and hands generation to the scheduler's runners. Nothing here knows about
+HTTP; errors are ``HearthError`` subclasses carrying their status.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from app.models.create import create_model, import_gguf
+from app.models.digests import parse_digest
+from app.models.errors import BadRequest, ModelNotFound
+from app.models.names import ModelName, parse_name
+from app.models.options import validate_options
+from app.models.show import resolve_for_run, show_model, tag_entry
+from app.models.store import ModelStore
+from app.runner import generation
+from app.runner.keepalive import DEFAULT_KEEP_ALIVE, parse_keep_alive
+from app.runner.locate import locate_llama_server
+from app.runner.scheduler import Scheduler
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+OLLAMA_COMPAT_VERSION = "0.12.6"
+"""The Ollama release whose API we match; clients gate features on it."""
+
+
+class ModelManager:
+    """Models on disk plus the runners that serve them."""
+
+    def __init__(self, settings: Settings, scheduler: Scheduler | None = None) -> None:
+        settings.ensure_dirs()
+        self.settings = settings
+        self.store = ModelStore(settings.models_dir)
+        self.default_keep_alive = DEFAULT_KEEP_ALIVE
+        self.scheduler = scheduler or Scheduler(
+            lambda: locate_llama_server(settings), settings.log_dir
+        )
+
+    # -- names ---------------------------------------------------------
+    @staticmethod
+    def parse(name: Any, field: str = "model") -> ModelName:
+        if not name or not isinstance(name, str):
+            raise BadRequest(f"{field} is required")
+        return parse_name(name)
+
+    def _run_spec(self, name: Any) -> Any:
+        model = self.parse(name)
+        try:
+            return resolve_for_run(self.store, model)
+        except ModelNotFound:
+            raise ModelNotFound(f"model '{name}' not found") from None
+
+    # -- store ---------------------------------------------------------
+    def list_models(self) -> list[dict[str, Any]]:
+        return [tag_entry(self.store, manifest) for manifest in self.store.list_manifests()]
+
+    def show(self, name: Any, verbose: bool = False) -> dict[str, Any]:
+        model = self.parse(name)
+        manifest = self.store.read_manifest(model)
+        return show_model(self.store, manifest, verbose=verbose)
+
+    def create(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        name = self.parse(request.get("model") or request.get("name"))
+        if "modelfile" in request and not (request.get("files") or request.get("from")):
+            raise BadRequest("the Modelfile form of create is not supported; use 'files' or 'from'")
+        if request.get("quantize") or request.get("quantization"):
+            raise BadRequest("quantize is not supported yet")
+        statuses = create_model(
+            self.store,
+            name,
+            files=request.get("files"),
+            from_=request.get("from"),
+            template=request.get("template"),
+            system=request.get("system"),
+            parameters=request.get("parameters"),
+            license=request.get("license"),
+            messages=request.get("messages"),
+            adapters=request.get("adapters"),
+        )
+        first = next(statuses)  # validation errors surface before any byte is sent
+        return _chain(first, statuses)
+
+    def import_gguf(self, path: Path, name: str) -> Iterator[dict[str, Any]]:
+        return import_gguf(self.store, path, self.parse(name, "name"))
+
+    def has_blob(self, digest: str) -> bool:
+        return self.store.has_blob(parse_digest(digest))
+
+    def put_blob(self, digest: str, chunks: Iterable[bytes]) -> bool:
+        """Store an uploaded blob; False when it was already there (nothing read)."""
+        canonical = parse_digest(digest)
+        if self.store.has_blob(canonical):
+            return False
+        self.store.write_blob(chunks, canonical)
+        return True
+
+    def copy(self, source: Any, destination: Any) -> None:
+        src = self.parse(source, "source")
+        dst = self.parse(destination, "destination")
+        try:
+            self.store.copy_model(src, dst)
+        except ModelNotFound:
+            raise ModelNotFound(f'model "{source}" not found') from None
+
+    def delete(self, name: Any) -> None:
+        model = self.parse(name)
+        try:
+            manifest = self.store.read_manifest(model)
+        except ModelNotFound:
+            raise ModelNotFound(f"model '{name}' not found") from None
+        self.scheduler.unload(manifest.digest)
+        self.store.delete_model(manifest.name)
+
+    # -- runners -------------------------------------------------------
+    def _request_options(self, request: dict[str, Any]) -> dict[str, Any]:
+        options = request.get("options") or {}
+        if not isinstance(options, dict):
+            raise BadRequest("options must be an object")
+        return validate_options(options)
+
+    def _keep_alive(self, request: dict[str, Any]) -> float:
+        return parse_keep_alive(request.get("keep_alive"), self.default_keep_alive)
+
+    def chat(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        spec = self._run_spec(request.get("model"))
+        if spec.is_embedding:
+            raise BadRequest(f'"{spec.display}" does not support chat')
+        messages = request.get("messages")
+        if messages is not None and not isinstance(messages, list):
+            raise BadRequest("messages must be a list")
+        return generation.chat(
+            self.scheduler, spec, request, self._request_options(request), self._keep_alive(request)
+        )
+
+    def generate(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        spec = self._run_spec(request.get("model"))
+        if spec.is_embedding:
+            raise BadRequest(f'"{spec.display}" does not support generate')
+        return generation.generate(
+            self.scheduler, spec, request, self._request_options(request), self._keep_alive(request)
+        )
+
+    def embed(self, request: dict[str, Any]) -> dict[str, Any]:
+        spec = self._run_spec(request.get("model"))
+        raw = request.get("input")
+        if raw is None or raw == "":
+            inputs: list[str] = []
+        elif isinstance(raw, str):
+            inputs = [raw]
+        elif isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+            inputs = list(raw)
+        else:
+            raise BadRequest("invalid input type")
+        dimensions = request.get("dimensions")
+        if dimensions is not None and (not isinstance(dimensions, int) or dimensions <= 0):
+            raise BadRequest("dimensions must be a positive integer")
+        return generation.embed(
+            self.scheduler,
+            spec,
+            inputs,
+            self._request_options(request),
+            self._keep_alive(request),
+            truncate=request.get("truncate", True) is not False,
+            dimensions=dimensions,
+        )
+
+    def embeddings(self, request: dict[str, Any]) -> dict[str, Any]:
+        spec = self._run_spec(request.get("model"))
+        prompt = request.get("prompt") or ""
+        if not isinstance(prompt, str):
+            raise BadRequest("prompt must be a string")
+        return generation.embedding_legacy(
+            self.scheduler, spec, prompt, self._request_options(request), self._keep_alive(request)
+        )
+
+    def ps(self) -> list[dict[str, Any]]:
+        models = []
+        for entry in self.scheduler.ps():
+            runner = entry["runner"]
+            spec = runner.spec
+            details = {k: v for k, v in spec.details.items() if k != "parent_model"}
+            models.append(
+                {
+                    "name": spec.display,
+                    "model": spec.display,
+                    "size": entry["size"],
+                    "digest": spec.digest,
+                    "details": details,
+                    "expires_at": entry["expires_at"].isoformat(timespec="microseconds"),
+                    "size_vram": entry["size_vram"],
+                    "context_length": entry["context_length"],
+                }
+            )
+        return models
+
+    def unload_all(self) -> int:
+        return self.scheduler.unload(None)
+
+    def close(self) -> None:
+        self.scheduler.shutdown()
+
+
+def _chain(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    try:
+        yield first
+        yield from rest
+    finally:
+        rest.close()  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""Running llama.cpp: locating the binary, its processes, and scheduling models."""

@@ -1,0 +1,432 @@
+"""Chat, generate and embed on a leased llama-server, as Ollama streams them.
+
+Each public function is a generator of Ollama response objects. All the
+work that can fail before the first byte (loading the model, llama-server
+rejecting the request) happens before the first ``yield``, so the HTTP edge
+can still answer with a proper status. Closing the generator (a client that
+went away) closes the upstream connection at once, which makes llama-server
+stop generating for that slot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+
+from app.models.errors import BadRequest, HearthError
+from app.runner.process import LlamaServerFailed
+from app.runner.scheduler import Lease, Scheduler
+from app.runner.translate import (
+    chat_messages,
+    done_reason,
+    format_body,
+    metrics,
+    now_rfc3339,
+    sampling_body,
+    think_body,
+    tool_call_in,
+)
+
+UPSTREAM_TIMEOUT = (10, 3600)
+
+
+class RunnerError(HearthError):
+    """llama-server failed to load or stopped while answering."""
+
+    status = 500
+
+
+class UpstreamRejected(HearthError):
+    """llama-server refused the request (bad field, prompt longer than the context)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = 400 if status < 500 else 500
+
+
+def _lease(scheduler: Scheduler, spec: Any, options: dict[str, Any], keep_alive: float) -> Lease:
+    try:
+        return scheduler.lease(spec, options, keep_alive)
+    except LlamaServerFailed as error:
+        raise RunnerError(f"llama-server failed to start: {error}") from error
+
+
+def _post(lease: Lease, path: str, body: dict[str, Any], stream: bool) -> requests.Response:
+    server = lease.server
+    try:
+        reply = server.session.post(
+            f"{server.base_url}{path}", json=body, stream=stream, timeout=UPSTREAM_TIMEOUT
+        )
+    except requests.RequestException as error:
+        lease.mark_failed()
+        raise RunnerError(_crash_message(lease, error)) from error
+    if reply.status_code != 200:
+        text = reply.text
+        reply.close()
+        try:
+            message = json.loads(text)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = text.strip() or f"llama-server answered {reply.status_code}"
+        if reply.status_code >= 500 and not lease.server.alive():
+            lease.mark_failed()
+        raise UpstreamRejected(reply.status_code, message)
+    return reply
+
+
+def _crash_message(lease: Lease, error: Exception) -> str:
+    tail = lease.server.log_tail(8)
+    alive = lease.server.alive()
+    what = "stopped responding" if alive else "has unexpectedly stopped"
+    return f"model runner {what} ({type(error).__name__}); last log lines:\n{tail}"
+
+
+def _sse(reply: requests.Response) -> Iterator[dict[str, Any]]:
+    """Parsed ``data:`` events of an SSE stream, ending at ``[DONE]``."""
+    for line in reply.iter_lines(chunk_size=None):
+        if not line or line[:1] == b":":
+            continue
+        if line.startswith(b"data: "):
+            payload = line[6:]
+            if payload == b"[DONE]":
+                return
+            yield json.loads(payload)
+        elif line.startswith(b"error: "):
+            raise RunnerError(line[7:].decode("utf-8", "replace"))
+
+
+def _merged_options(spec: Any, request_options: dict[str, Any]) -> dict[str, Any]:
+    return {**(spec.params or {}), **request_options}
+
+
+def _chat_body(
+    spec: Any, request: dict[str, Any], options: dict[str, Any], num_ctx: int
+) -> dict[str, Any]:
+    messages = list(spec.messages or []) + list(request.get("messages") or [])
+    converted = chat_messages(messages)
+    system = request.get("system", spec.system)
+    if system and (not converted or converted[0]["role"] != "system"):
+        converted.insert(0, {"role": "system", "content": system})
+    body: dict[str, Any] = {
+        "messages": converted,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "cache_prompt": True,
+        **sampling_body(options, num_ctx),
+        **format_body(request.get("format")),
+        **think_body(request.get("think"), spec.capabilities),
+    }
+    tools = request.get("tools")
+    if tools:
+        if not isinstance(tools, list):
+            raise BadRequest("tools must be a list")
+        body["tools"] = tools
+    return body
+
+
+def _stream_chat(
+    lease: Lease, body: dict[str, Any], started: float
+) -> Iterator[tuple[str, str, list[dict[str, Any]], dict[str, Any] | None]]:
+    """(content piece, thinking piece, finished tool calls, final info) from llama-server."""
+    reply = _post(lease, "/v1/chat/completions", body, stream=True)
+    calls: dict[int, dict[str, Any]] = {}
+    finish: str | None = None
+    timings: dict[str, Any] | None = None
+    try:
+        for event in _sse(reply):
+            if "timings" in event:
+                timings = event["timings"]
+            for choice in event.get("choices") or ():
+                delta = choice.get("delta") or {}
+                content = delta.get("content") or ""
+                thinking = delta.get("reasoning_content") or ""
+                for call in delta.get("tool_calls") or ():
+                    slot = calls.setdefault(int(call.get("index", 0)), {"arguments": ""})
+                    slot["index"] = int(call.get("index", 0))
+                    if call.get("id"):
+                        slot["id"] = call["id"]
+                    function = call.get("function") or {}
+                    if function.get("name"):
+                        slot["name"] = function["name"]
+                    slot["arguments"] += function.get("arguments") or ""
+                if content or thinking:
+                    yield content, thinking, [], None
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+    except (requests.RequestException, ValueError) as error:
+        lease.mark_failed()
+        raise RunnerError(_crash_message(lease, error)) from error
+    finally:
+        reply.close()
+    if finish is None:
+        lease.mark_failed()
+        raise RunnerError(_crash_message(lease, EOFError("stream ended early")))
+    finished_calls = [tool_call_in(calls[i]) for i in sorted(calls)]
+    info = {"finish_reason": finish, "timings": timings}
+    yield "", "", finished_calls, info
+
+
+def chat(
+    scheduler: Scheduler,
+    spec: Any,
+    request: dict[str, Any],
+    request_options: dict[str, Any],
+    keep_alive: float,
+) -> Iterator[dict[str, Any]]:
+    """Ollama ``/api/chat`` stream objects for one request."""
+    started = time.monotonic()
+    model = spec.display
+    options = _merged_options(spec, request_options)
+    if request.get("tools") and "tools" not in spec.capabilities:
+        raise BadRequest(f"{model} does not support tools")
+    if not request.get("messages") and keep_alive == 0:
+        scheduler.unload(spec.digest)  # answer at once, loaded or not, as Ollama does
+        yield {
+            "model": model,
+            "created_at": now_rfc3339(),
+            "message": {"role": "assistant", "content": ""},
+            "done_reason": "unload",
+            "done": True,
+        }
+        return
+    lease = _lease(scheduler, spec, options, keep_alive)
+    try:
+        if not request.get("messages"):
+            yield {
+                "model": model,
+                "created_at": now_rfc3339(),
+                "message": {"role": "assistant", "content": ""},
+                "done_reason": "load",
+                "done": True,
+            }
+            return
+        body = _chat_body(spec, request, options, lease.runner.config.ctx_per_slot)
+        with contextlib.closing(_stream_chat(lease, body, started)) as pieces:
+            for content, thinking, calls, info in pieces:
+                if info is None:
+                    message: dict[str, Any] = {"role": "assistant", "content": content}
+                    if thinking:
+                        message["thinking"] = thinking
+                    yield {
+                        "model": model,
+                        "created_at": now_rfc3339(),
+                        "message": message,
+                        "done": False,
+                    }
+                    continue
+                if calls:
+                    yield {
+                        "model": model,
+                        "created_at": now_rfc3339(),
+                        "message": {"role": "assistant", "content": "", "tool_calls": calls},
+                        "done": False,
+                    }
+                total_ns = int((time.monotonic() - started) * 1e9)
+                yield {
+                    "model": model,
+                    "created_at": now_rfc3339(),
+                    "message": {"role": "assistant", "content": ""},
+                    "done_reason": done_reason(info["finish_reason"]),
+                    "done": True,
+                    **metrics(info["timings"], total_ns, int(lease.load_seconds * 1e9)),
+                }
+    finally:
+        lease.release()
+
+
+def generate(
+    scheduler: Scheduler,
+    spec: Any,
+    request: dict[str, Any],
+    request_options: dict[str, Any],
+    keep_alive: float,
+) -> Iterator[dict[str, Any]]:
+    """Ollama ``/api/generate`` stream objects for one request."""
+    started = time.monotonic()
+    model = spec.display
+    raw = bool(request.get("raw"))
+    if raw and (request.get("template") or request.get("system") or request.get("context")):
+        raise BadRequest("raw mode does not support template, system, or context")
+    prompt = request.get("prompt") or ""
+    if not isinstance(prompt, str):
+        raise BadRequest("prompt must be a string")
+    options = _merged_options(spec, request_options)
+    load_only = not prompt and not request.get("suffix")
+    if load_only and keep_alive == 0:
+        scheduler.unload(spec.digest)
+        yield {
+            "model": model,
+            "created_at": now_rfc3339(),
+            "response": "",
+            "done": True,
+            "done_reason": "unload",
+        }
+        return
+    lease = _lease(scheduler, spec, options, keep_alive)
+    try:
+        if load_only:
+            yield {
+                "model": model,
+                "created_at": now_rfc3339(),
+                "response": "",
+                "done": True,
+                "done_reason": "load",
+            }
+            return
+        num_ctx = lease.runner.config.ctx_per_slot
+        if raw or request.get("suffix"):
+            yield from _generate_raw(lease, request, prompt, options, num_ctx, model, started)
+            return
+        chat_request = {
+            "messages": [{"role": "user", "content": prompt, "images": request.get("images")}],
+            "format": request.get("format"),
+            "think": request.get("think"),
+        }
+        if request.get("system"):
+            chat_request["system"] = request["system"]
+        body = _chat_body(spec, chat_request, options, num_ctx)
+        with contextlib.closing(_stream_chat(lease, body, started)) as pieces:
+            for content, thinking, calls, info in pieces:
+                if info is None:
+                    chunk: dict[str, Any] = {
+                        "model": model,
+                        "created_at": now_rfc3339(),
+                        "response": content,
+                        "done": False,
+                    }
+                    if thinking:
+                        chunk["thinking"] = thinking
+                    yield chunk
+                    continue
+                total_ns = int((time.monotonic() - started) * 1e9)
+                final: dict[str, Any] = {
+                    "model": model,
+                    "created_at": now_rfc3339(),
+                    "response": "",
+                    "done": True,
+                    "done_reason": done_reason(info["finish_reason"]),
+                    **metrics(info["timings"], total_ns, int(lease.load_seconds * 1e9)),
+                }
+                if calls:
+                    final["tool_calls"] = calls
+                yield final
+    finally:
+        lease.release()
+
+
+def _generate_raw(
+    lease: Lease,
+    request: dict[str, Any],
+    prompt: str,
+    options: dict[str, Any],
+    num_ctx: int,
+    model: str,
+    started: float,
+) -> Iterator[dict[str, Any]]:
+    """``raw`` prompts and fill-in-the-middle go to llama-server's native endpoints."""
+    body: dict[str, Any] = {"stream": True, "cache_prompt": True, **sampling_body(options, num_ctx)}
+    fmt = format_body(request.get("format")).get("response_format")
+    if fmt is not None:
+        body["json_schema"] = fmt.get("json_schema", {}).get("schema", {})
+    if request.get("suffix"):
+        path = "/infill"
+        body.update({"input_prefix": prompt, "input_suffix": request["suffix"]})
+    else:
+        path = "/completion"
+        body["prompt"] = prompt
+    reply = _post(lease, path, body, stream=True)
+    final: dict[str, Any] | None = None
+    try:
+        for event in _sse(reply):
+            if event.get("stop"):
+                final = event
+                if event.get("content"):
+                    yield _raw_chunk(model, event["content"])
+                break
+            yield _raw_chunk(model, event.get("content", ""))
+    except (requests.RequestException, ValueError) as error:
+        lease.mark_failed()
+        raise RunnerError(_crash_message(lease, error)) from error
+    finally:
+        reply.close()
+    if final is None:
+        lease.mark_failed()
+        raise RunnerError(_crash_message(lease, EOFError("stream ended early")))
+    total_ns = int((time.monotonic() - started) * 1e9)
+    yield {
+        "model": model,
+        "created_at": now_rfc3339(),
+        "response": "",
+        "done": True,
+        "done_reason": done_reason(None, final.get("stop_type")),
+        **metrics(final.get("timings"), total_ns, int(lease.load_seconds * 1e9)),
+    }
+
+
+def _raw_chunk(model: str, text: str) -> dict[str, Any]:
+    return {"model": model, "created_at": now_rfc3339(), "response": text, "done": False}
+
+
+def embed(
+    scheduler: Scheduler,
+    spec: Any,
+    inputs: list[str],
+    request_options: dict[str, Any],
+    keep_alive: float,
+    *,
+    truncate: bool = True,
+    dimensions: int | None = None,
+) -> dict[str, Any]:
+    """Ollama ``/api/embed``: L2-normalised vectors, order kept."""
+    started = time.monotonic()
+    options = _merged_options(spec, request_options)
+    with scheduler.leased(spec, options, keep_alive) as lease:
+        if not inputs:
+            return {"model": spec.display, "embeddings": []}
+        body: dict[str, Any] = {"input": inputs, "encoding_format": "float"}
+        if truncate:
+            body["truncate"] = True
+        reply = _post(lease, "/v1/embeddings", body, stream=False)
+        try:
+            result = reply.json()
+        finally:
+            reply.close()
+    vectors = [item["embedding"] for item in sorted(result["data"], key=lambda d: d["index"])]
+    if dimensions:
+        vectors = [_normalise(vector[:dimensions]) for vector in vectors]
+    return {
+        "model": spec.display,
+        "embeddings": vectors,
+        "total_duration": int((time.monotonic() - started) * 1e9),
+        "load_duration": int(lease.load_seconds * 1e9),
+        "prompt_eval_count": int(result.get("usage", {}).get("prompt_tokens", 0)),
+    }
+
+
+def embedding_legacy(
+    scheduler: Scheduler, spec: Any, prompt: str, request_options: dict[str, Any], keep_alive: float
+) -> dict[str, Any]:
+    """Legacy ``/api/embeddings``: one vector, not normalised."""
+    options = _merged_options(spec, request_options)
+    with scheduler.leased(spec, options, keep_alive) as lease:
+        if not prompt:
+            return {"embedding": []}
+        reply = _post(lease, "/embedding", {"content": prompt, "embd_normalize": -1}, stream=False)
+        try:
+            result = reply.json()
+        finally:
+            reply.close()
+    vector = result[0]["embedding"]
+    if vector and isinstance(vector[0], list):  # pooled result comes as [[...]]
+        vector = vector[0]
+    return {"embedding": vector}
+
+
+def _normalise(vector: list[float]) -> list[float]:
+    norm = math.sqrt(sum(value * value for value in vector))
+    return [value / norm for value in vector] if norm else vector

@@ -1,0 +1,305 @@
+"""Which models are loaded, for how long, and who is using them.
+
+Imitates Ollama's scheduler: one llama-server per model (and per set of
+load-time options), reused while its options match; the keep-alive timer
+starts only when the last request on a runner ends; ``keep_alive: 0``
+unloads right after the request; a runner that crashed is dropped so the
+next request starts a fresh one; past ``max_loaded`` the idle runner that
+expires first is unloaded to make room.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from app.runner.hardware import detect_hardware
+from app.runner.process import LaunchConfig, LlamaServer, LlamaServerFailed
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NUM_CTX = 4096
+DEFAULT_PARALLEL = 2
+LOAD_TIMEOUT = 300.0
+FAR_FUTURE = datetime(2318, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Runner:
+    """A loaded model: its process, its users, and when it expires."""
+
+    key: tuple[str, LaunchConfig]
+    name: str
+    spec: Any  # app.models.show.RunSpec
+    server: LlamaServer
+    keep_alive: float
+    load_seconds: float = 0.0
+    active: int = 0
+    expires_at: datetime | None = None
+    failed: bool = False
+    loaded: threading.Event = field(default_factory=threading.Event)
+    load_error: Exception | None = None
+
+    @property
+    def config(self) -> LaunchConfig:
+        return self.key[1]
+
+    def deadline(self) -> datetime:
+        if self.active or self.expires_at is None:
+            return _expiry(self.keep_alive)
+        return self.expires_at
+
+
+def _expiry(keep_alive: float) -> datetime:
+    if math.isinf(keep_alive):
+        return FAR_FUTURE
+    return datetime.now(UTC) + timedelta(seconds=keep_alive)
+
+
+@dataclass
+class Lease:
+    """A request's hold on a runner; releasing it starts the keep-alive timer."""
+
+    runner: Runner
+    load_seconds: float
+    _release: Callable[[Lease], None]
+    _released: bool = False
+
+    @property
+    def server(self) -> LlamaServer:
+        return self.runner.server
+
+    def mark_failed(self) -> None:
+        """The runner misbehaved (crashed mid-answer): never hand it out again."""
+        self.runner.failed = True
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._release(self)
+
+
+def _safe_log_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:100]
+
+
+class Scheduler:
+    """Starts, shares, times out and stops llama-server runners."""
+
+    def __init__(
+        self,
+        binary_locator: Callable[[], Path],
+        log_dir: Path,
+        *,
+        max_loaded: int = 3,
+        parallel: int = DEFAULT_PARALLEL,
+        default_num_ctx: int = DEFAULT_NUM_CTX,
+        threads: int | None = None,
+    ) -> None:
+        self._locate = binary_locator
+        self.log_dir = log_dir
+        self.max_loaded = max_loaded
+        self.parallel = parallel
+        self.default_num_ctx = default_num_ctx
+        self.threads = threads or detect_hardware().physical_cores
+        self._runners: dict[tuple[str, LaunchConfig], Runner] = {}
+        self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._closed = False
+        self._reaper = threading.Thread(target=self._reap_loop, name="keepalive", daemon=True)
+        self._reaper.start()
+
+    # -- configuration -------------------------------------------------
+    def launch_config(self, spec: Any, options: dict[str, Any]) -> LaunchConfig:
+        """Map a model and the request's load-time options to llama-server flags."""
+        num_ctx = int(options.get("num_ctx") or self.default_num_ctx)
+        if spec.context_length_train:
+            num_ctx = min(num_ctx, int(spec.context_length_train))
+        num_ctx = max(num_ctx, 256)
+        parallel = 1 if spec.is_embedding else self.parallel
+        num_gpu = options.get("num_gpu")
+        num_thread = options.get("num_thread")
+        num_batch = options.get("num_batch")
+        return LaunchConfig(
+            model_path=Path(spec.model_path),
+            ctx_per_slot=num_ctx,
+            parallel=parallel,
+            threads=int(num_thread) if num_thread else self.threads,
+            gpu_layers=None if num_gpu is None or int(num_gpu) < 0 else int(num_gpu),
+            projectors=tuple(Path(p) for p in spec.projector_paths),
+            adapters=tuple(Path(p) for p in spec.adapter_paths),
+            # One process serves chat and embeddings, as one Ollama runner does;
+            # mean pooling gives generative models a usable sentence vector.
+            embedding=True,
+            batch_size=int(num_batch) if num_batch else None,
+            use_mmap=options.get("use_mmap"),
+            alias=spec.display,
+            extra_args=() if spec.is_embedding else ("--pooling", "mean"),
+        )
+
+    # -- leasing -------------------------------------------------------
+    def lease(self, spec: Any, options: dict[str, Any], keep_alive: float) -> Lease:
+        """Return a lease on a ready runner for ``spec``, loading it if needed."""
+        config = self.launch_config(spec, options)
+        key = (spec.digest, config)
+        started = time.monotonic()
+        with self._lock:
+            if self._closed:
+                raise LlamaServerFailed("Hearth is shutting down")
+            runner = self._runners.get(key)
+            if runner is not None and (runner.failed or not self._usable(runner)):
+                self._drop(runner)
+                runner = None
+            if runner is None:
+                self._replace_other_configs(spec.digest, key)
+                self._make_room()
+                runner = self._spawn(key, spec, keep_alive)
+            runner.active += 1
+            runner.keep_alive = keep_alive
+        if not runner.loaded.is_set():
+            runner.loaded.wait()
+        if runner.load_error is not None:
+            with self._lock:
+                runner.active -= 1
+            raise runner.load_error
+        waited = time.monotonic() - started
+        return Lease(runner=runner, load_seconds=waited, _release=self._release)
+
+    @contextlib.contextmanager
+    def leased(self, spec: Any, options: dict[str, Any], keep_alive: float) -> Iterator[Lease]:
+        lease = self.lease(spec, options, keep_alive)
+        try:
+            yield lease
+        finally:
+            lease.release()
+
+    def _usable(self, runner: Runner) -> bool:
+        return not runner.loaded.is_set() or runner.server.alive()
+
+    def _spawn(self, key: tuple[str, LaunchConfig], spec: Any, keep_alive: float) -> Runner:
+        binary = self._locate()
+        log_path = self.log_dir / f"llama-server-{_safe_log_name(spec.display)}.log"
+        server = LlamaServer(binary, key[1], log_path)
+        runner = Runner(key=key, name=spec.display, spec=spec, server=server, keep_alive=keep_alive)
+        self._runners[key] = runner
+        threading.Thread(target=self._load, args=(runner,), daemon=True).start()
+        return runner
+
+    def _load(self, runner: Runner) -> None:
+        started = time.monotonic()
+        try:
+            runner.server.start()
+            runner.server.wait_ready(LOAD_TIMEOUT)
+        except Exception as error:  # noqa: BLE001 - handed to every waiting request
+            log.warning("loading %s failed: %s", runner.name, error)
+            runner.load_error = error
+            runner.server.stop()
+            with self._lock:
+                if self._runners.get(runner.key) is runner:
+                    del self._runners[runner.key]
+        runner.load_seconds = time.monotonic() - started
+        runner.loaded.set()
+
+    def _release(self, lease: Lease) -> None:
+        runner = lease.runner
+        with self._lock:
+            runner.active -= 1
+            if runner.active > 0:
+                return
+            if runner.failed or runner.keep_alive <= 0:
+                self._drop(runner)
+            else:
+                runner.expires_at = _expiry(runner.keep_alive)
+                self._wake.notify_all()
+
+    def _replace_other_configs(self, digest: str, key: tuple[str, LaunchConfig]) -> None:
+        """A request with new load-time options reloads the model (idle copies go)."""
+        for other in list(self._runners.values()):
+            if other.key[0] == digest and other.key != key and other.active == 0:
+                self._drop(other)
+
+    def _make_room(self) -> None:
+        while len(self._runners) >= self.max_loaded:
+            idle = [r for r in self._runners.values() if r.active == 0 and r.loaded.is_set()]
+            if not idle:
+                return  # every runner is busy: load anyway rather than fail the request
+            self._drop(min(idle, key=lambda r: r.deadline()))
+
+    def _drop(self, runner: Runner) -> None:
+        if self._runners.get(runner.key) is runner:
+            del self._runners[runner.key]
+        threading.Thread(target=runner.server.stop, daemon=True).start()
+
+    # -- keep-alive ----------------------------------------------------
+    def _reap_loop(self) -> None:
+        with self._lock:
+            while not self._closed:
+                now = datetime.now(UTC)
+                for runner in list(self._runners.values()):
+                    if runner.loaded.is_set() and runner.active == 0:
+                        if runner.expires_at is not None and runner.expires_at <= now:
+                            log.info("keep_alive expired: unloading %s", runner.name)
+                            self._drop(runner)
+                        elif not runner.server.alive():
+                            self._drop(runner)
+                self._wake.wait(timeout=0.5)
+
+    # -- management ----------------------------------------------------
+    def unload(self, digest: str | None = None) -> int:
+        """Unload idle runners of one model (or all when ``digest`` is None).
+
+        A runner still answering is marked to unload when its last request ends.
+        """
+        count = 0
+        with self._lock:
+            for runner in list(self._runners.values()):
+                if digest is None or runner.key[0] == digest:
+                    count += 1
+                    if runner.active:
+                        runner.keep_alive = 0
+                    else:
+                        self._drop(runner)
+        return count
+
+    def loaded(self) -> list[Runner]:
+        with self._lock:
+            return [r for r in self._runners.values() if r.loaded.is_set()]
+
+    def ps(self) -> list[dict[str, Any]]:
+        """Loaded models in ``/api/ps`` order (latest expiry first)."""
+        entries = []
+        for runner in self.loaded():
+            size = runner.server.memory()
+            entries.append(
+                {
+                    "runner": runner,
+                    "size": size,
+                    "size_vram": 0,
+                    "expires_at": runner.deadline(),
+                    "context_length": runner.config.ctx_per_slot,
+                }
+            )
+        entries.sort(key=lambda e: e["expires_at"], reverse=True)
+        return entries
+
+    def shutdown(self) -> None:
+        """Stop every runner (graceful, then forced) and the keep-alive thread."""
+        with self._lock:
+            self._closed = True
+            runners = list(self._runners.values())
+            self._runners.clear()
+            self._wake.notify_all()
+        threads = [threading.Thread(target=r.server.stop) for r in runners]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=15)

@@ -1,0 +1,61 @@
+"""Serving the Flask app with cheroot, a production WSGI server.
+
+Why cheroot: pure Python (ships inside the PyInstaller bundle on every OS),
+thread-pooled, and it writes each chunk a WSGI app yields straight to the
+socket with chunked encoding, so tokens reach the client as they are made.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from cheroot import wsgi
+
+log = logging.getLogger(__name__)
+
+
+class HTTPServer:
+    """A cheroot server on host:port, runnable in the foreground or a thread."""
+
+    def __init__(self, app: Callable, host: str, port: int, threads: int = 32) -> None:
+        self.server = wsgi.Server((host, port), app, numthreads=threads, server_name="hearth")
+        # Long generations must not be cut by an idle timeout while a slot is queued.
+        self.server.timeout = 3600
+        self.server.shutdown_timeout = 2
+        self._thread: threading.Thread | None = None
+
+    def bind(self) -> None:
+        """Open the listening socket now so the real port is known (port 0 allowed)."""
+        self.server.prepare()
+
+    @property
+    def port(self) -> int:
+        return int(self.server.bind_addr[1])
+
+    @property
+    def host(self) -> str:
+        return str(self.server.bind_addr[0])
+
+    @property
+    def url(self) -> str:
+        host = self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def serve_forever(self) -> None:
+        if not self.server.ready:
+            self.bind()
+        self.server.serve()
+
+    def start_in_thread(self) -> None:
+        self.bind()
+        self._thread = threading.Thread(target=self.server.serve, name="http", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

