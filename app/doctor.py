@@ -82,7 +82,8 @@ def format_report(report: dict[str, Any]) -> str:
         "",
         f"CPU: {hw['cpu_model']} ({hw['physical_cores']} cores, {hw['logical_cores']} threads;"
         f" {', '.join(hw['cpu_flags']) or 'no SIMD flags read'})",
-        f"RAM: {hw['memory_total'] / gib:.1f} GiB total, {hw['memory_available'] / gib:.1f} GiB free",
+        f"RAM: {hw['memory_total'] / gib:.1f} GiB total,"
+        f" {hw['memory_available'] / gib:.1f} GiB free",
     ]
     if hw["gpus"]:
         for gpu in hw["gpus"]:

@@ -9,7 +9,7 @@ name "Hearth". Nothing else in the code base computes a directory.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import platformdirs
@@ -30,7 +30,10 @@ class Settings:
     llama_server: Path | None = None
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    extra: dict[str, str] = field(default_factory=dict)
+    allowed_hosts: tuple[str, ...] = ()
+    """Extra Host names accepted besides loopback ones (e.g. host.docker.internal)."""
+    origins: tuple[str, ...] = ()
+    """Extra browser origins allowed to call the API (``*`` wildcards), like OLLAMA_ORIGINS."""
 
     @property
     def llama_server_cache(self) -> Path:
@@ -56,6 +59,10 @@ def _path_env(env: dict[str, str], name: str) -> Path | None:
     return Path(value).expanduser().resolve() if value else None
 
 
+def _list_env(env: dict[str, str], name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+
 def default_llama_server_cache() -> Path:
     """The build cache used when no ``HEARTH_HOME`` is set.
 
@@ -77,6 +84,8 @@ def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Set
         log_dir = Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
     models_dir = _path_env(env, "HEARTH_MODELS") or data_dir / "models"
     port_text = env.get("HEARTH_PORT", "").strip()
+    hosts = _list_env(env, "HEARTH_ALLOWED_HOSTS")
+    origins = _list_env(env, "HEARTH_ORIGINS") + _list_env(env, "OLLAMA_ORIGINS")
     settings = Settings(
         data_dir=data_dir,
         models_dir=models_dir,
@@ -85,5 +94,7 @@ def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Set
         llama_server=_path_env(env, "HEARTH_LLAMA_SERVER"),
         host=env.get("HEARTH_HOST", "").strip() or DEFAULT_HOST,
         port=int(port_text) if port_text else DEFAULT_PORT,
+        allowed_hosts=hosts,
+        origins=origins,
     )
     return settings.with_overrides(**overrides)

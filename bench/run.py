@@ -133,7 +133,6 @@ def main() -> int:
         direct_cmd = list(command)
         direct_cmd[direct_cmd.index("--port") + 1] = str(port)
         env = {k: v for k, v in os.environ.items() if k != "LLAMA_API_KEY"}
-        started = time.perf_counter()
         direct = subprocess.Popen(
             direct_cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -183,10 +182,12 @@ def main() -> int:
         results[f"{side}_tokens_per_s_median"] = round(statistics.median(s[1] for s in samples), 2)
         results[f"{side}_tokens"] = [s[2] for s in samples]
     results["throughput_ratio"] = round(
-        results["hearth_tokens_per_s_median"] / results["direct_tokens_per_s_median"], 3  # type: ignore[operator]
+        results["hearth_tokens_per_s_median"] / results["direct_tokens_per_s_median"],
+        3,  # type: ignore[operator]
     )
     results["added_ttft_ms"] = round(
-        results["hearth_ttft_ms_median"] - results["direct_ttft_ms_median"], 2  # type: ignore[operator]
+        results["hearth_ttft_ms_median"] - results["direct_ttft_ms_median"],
+        2,  # type: ignore[operator]
     )
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
@@ -198,7 +199,7 @@ def main() -> int:
 def report(r: dict) -> str:
     return "\n".join(
         [
-            f"| metric | direct llama-server | through Hearth | ratio / delta |",
+            "| metric | direct llama-server | through Hearth | ratio / delta |",
             "| --- | --- | --- | --- |",
             f"| generation, tokens/s (median of rounds) | {r['direct_tokens_per_s_median']} | "
             f"{r['hearth_tokens_per_s_median']} | {r['throughput_ratio']}x |",

@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -77,10 +78,10 @@ def sdist_url_and_digest(version: str) -> tuple[str, str]:
 
 def download_sdist(version: str, downloads: Path) -> Path:
     """Fetch the sdist once into ``downloads`` and verify its digest."""
-    url, digest = sdist_url_and_digest(version)
     target = downloads / f"llama_cpp_python-{version}.tar.gz"
-    if target.exists() and _sha256(target) == digest:
-        return target
+    if LLAMA_CPP_PYTHON_SHA256 and target.exists() and _sha256(target) == LLAMA_CPP_PYTHON_SHA256:
+        return target  # already here and verified: no network needed
+    url, digest = sdist_url_and_digest(version)
     downloads.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".part")
     say(f"downloading {url}")
@@ -132,14 +133,29 @@ def run_logged(command: list[str], cwd: Path) -> None:
 
 
 def install(build_bin: Path, destination: Path) -> None:
-    """Copy llama-server and its shared libraries (symlinks resolved) into place."""
+    """Copy llama-server and the libraries it loads into place, once each.
+
+    A CMake build leaves ``libx.so -> libx.so.0 -> libx.so.0.25.3``; the
+    loader asks for the soname (``libx.so.0``) or, for unversioned libraries
+    and backend modules, the plain ``.so``. Only those names are kept, each
+    as a real file, so the folder is relocatable and holds no duplicates.
+    """
     staging = destination.with_name(destination.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    names = {item.name for item in build_bin.iterdir()}
     for item in build_bin.iterdir():
-        if item.name == "llama-server" or ".so" in item.name or item.suffix in {".dll", ".dylib"}:
-            if item.is_file():
-                shutil.copy2(item.resolve(), staging / item.name)
+        name = item.name
+        soname = re.fullmatch(r"(.+\.so)\.\d+", name)
+        unversioned = name.endswith(".so") and not any(n.startswith(name + ".") for n in names)
+        wanted = (
+            name in {"llama-server", "llama-server.exe"}
+            or soname is not None
+            or unversioned
+            or item.suffix in {".dll", ".dylib"}
+        )
+        if wanted and item.is_file():
+            shutil.copy2(item.resolve(), staging / name)
     if destination.exists():
         shutil.rmtree(destination)
     staging.rename(destination)

@@ -43,7 +43,9 @@ class HearthProcess:
         env.pop("HEARTH_MODELS", None)
         return env
 
-    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         """Run a ``hearth`` CLI command against the same home."""
         return subprocess.run(
             [sys.executable, "-m", "app", *args],

@@ -122,3 +122,27 @@ def test_blob_upload_is_verified(api: str, hearth: HearthProcess) -> None:
         reply = requests.post(f"{api}/api/blobs/{bad}", data=data, timeout=10)
         assert reply.status_code in {400, 404}, bad
     assert store_snapshot(hearth) == before
+
+
+def test_foreign_host_and_origin_refused(api: str, hearth: HearthProcess) -> None:
+    before = store_snapshot(hearth)
+    body = {"source": GEMMA_NAME, "destination": "stolen:1"}
+    rebinding = requests.post(
+        api + "/api/copy", json=body, headers={"Host": "evil.com"}, timeout=10
+    )
+    assert rebinding.status_code == 403
+    cross_site = requests.post(
+        api + "/api/copy", json=body, headers={"Origin": "https://evil.com"}, timeout=10
+    )
+    assert cross_site.status_code == 403
+    stream = requests.post(
+        api + "/api/chat",
+        json={"model": GEMMA_NAME, "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Origin": "https://evil.com"},
+        timeout=10,
+    )
+    assert stream.status_code == 403
+    assert store_snapshot(hearth) == before
+    local = requests.get(api + "/api/tags", headers={"Origin": "http://localhost:3000"}, timeout=10)
+    assert local.status_code == 200
+    assert local.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"

@@ -143,11 +143,13 @@ def test_create_copy_delete(
         parameters={"temperature": 0.2, "stop": ["</s>"]},
     )
     info = client.show("helper:1")
-    assert info.system == "You are a helpful pirate."
+    assert 'SYSTEM """You are a helpful pirate."""' in (info.modelfile or "")
     assert "temperature" in (info.parameters or "")
     derived = client.create(model="helper:2", from_="helper:1", system="Be brief.")
     assert derived.status == "success"
-    assert client.show("helper:2").system == "Be brief."
+    derived_info = client.show("helper:2")
+    assert 'SYSTEM """Be brief."""' in (derived_info.modelfile or "")
+    assert "temperature" in (derived_info.parameters or "")  # parameters carried over
     client.copy("helper:2", "helper:copy")
     names = {m.model for m in client.list().models}
     assert {"helper:1", "helper:2", "helper:copy"} <= names

@@ -20,7 +20,9 @@ def stream_lines(reply: requests.Response):  # type: ignore[no-untyped-def]
             yield json.loads(line)
 
 
-def start_chat(api: str, num_predict: int, content: str = "Tell me a long story") -> requests.Response:
+def start_chat(
+    api: str, num_predict: int, content: str = "Tell me a long story"
+) -> requests.Response:
     reply = requests.post(
         f"{api}/api/chat",
         json={
@@ -99,7 +101,12 @@ def test_crash_mid_answer_then_recover(hearth: HearthProcess) -> None:
     # The next request starts a fresh llama-server and answers.
     again = requests.post(
         f"{hearth.ollama_url}/api/generate",
-        json={"model": GEMMA_NAME, "prompt": "Hello", "stream": False, "options": {"num_predict": 4}},
+        json={
+            "model": GEMMA_NAME,
+            "prompt": "Hello",
+            "stream": False,
+            "options": {"num_predict": 4},
+        },
         timeout=120,
     )
     assert again.status_code == 200, again.text

@@ -7,9 +7,8 @@ from flask import Flask
 from app.models.manager import ModelManager
 from app.settings import Settings
 from app.web.errors import register_error_handlers
+from app.web.guard import install_guard
 from app.web.ollama_api import ollama_api
-
-MAX_JSON_BODY = 64 * 2**20
 
 
 def create_app(settings: Settings, manager: ModelManager | None = None) -> Flask:
@@ -20,6 +19,7 @@ def create_app(settings: Settings, manager: ModelManager | None = None) -> Flask
     app.json.sort_keys = False  # keep Ollama's field order
     app.json.compact = True
     register_error_handlers(app)
+    install_guard(app, list(settings.allowed_hosts), list(settings.origins))
     app.register_blueprint(ollama_api, url_prefix="/ollama")
 
     @app.get("/")

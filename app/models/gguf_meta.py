@@ -1,0 +1,232 @@
+"""GGUF metadata: what a model is, read from its header without loading it.
+
+Why our own reader: ``gguf.GGUFReader`` maps every tensor and decodes every
+array up front (about 8 s for the 253 MB Gemma file here); ``/api/show`` and
+``/api/tags`` only need the key/value header and the tensor shapes. This
+walks exactly those, skipping large arrays unless asked for them. The
+``gguf`` package still provides the file-type names.
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+from pathlib import Path
+from typing import Any
+
+from gguf import LlamaFileType
+
+from app.models.errors import NotGGUF
+
+MAGIC = b"GGUF"
+_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
+_STRING, _ARRAY = 8, 9
+SKIPPED = object()
+
+
+def is_gguf(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == MAGIC
+    except OSError:
+        return False
+
+
+class _Cursor:
+    def __init__(self, data: mmap.mmap | bytes) -> None:
+        self.data = data
+        self.offset = 0
+
+    def take(self, fmt: str) -> Any:
+        size = struct.calcsize(fmt)
+        if self.offset + size > len(self.data):
+            raise NotGGUF("GGUF file is truncated")
+        (value,) = struct.unpack_from(fmt, self.data, self.offset)
+        self.offset += size
+        return value
+
+    def string(self) -> str:
+        length = self.take("<Q")
+        if length > 1 << 26 or self.offset + length > len(self.data):
+            raise NotGGUF("GGUF file has a corrupt string")
+        raw = bytes(self.data[self.offset : self.offset + length])
+        self.offset += length
+        return raw.decode("utf-8", "replace")
+
+    def skip_string(self) -> None:
+        length = self.take("<Q")
+        self.offset += length
+
+    def value(self, kind: int, keep_arrays: int) -> Any:
+        if kind in _SCALARS:
+            return self.take(_SCALARS[kind])
+        if kind == _STRING:
+            return self.string()
+        if kind == _ARRAY:
+            item_kind = self.take("<I")
+            count = self.take("<Q")
+            if count > keep_arrays:
+                self._skip_array(item_kind, count)
+                return _Skipped(count)
+            return [self.value(item_kind, keep_arrays) for _ in range(count)]
+        raise NotGGUF(f"GGUF file has an unknown value type {kind}")
+
+    def _skip_array(self, kind: int, count: int) -> None:
+        if kind in _SCALARS:
+            self.offset += struct.calcsize(_SCALARS[kind]) * count
+        elif kind == _STRING:
+            for _ in range(count):
+                self.skip_string()
+        else:
+            for _ in range(count):
+                self.value(kind, 0)
+        if self.offset > len(self.data):
+            raise NotGGUF("GGUF file is truncated")
+
+
+class _Skipped(list):  # type: ignore[type-arg]
+    """An array left unread; remembers its length."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+
+def read_gguf(path: Path, keep_arrays: int = 64) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(key/values, tensor infos) of a GGUF file; arrays longer than ``keep_arrays`` are skipped."""
+    try:
+        with path.open("rb") as handle:
+            if handle.read(4) != MAGIC:
+                raise NotGGUF()
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return _parse(data, keep_arrays)
+    except (OSError, ValueError) as error:
+        raise NotGGUF(f"supplied file was not in GGUF format ({error})") from None
+
+
+def _parse(data: mmap.mmap, keep_arrays: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    cursor = _Cursor(data)
+    cursor.offset = 4
+    version = cursor.take("<I")
+    if version not in (2, 3):
+        raise NotGGUF(f"unsupported GGUF version {version}")
+    tensor_count = cursor.take("<Q")
+    kv_count = cursor.take("<Q")
+    if kv_count > 1 << 20 or tensor_count > 1 << 24:
+        raise NotGGUF("GGUF header counts are implausible")
+    metadata: dict[str, Any] = {}
+    for _ in range(kv_count):
+        key = cursor.string()
+        metadata[key] = cursor.value(cursor.take("<I"), keep_arrays)
+    tensors = []
+    for _ in range(tensor_count):
+        name = cursor.string()
+        dims = cursor.take("<I")
+        if dims > 8:
+            raise NotGGUF("GGUF tensor has too many dimensions")
+        shape = [cursor.take("<Q") for _ in range(dims)]
+        kind = cursor.take("<I")
+        cursor.take("<Q")  # offset
+        tensors.append({"name": name, "type": kind, "shape": shape})
+    return metadata, tensors
+
+
+def read_metadata(path: Path, keep_arrays: int = 64) -> dict[str, Any]:
+    return read_gguf(path, keep_arrays)[0]
+
+
+def array_length(value: Any) -> int:
+    return value.count if isinstance(value, _Skipped) else len(value)
+
+
+def parameter_count(metadata: dict[str, Any], tensors: list[dict[str, Any]]) -> int:
+    count = metadata.get("general.parameter_count")
+    if isinstance(count, int) and count > 0:
+        return count
+    total = 0
+    for tensor in tensors:
+        product = 1
+        for dim in tensor["shape"]:
+            product *= dim
+        total += product
+    return total
+
+
+def human_parameters(count: int) -> str:
+    """Ollama's style: ``268.10M``, ``3.2B``."""
+    if count >= 1_000_000_000:
+        return f"{count / 1e9:.1f}B"
+    if count >= 1_000_000:
+        return f"{count / 1e6:.2f}M"
+    if count >= 1_000:
+        return f"{count / 1e3:.2f}K"
+    return str(count)
+
+
+def quantization_name(metadata: dict[str, Any]) -> str:
+    file_type = metadata.get("general.file_type")
+    if isinstance(file_type, int):
+        try:
+            name = LlamaFileType(file_type).name
+        except ValueError:
+            return "unknown"
+        return name.removeprefix("MOSTLY_").replace("ALL_", "")
+    return "unknown"
+
+
+def describe(metadata: dict[str, Any], tensors: list[dict[str, Any]]) -> dict[str, Any]:
+    """Ollama's ``details`` object for a GGUF."""
+    family = str(metadata.get("general.architecture", "unknown"))
+    details: dict[str, Any] = {
+        "parent_model": "",
+        "format": "gguf",
+        "family": family,
+        "families": [family],
+        "parameter_size": human_parameters(parameter_count(metadata, tensors)),
+        "quantization_level": quantization_name(metadata),
+    }
+    for key, field_name in (
+        ("context_length", "context_length"),
+        ("embedding_length", "embedding_length"),
+    ):
+        value = metadata.get(f"{family}.{key}")
+        if isinstance(value, int):
+            details[field_name] = value
+    return details
+
+
+def is_projector(metadata: dict[str, Any]) -> bool:
+    return metadata.get("general.architecture") == "clip" or any(
+        key.startswith("clip.") for key in metadata
+    )
+
+
+def capabilities(metadata: dict[str, Any], has_projector: bool, template: str | None) -> list[str]:
+    """Approximates Ollama's rules: embedding vs completion, tools, thinking, vision, insert."""
+    family = metadata.get("general.architecture", "")
+    found = ["embedding"] if f"{family}.pooling_type" in metadata else ["completion"]
+    text = template or str(metadata.get("tokenizer.chat_template", ""))
+    if "completion" in found:
+        if "tools" in text or "tool_call" in text:
+            found.append("tools")
+        if ".Suffix" in text or "tokenizer.ggml.fim_pre_token_id" in metadata:
+            found.append("insert")
+        if "<think>" in text or "enable_thinking" in text or "reasoning_content" in text:
+            found.append("thinking")
+    if has_projector or f"{family}.vision.block_count" in metadata:
+        found.append("vision")
+    if f"{family}.audio.block_count" in metadata:
+        found.append("audio")
+    return found

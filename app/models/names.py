@@ -1,0 +1,94 @@
+"""Ollama model names: ``host/namespace/model:tag`` with Ollama's defaults.
+
+Parsing goes right to left as Ollama does. Each part is checked against a
+strict character set before it is used as a directory name, so a name can
+never reach outside ``manifests/``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from app.models.errors import InvalidName
+
+DEFAULT_HOST = "registry.ollama.ai"
+DEFAULT_NAMESPACE = "library"
+DEFAULT_TAG = "latest"
+HF_HOSTS = {"hf.co", "huggingface.co"}
+
+_HOST = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,349}")
+_NAMESPACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,79}")
+_MODEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}")
+_TAG = _MODEL
+
+
+@dataclass(frozen=True)
+class ModelName:
+    host: str
+    namespace: str
+    model: str
+    tag: str
+    scheme: str = "https"
+
+    @property
+    def canonical(self) -> str:
+        return f"{self.host}/{self.namespace}/{self.model}:{self.tag}"
+
+    @property
+    def display(self) -> str:
+        """Ollama's shortest form: default host and ``library`` are left out."""
+        if self.host.lower() == DEFAULT_HOST:
+            if self.namespace.lower() == DEFAULT_NAMESPACE:
+                return f"{self.model}:{self.tag}"
+            return f"{self.namespace}/{self.model}:{self.tag}"
+        return self.canonical
+
+    @property
+    def manifest_parts(self) -> tuple[str, str, str, str]:
+        return (self.host, self.namespace, self.model, self.tag)
+
+    def folded(self) -> tuple[str, str, str, str]:
+        """Case-insensitive identity, as Ollama matches names."""
+        return tuple(part.lower() for part in self.manifest_parts)  # type: ignore[return-value]
+
+    def __str__(self) -> str:
+        return self.display
+
+
+def parse_name(text: str) -> ModelName:
+    """Parse and validate a model name; raises ``InvalidName``."""
+    if not isinstance(text, str) or not text or len(text) > 600:
+        raise InvalidName()
+    rest = text
+    scheme = "https"
+    if "://" in rest:
+        scheme, rest = rest.split("://", 1)
+        if scheme not in {"http", "https"}:
+            raise InvalidName()
+    tag = DEFAULT_TAG
+    colon, slash = rest.rfind(":"), rest.rfind("/")
+    if colon > slash:
+        rest, tag = rest[:colon], rest[colon + 1 :]
+    parts = rest.split("/")
+    if len(parts) == 1:
+        host, namespace, model = DEFAULT_HOST, DEFAULT_NAMESPACE, parts[0]
+    elif len(parts) == 2:
+        host, namespace, model = DEFAULT_HOST, parts[0], parts[1]
+    elif len(parts) == 3:
+        host, namespace, model = parts
+    else:
+        raise InvalidName()
+    if host.lower() == "huggingface.co":
+        host = "hf.co"
+    checks = ((_HOST, host), (_NAMESPACE, namespace), (_MODEL, model), (_TAG, tag))
+    for pattern, part in checks:
+        if not pattern.fullmatch(part) or part in {".", ".."}:
+            raise InvalidName()
+    if ".." in host:
+        raise InvalidName()
+    return ModelName(host, namespace, model, tag, scheme)
+
+
+def same_model(a: ModelName, b: ModelName) -> bool:
+    return a.folded() == b.folded()

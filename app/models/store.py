@@ -1,0 +1,318 @@
+"""The on-disk model store, in Ollama's layout so either program can read it.
+
+    <models>/manifests/<host>/<namespace>/<model>/<tag>   manifest JSON (bytes as received)
+    <models>/blobs/sha256-<hex>                          content-addressed blob
+
+Writes are atomic: data goes to a temporary file inside the same directory
+and is renamed into place only once complete (and, for blobs, only once its
+sha256 matches), so a crash never leaves a half-written manifest or a blob
+whose name lies about its content.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.models.digests import blob_filename, parse_digest, sha256_file
+from app.models.errors import BadManifest, BlobNotFound, DigestMismatch, ModelNotFound
+from app.models.names import ModelName
+
+log = logging.getLogger(__name__)
+
+MAX_MANIFEST_BYTES = 4 * 2**20
+MAX_LAYERS = 1000
+MAX_LAYER_SIZE = 2**44  # 16 TiB: anything larger is a lie
+MEDIA_PREFIX = "application/vnd.ollama.image."
+MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+CONFIG_MEDIA_TYPE = "application/vnd.docker.container.image.v1+json"
+TEMP_SUFFIX = "-tmp"
+
+
+@dataclass(frozen=True)
+class Layer:
+    media_type: str
+    digest: str
+    size: int
+    from_: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """``model``, ``template``, ... (the part after Ollama's media-type prefix)."""
+        if self.media_type.startswith(MEDIA_PREFIX):
+            return self.media_type[len(MEDIA_PREFIX) :]
+        return self.media_type
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": self.size,
+        }
+        if self.from_:
+            data["from"] = self.from_
+        return data
+
+
+@dataclass
+class Manifest:
+    name: ModelName
+    raw: bytes
+    digest: str
+    config: Layer
+    layers: list[Layer]
+    modified_at: datetime
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def layer(self, kind: str) -> Layer | None:
+        for layer in self.layers:
+            if layer.kind == kind:
+                return layer
+        return None
+
+    def layers_of(self, kind: str) -> list[Layer]:
+        return [layer for layer in self.layers if layer.kind == kind]
+
+    @property
+    def size(self) -> int:
+        return self.config.size + sum(layer.size for layer in self.layers)
+
+    def digests(self) -> set[str]:
+        return {self.config.digest, *(layer.digest for layer in self.layers)}
+
+
+def _layer(data: Any, where: str) -> Layer:
+    if not isinstance(data, dict):
+        raise BadManifest(f"manifest {where} is not an object")
+    media_type = data.get("mediaType")
+    size = data.get("size")
+    if not isinstance(media_type, str) or len(media_type) > 200:
+        raise BadManifest(f"manifest {where} has no valid mediaType")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_LAYER_SIZE:
+        raise BadManifest(f"manifest {where} has an invalid size")
+    try:
+        digest = parse_digest(data.get("digest"))
+    except Exception:
+        raise BadManifest(f"manifest {where} has an invalid digest") from None
+    source = data.get("from")
+    return Layer(media_type, digest, size, source if isinstance(source, str) else None)
+
+
+def parse_manifest(raw: bytes, name: ModelName, path: Path | None = None) -> Manifest:
+    """Parse manifest bytes defensively: bounded size, valid digests and sizes."""
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise BadManifest("manifest is too large")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise BadManifest("manifest is not valid JSON") from None
+    if not isinstance(data, dict) or data.get("schemaVersion") != 2:
+        raise BadManifest("manifest is not a schema version 2 manifest")
+    layers_data = data.get("layers")
+    if not isinstance(layers_data, list) or len(layers_data) > MAX_LAYERS:
+        raise BadManifest("manifest has no valid layer list")
+    config = _layer(data.get("config"), "config")
+    layers = [_layer(item, f"layer {index}") for index, item in enumerate(layers_data)]
+    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC) if path else datetime.now(UTC)
+    return Manifest(
+        name=name,
+        raw=raw,
+        digest=hashlib.sha256(raw).hexdigest(),
+        config=config,
+        layers=layers,
+        modified_at=modified,
+        path=path,
+    )
+
+
+def build_manifest(config: Layer, layers: list[Layer]) -> bytes:
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "config": config.as_json(),
+            "layers": [layer.as_json() for layer in layers],
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def _fsync_write(path: Path, chunks: Iterable[bytes]) -> tuple[str, int]:
+    sha = hashlib.sha256()
+    size = 0
+    with path.open("xb") as handle:
+        for chunk in chunks:
+            handle.write(chunk)
+            sha.update(chunk)
+            size += len(chunk)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return "sha256:" + sha.hexdigest(), size
+
+
+class ModelStore:
+    """Manifests and blobs under one models directory."""
+
+    def __init__(self, models_dir: Path) -> None:
+        self.root = models_dir
+        self.blobs = models_dir / "blobs"
+        self.manifests = models_dir / "manifests"
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        self.manifests.mkdir(parents=True, exist_ok=True)
+
+    # -- blobs ---------------------------------------------------------
+    def blob_path(self, digest: str) -> Path:
+        return self.blobs / blob_filename(digest)
+
+    def has_blob(self, digest: str) -> bool:
+        return self.blob_path(digest).is_file()
+
+    def temp_path(self, label: str = "upload") -> Path:
+        """A scratch file in ``blobs/`` that can never look like a finished blob."""
+        return self.blobs / f"{label}-{secrets.token_hex(8)}{TEMP_SUFFIX}"
+
+    def write_blob(self, chunks: Iterable[bytes], expected_digest: str | None = None) -> str:
+        """Stream data into the store; visible only once its digest checks out."""
+        want = parse_digest(expected_digest) if expected_digest else None
+        temp = self.temp_path()
+        try:
+            got, _size = _fsync_write(temp, chunks)
+            if want is not None and got != want:
+                raise DigestMismatch(want, got)
+            os.replace(temp, self.blob_path(got))
+            return got
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+
+    def import_file(self, path: Path) -> str:
+        """Put a local file into the store (hard link when possible), return its digest."""
+        digest = sha256_file(path)
+        target = self.blob_path(digest)
+        if target.exists():
+            return digest
+        temp = self.temp_path("import")
+        try:
+            os.link(path, temp)
+        except OSError:
+            with path.open("rb") as source:
+                return self.write_blob(iter(lambda: source.read(1 << 20), b""), digest)
+        os.replace(temp, target)
+        return digest
+
+    def read_blob_bytes(self, digest: str, limit: int = 16 * 2**20) -> bytes:
+        path = self.blob_path(digest)
+        if not path.is_file():
+            raise BlobNotFound(f'blob "{digest}" not found')
+        if path.stat().st_size > limit:
+            raise BadManifest(f"blob {digest} is too large to read as text")
+        return path.read_bytes()
+
+    def read_blob_text(self, digest: str) -> str:
+        return self.read_blob_bytes(digest).decode("utf-8", "replace")
+
+    def read_blob_json(self, digest: str) -> Any:
+        try:
+            return json.loads(self.read_blob_bytes(digest))
+        except ValueError:
+            raise BadManifest(f"blob {digest} is not valid JSON") from None
+
+    # -- manifests -----------------------------------------------------
+    def _manifest_path(self, name: ModelName) -> Path:
+        return self.manifests.joinpath(*name.manifest_parts)
+
+    def _find(self, name: ModelName) -> ModelName | None:
+        """The stored spelling of ``name``, matched case-insensitively."""
+        if self._manifest_path(name).is_file():
+            return name
+        wanted = name.folded()
+        for stored in self._stored_names():
+            if stored.folded() == wanted:
+                return stored
+        return None
+
+    def _stored_names(self) -> list[ModelName]:
+        names = []
+        for path in self.manifests.glob("*/*/*/*"):
+            if path.is_file() and not path.name.endswith(TEMP_SUFFIX):
+                host, namespace, model, tag = path.relative_to(self.manifests).parts
+                names.append(ModelName(host, namespace, model, tag))
+        return names
+
+    def read_manifest(self, name: ModelName) -> Manifest:
+        stored = self._find(name)
+        if stored is None:
+            raise ModelNotFound(f"model '{name.display}' not found")
+        path = self._manifest_path(stored)
+        return parse_manifest(path.read_bytes(), stored, path)
+
+    def write_manifest(self, name: ModelName, raw: bytes) -> Manifest:
+        """Validate and atomically write a manifest under ``name``'s stored spelling."""
+        stored = self._find(name) or name
+        parse_manifest(raw, stored)
+        path = self._manifest_path(stored)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
+        try:
+            _fsync_write(temp, [raw])
+            os.replace(temp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+        return parse_manifest(raw, stored, path)
+
+    def list_manifests(self) -> list[Manifest]:
+        manifests = []
+        for name in self._stored_names():
+            path = self._manifest_path(name)
+            try:
+                manifests.append(parse_manifest(path.read_bytes(), name, path))
+            except (BadManifest, OSError) as error:
+                log.warning("skipping unreadable manifest %s: %s", path, error)
+        manifests.sort(key=lambda m: m.modified_at, reverse=True)
+        return manifests
+
+    def referenced_digests(self, skip: Path | None = None) -> set[str]:
+        digests: set[str] = set()
+        for manifest in self.list_manifests():
+            if skip is None or manifest.path != skip:
+                digests |= manifest.digests()
+        return digests
+
+    def copy_model(self, source: ModelName, destination: ModelName) -> None:
+        manifest = self.read_manifest(source)
+        if manifest.name.folded() == destination.folded():
+            return
+        self.write_manifest(destination, manifest.raw)
+
+    def delete_model(self, name: ModelName) -> None:
+        manifest = self.read_manifest(name)
+        assert manifest.path is not None
+        manifest.path.unlink()
+        self._prune_dirs(manifest.path.parent)
+        self.prune_blobs(manifest.digests())
+
+    def prune_blobs(self, candidates: set[str]) -> None:
+        """Delete those of ``candidates`` that no manifest references any more."""
+        still_used = self.referenced_digests()
+        for digest in candidates - still_used:
+            with contextlib.suppress(FileNotFoundError):
+                self.blob_path(digest).unlink()
+
+    def _prune_dirs(self, directory: Path) -> None:
+        while directory != self.manifests and self.manifests in directory.parents:
+            try:
+                directory.rmdir()
+            except OSError:
+                return
+            directory = directory.parent

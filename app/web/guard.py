@@ -1,0 +1,83 @@
+"""Only the owner's own programs get in: Host and Origin checks for every request.
+
+Why: a web page in the user's browser can reach 127.0.0.1. DNS rebinding
+(a hostile name that resolves to 127.0.0.1) arrives with a foreign ``Host``
+header; a cross-site ``fetch`` arrives with a foreign ``Origin``. Both are
+refused before any route runs, which is what stopped the 2024 attacks on
+Ollama. CORS headers are sent only to allowed origins.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+from collections.abc import Iterable
+
+from flask import Flask, Response, jsonify, request
+
+LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+# Non-web origins that desktop shells and editors use, as Ollama allows them.
+APP_SCHEMES = ("app://", "file://", "tauri://", "vscode-webview://", "vscode-file://")
+CORS_HEADERS = "Authorization, Content-Type, User-Agent, Accept, X-Requested-With, OpenAI-Beta"
+
+
+def _split_host(value: str) -> str:
+    """The host part of a ``Host`` header, without port, lower-cased."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[: value.find("]") + 1] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def host_allowed(host_header: str, extra_hosts: Iterable[str]) -> bool:
+    host = _split_host(host_header)
+    if not host or host in LOCAL_NAMES or host.endswith(".localhost"):
+        return True
+    if host in {h.lower() for h in extra_hosts}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def origin_allowed(origin: str, extra_origins: Iterable[str]) -> bool:
+    origin = origin.strip()
+    lowered = origin.lower()
+    if lowered.startswith(APP_SCHEMES):
+        return True
+    for scheme in ("http://", "https://"):
+        if lowered.startswith(scheme):
+            rest = lowered[len(scheme) :].split("/", 1)[0]
+            if host_allowed(rest, ()):
+                return True
+    return any(fnmatch.fnmatchcase(origin, pattern) for pattern in extra_origins)
+
+
+def install_guard(app: Flask, extra_hosts: list[str], extra_origins: list[str]) -> None:
+    """Refuse foreign Host/Origin headers; answer CORS for allowed origins only."""
+
+    @app.before_request
+    def check_request():  # type: ignore[no-untyped-def]
+        if not host_allowed(request.headers.get("Host", ""), extra_hosts):
+            response = jsonify(error="forbidden: unknown Host header")
+            response.status_code = 403
+            return response
+        origin = request.headers.get("Origin")
+        if origin is not None and not origin_allowed(origin, extra_origins):
+            response = jsonify(error="forbidden: cross-site request")
+            response.status_code = 403
+            return response
+        if request.method == "OPTIONS" and origin is not None:
+            return Response(status=204)
+        return None
+
+    @app.after_request
+    def cors(response: Response) -> Response:
+        origin = request.headers.get("Origin")
+        if origin is not None and origin_allowed(origin, extra_origins):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, HEAD"
+            response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+            response.headers["Vary"] = "Origin"
+        return response

@@ -1,0 +1,61 @@
+"""One settings object owns the directories; llama-server is found in a fixed order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.runner.locate import LlamaServerNotFound, build_key, locate_llama_server
+from app.settings import load_settings
+
+
+def test_hearth_home_owns_every_directory(tmp_path: Path) -> None:
+    settings = load_settings({"HEARTH_HOME": str(tmp_path)})
+    assert settings.data_dir == tmp_path
+    assert settings.models_dir == tmp_path / "models"
+    assert settings.cache_dir == tmp_path / "cache"
+    assert settings.log_dir == tmp_path / "logs"
+
+
+def test_env_and_overrides(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"HEARTH_HOME": str(tmp_path), "HEARTH_MODELS": str(tmp_path / "m"), "HEARTH_PORT": "9"},
+        port=1234,
+    )
+    assert settings.models_dir == tmp_path / "m"
+    assert settings.port == 1234
+    assert settings.host == "127.0.0.1"
+
+
+def test_platform_defaults_name_hearth() -> None:
+    settings = load_settings({})
+    assert "Hearth" in str(settings.data_dir) and "Hearth" in str(settings.cache_dir)
+
+
+def test_locate_prefers_env(tmp_path: Path) -> None:
+    fake = tmp_path / "llama-server"
+    fake.write_text("#!/bin/sh\n")
+    settings = load_settings({"HEARTH_HOME": str(tmp_path), "HEARTH_LLAMA_SERVER": str(fake)})
+    assert locate_llama_server(settings) == fake
+    missing = load_settings({"HEARTH_HOME": str(tmp_path), "HEARTH_LLAMA_SERVER": str(fake) + "x"})
+    with pytest.raises(LlamaServerNotFound):
+        locate_llama_server(missing)
+
+
+def test_locate_finds_the_cache(tmp_path: Path) -> None:
+    key = build_key("cpu", False)
+    build = tmp_path / "cache" / "llama-server" / key
+    build.mkdir(parents=True)
+    (build / "llama-server").write_text("")
+    (build / "build-info.json").write_text("{}")
+    settings = load_settings({"HEARTH_HOME": str(tmp_path)})
+    assert locate_llama_server(settings) == build / "llama-server"
+
+
+def test_not_found_says_what_to_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.runner.locate.default_llama_server_cache", lambda: tmp_path / "none")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    settings = load_settings({"HEARTH_HOME": str(tmp_path)})
+    with pytest.raises(LlamaServerNotFound, match="packaging/build_llama_server.py"):
+        locate_llama_server(settings)
