@@ -92,6 +92,25 @@ def _safe_log_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:100]
 
 
+def is_jinja_template(text: str) -> bool:
+    """Jinja (what llama-server renders) rather than an Ollama Go template."""
+    go_markers = ("{{ .", "{{.", "{{- .", "{{ if .", "{{- if .", "{{ range .", "{{- range .")
+    return ("{%" in text or "messages" in text) and not any(m in text for m in go_markers)
+
+
+def _template_args(spec: Any) -> tuple[str, ...]:
+    """A Jinja ``template`` layer replaces the GGUF's chat template in llama-server.
+
+    Go templates (what Ollama's library ships) are not rendered: the GGUF's own
+    Jinja template is used instead, which is Ollama's "native" chat path too.
+    """
+    if spec.template and spec.template_path and is_jinja_template(spec.template):
+        return ("--chat-template-file", str(spec.template_path))
+    if spec.template:
+        log.info("%s: Go template layer not rendered; using the GGUF chat template", spec.display)
+    return ()
+
+
 class Scheduler:
     """Starts, shares, times out and stops llama-server runners."""
 
@@ -143,7 +162,7 @@ class Scheduler:
             batch_size=int(num_batch) if num_batch else None,
             use_mmap=options.get("use_mmap"),
             alias=spec.display,
-            extra_args=() if spec.is_embedding else ("--pooling", "mean"),
+            extra_args=_template_args(spec) + (() if spec.is_embedding else ("--pooling", "mean")),
         )
 
     # -- leasing -------------------------------------------------------
