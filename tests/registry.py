@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -36,6 +37,9 @@ CONFIG_MEDIA_TYPE = "application/vnd.docker.container.image.v1+json"
 OLLAMA_MEDIA = "application/vnd.ollama.image."
 CHUNK = 8 * 2**20
 MONOLITHIC_LIMIT = 16 * 2**20
+
+
+_WRITTEN = re.compile(r"http\.response\.written=(\d+)")
 
 
 class RegistryMissing(RuntimeError):
@@ -147,6 +151,27 @@ class RegistryServer:
         except OSError:
             return ""
 
+    def served_bytes(self, digest: str) -> int:
+        """Blob bytes this registry has sent for ``digest`` (GET responses, from its log).
+
+        Counted on the server side, so a test can measure what a pull really
+        re-fetched independently of the client's own statistics.
+        """
+        total = 0
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return 0
+        for line in text.splitlines():
+            if 'msg="response completed"' not in line or "http.request.method=GET" not in line:
+                continue
+            if f"/blobs/{digest}" not in line:
+                continue
+            match = _WRITTEN.search(line)
+            if match:
+                total += int(match.group(1))
+        return total
+
     def blob_data_path(self, digest: str) -> Path:
         """Where the filesystem driver keeps a blob: tests corrupt it to fake a bad registry."""
         return blob_data_path(self.storage, digest)
@@ -157,4 +182,134 @@ def blob_data_path(storage: Path, digest: str) -> Path:
     return storage / "docker" / "registry" / "v2" / "blobs" / "sha256" / hex_[:2] / hex_ / "data"
 
 
-@contextmanager_type := None  # placeholder removed below  # noqa: E702
+def start_registry(workdir: Path | None = None) -> RegistryServer:
+    """Start a registry in ``workdir`` (a new temp dir by default); fail loudly if missing."""
+    server = RegistryServer(workdir or Path(tempfile.mkdtemp(prefix="hearth-registry-")))
+    server.start()
+    return server
+
+
+# -- pushing -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushedModel:
+    """What ``push_model`` put in the registry, for tests to compare against."""
+
+    name: str
+    tag: str
+    manifest: bytes
+    config_digest: str
+    layers: list[dict[str, Any]]
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + hashlib.sha256(self.manifest).hexdigest()
+
+
+def _digest_of(data: bytes | Path) -> tuple[str, int]:
+    if isinstance(data, bytes):
+        return "sha256:" + hashlib.sha256(data).hexdigest(), len(data)
+    sha = hashlib.sha256()
+    with data.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            sha.update(chunk)
+    return "sha256:" + sha.hexdigest(), data.stat().st_size
+
+
+def _chunks(data: bytes | Path) -> Iterator[bytes]:
+    if isinstance(data, bytes):
+        for start in range(0, len(data), CHUNK):
+            yield data[start : start + CHUNK]
+        return
+    with data.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk
+
+
+def _check(response: requests.Response, *expected: int) -> requests.Response:
+    if response.status_code not in expected:
+        request = f"{response.request.method} {response.url}"
+        raise RuntimeError(f"{request}: {response.status_code} {response.text[:500]}")
+    return response
+
+
+def push_blob(session: requests.Session, base_url: str, repo: str, data: bytes | Path) -> str:
+    """Upload one blob via POST + PATCH* + PUT (or POST + PUT for small ones); return its digest."""
+    digest, size = _digest_of(data)
+    if _check(session.head(f"{base_url}/v2/{repo}/blobs/{digest}"), 200, 404).status_code == 200:
+        return digest
+    started = _check(session.post(f"{base_url}/v2/{repo}/blobs/uploads/"), 202)
+    location = urljoin(base_url + "/", started.headers["Location"])
+    if size <= MONOLITHIC_LIMIT:
+        body = data if isinstance(data, bytes) else data.read_bytes()
+        _check(
+            session.put(
+                location,
+                params={"digest": digest},
+                data=body,
+                headers={"Content-Type": "application/octet-stream"},
+            ),
+            201,
+        )
+        return digest
+    offset = 0
+    for chunk in _chunks(data):
+        patched = session.patch(
+            location,
+            data=chunk,
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
+            },
+        )
+        _check(patched, 202)
+        location = urljoin(base_url + "/", patched.headers["Location"])
+        offset += len(chunk)
+    _check(session.put(location, params={"digest": digest}, data=b""), 201)
+    return digest
+
+
+def push_model(
+    base_url: str,
+    name: str,
+    tag: str,
+    layers: list[tuple[str, bytes | Path]],
+    config: dict[str, Any],
+) -> PushedModel:
+    """Push an Ollama-style model: ``layers`` are ``(media_type, data)``; ``data`` may be a Path.
+
+    A media type without a ``/`` is taken as an Ollama suffix (``"model"`` →
+    ``application/vnd.ollama.image.model``).
+    """
+    session = requests.Session()
+    layer_json = []
+    for media_type, data in layers:
+        full_type = media_type if "/" in media_type else OLLAMA_MEDIA + media_type
+        digest = push_blob(session, base_url, name, data)
+        size = len(data) if isinstance(data, bytes) else os.path.getsize(data)
+        layer_json.append({"mediaType": full_type, "digest": digest, "size": size})
+    config_bytes = json.dumps(config).encode()
+    config_digest = push_blob(session, base_url, name, config_bytes)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "config": {
+                "mediaType": CONFIG_MEDIA_TYPE,
+                "digest": config_digest,
+                "size": len(config_bytes),
+            },
+            "layers": layer_json,
+        },
+        indent=2,
+    ).encode()
+    _check(
+        session.put(
+            f"{base_url}/v2/{name}/manifests/{tag}",
+            data=manifest,
+            headers={"Content-Type": MANIFEST_MEDIA_TYPE},
+        ),
+        201,
+    )
+    return PushedModel(name, tag, manifest, config_digest, layer_json)

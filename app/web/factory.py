@@ -9,6 +9,7 @@ from app.settings import Settings
 from app.web.errors import register_error_handlers
 from app.web.guard import install_guard
 from app.web.ollama_api import ollama_api
+from app.web.openai_api import openai_api
 
 
 def create_app(settings: Settings, manager: ModelManager | None = None) -> Flask:
@@ -21,6 +22,7 @@ def create_app(settings: Settings, manager: ModelManager | None = None) -> Flask
     register_error_handlers(app)
     install_guard(app, list(settings.allowed_hosts), list(settings.origins))
     app.register_blueprint(ollama_api, url_prefix="/ollama")
+    app.register_blueprint(openai_api, url_prefix="/ollama/v1")
 
     @app.get("/")
     def index() -> tuple[str, int, dict[str, str]]:

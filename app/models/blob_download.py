@@ -1,0 +1,460 @@
+"""Resumable, parallel download of one blob into the store.
+
+Layout on disk (the same files Ollama uses, so either program can resume
+the other's download):
+
+    blobs/sha256-<hex>-partial      the data, truncated to full size, parts written in place
+    blobs/sha256-<hex>-partial-<N>  {"N", "Offset", "Size", "Completed"} for part N
+
+A part's record is rewritten at most every ``checkpoint_interval`` seconds
+and at the end of every attempt, always *after* the bytes it counts were
+written, so after any interruption (cancel, crash, ``kill -9``) a resumed
+download re-fetches at most about one checkpoint interval of data per part
+that was in flight. Records that do not tile the blob exactly are thrown
+away and the download starts over: a damaged record can cost time, never
+correctness, because the finished file is hashed before it is renamed to
+its content-addressed name.
+
+One download per blob per process: a second pull needing the same blob
+attaches to the running download and watches its progress (``attach``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from app.models.digests import blob_filename, parse_digest
+from app.models.pull_errors import (
+    BlobDigestMismatch,
+    BlobSizeMismatch,
+    DiskFull,
+    DownloadFailed,
+    PullCancelled,
+    PullError,
+    RegistryError,
+)
+from app.models.registry import RegistryClient, response_range, retryable_status
+from app.models.store import ModelStore
+
+MB = 1000 * 1000
+_DISK_FULL = {getattr(errno, name) for name in ("ENOSPC", "EDQUOT") if hasattr(errno, name)}
+
+
+@dataclass(frozen=True)
+class PullTuning:
+    """Knobs with Ollama's values as defaults; tests shrink them to stay fast."""
+
+    max_parts: int = 16
+    min_part_size: int = 100 * MB
+    max_part_size: int = 1000 * MB
+    max_attempts: int = 6
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
+    stall_timeout: float = 30.0
+    connect_timeout: float = 10.0
+    checkpoint_interval: float = 1.0
+    progress_interval: float = 0.06
+    chunk_size: int = 64 * 1024
+    max_bytes_per_second: float | None = None
+    """Bandwidth cap for the whole pull (metered links; tests use it to pull slowly)."""
+
+
+@dataclass
+class PullStats:
+    """Counters a caller can pass in to see what a pull actually did."""
+
+    bytes_downloaded: int = 0
+    blobs_downloaded: int = 0
+    blobs_present: int = 0
+    parts_resumed: int = 0
+    failed_attempts: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, name: str, amount: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + amount)
+
+
+class RateLimiter:
+    """A shared pacing clock: each chunk books its time slot, then sleeps until it."""
+
+    def __init__(self, bytes_per_second: float | None) -> None:
+        self.rate = bytes_per_second
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def consume(self, size: int, stopping: Callable[[], bool]) -> None:
+        if not self.rate:
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._next = max(self._next, now) + size / self.rate
+            until = self._next
+        _sleep_until(until, stopping)
+
+
+@dataclass
+class Part:
+    n: int
+    offset: int
+    size: int
+    completed: int = 0
+
+    def record(self) -> dict[str, int]:
+        return {"N": self.n, "Offset": self.offset, "Size": self.size, "Completed": self.completed}
+
+
+def plan_parts(size: int, tuning: PullTuning) -> list[Part]:
+    """Ollama's split: size/parts, clamped to [min, max] part size; parts tile the blob."""
+    if size <= 0:
+        return []
+    part_size = math.ceil(size / max(1, tuning.max_parts))
+    part_size = max(tuning.min_part_size, min(tuning.max_part_size, part_size))
+    return [
+        Part(n, offset, min(part_size, size - offset))
+        for n, offset in enumerate(range(0, size, part_size))
+    ]
+
+
+class _Retry(Exception):
+    """An attempt failed in a way worth trying again (network, 5xx, short read)."""
+
+
+class BlobDownload:
+    """Download, verify and commit one blob; ``start`` returns at once, ``wait`` blocks."""
+
+    def __init__(
+        self,
+        store: ModelStore,
+        client: RegistryClient,
+        digest: str,
+        size: int,
+        *,
+        tuning: PullTuning,
+        stats: PullStats,
+        limiter: RateLimiter,
+        cancel: threading.Event,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.digest = parse_digest(digest)
+        self.size = size
+        self.tuning = tuning
+        self.stats = stats
+        self.limiter = limiter
+        self.cancel = cancel
+        self.final = store.blob_path(self.digest)
+        self.partial = self.final.with_name(blob_filename(self.digest) + "-partial")
+        self.parts: list[Part] = []
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self._abort = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- public --------------------------------------------------------
+    @property
+    def completed(self) -> int:
+        return sum(part.completed for part in self.parts)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"pull-{self.digest[7:19]}", daemon=True
+        )
+        self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+    def abort(self) -> None:
+        """Stop the part threads (progress so far is saved) and wait for them."""
+        self._abort.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    # -- the work ------------------------------------------------------
+    def _stopping(self) -> bool:
+        return self.cancel.is_set() or self._abort.is_set()
+
+    def _run(self) -> None:
+        try:
+            self._download()
+            if self._stopping():
+                raise PullCancelled()
+            self._commit()
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting pull
+            self.error = error
+        finally:
+            _release(self)
+            self.done.set()
+
+    def _download(self) -> None:
+        resumed = self._load_records()
+        if resumed is None:
+            self.parts = plan_parts(self.size, self.tuning)
+            self._remove_partial_files()
+            with self.partial.open("wb") as handle:
+                handle.truncate(self.size)
+            for part in self.parts:
+                self._save(part)
+        else:
+            self.parts = resumed
+            self.stats.add("parts_resumed", sum(1 for p in resumed if p.completed))
+        pending = [part for part in self.parts if part.completed < part.size]
+        if not pending:
+            return
+        workers = min(len(pending), max(1, self.tuning.max_parts))
+        with ThreadPoolExecutor(workers, thread_name_prefix="pull-part") as pool:
+            futures = [pool.submit(self._fetch_part, part) for part in pending]
+            first_error: BaseException | None = None
+            for future in futures:
+                try:
+                    future.result()
+                except BaseException as error:  # noqa: BLE001 - re-raised below
+                    if first_error is None:
+                        first_error = error
+                        self._abort.set()
+        if first_error is not None:
+            if isinstance(first_error, PullCancelled) and self.cancel.is_set():
+                raise PullCancelled()
+            raise first_error
+
+    def _fetch_part(self, part: Part) -> None:
+        failures = 0
+        while part.completed < part.size:
+            if self._stopping():
+                raise PullCancelled()
+            before = part.completed
+            try:
+                self._attempt(part)
+            except _Retry as error:
+                self.stats.add("failed_attempts")
+                # An attempt that moved the part forward does not use up a try
+                # (a flaky link still finishes); one that got nothing does.
+                if part.completed == before:
+                    failures += 1
+                if self._stopping():
+                    raise PullCancelled() from None
+                if failures >= self.tuning.max_attempts:
+                    raise DownloadFailed(f"max retries exceeded: {error}") from None
+                backoff = self.tuning.backoff_base * 2 ** max(0, failures - 1)
+                _sleep_until(
+                    time.monotonic() + min(self.tuning.backoff_max, backoff), self._stopping
+                )
+            finally:
+                self._save(part)
+
+    def _attempt(self, part: Part) -> None:
+        start = part.offset + part.completed
+        end = part.offset + part.size - 1
+        try:
+            response = self.client.open_blob(
+                self.digest, start, end, read_timeout=self.tuning.stall_timeout
+            )
+        except RegistryError as error:
+            if retryable_status(error):
+                raise _Retry(str(error)) from None
+            raise
+        except requests.RequestException as error:
+            raise _Retry(_describe(error)) from None
+        with response:
+            got = response_range(response)
+            if got.total is not None and got.total != self.size:
+                raise BlobSizeMismatch(self.digest, self.size, got.total)
+            skip = start - got.start
+            if skip < 0:
+                raise RegistryError(f"registry sent the wrong byte range for {self.digest}")
+            try:
+                self._write_stream(part, response, skip)
+            except requests.RequestException as error:
+                raise _Retry(_describe(error)) from None
+        if part.completed < part.size:
+            raise _Retry(f"connection closed early while downloading {self.digest}")
+
+    def _write_stream(self, part: Part, response: requests.Response, skip: int) -> None:
+        last_save = time.monotonic()
+        with self.partial.open("r+b", buffering=0) as handle:
+            handle.seek(part.offset + part.completed)
+            for chunk in response.iter_content(self.tuning.chunk_size):
+                if self._stopping():
+                    return
+                if skip:
+                    dropped = min(skip, len(chunk))
+                    chunk, skip = chunk[dropped:], skip - dropped
+                chunk = chunk[: part.size - part.completed]
+                if not chunk:
+                    if part.completed >= part.size:
+                        return
+                    continue
+                _write_all(handle, chunk, self.partial)
+                part.completed += len(chunk)
+                self.stats.add("bytes_downloaded", len(chunk))
+                if time.monotonic() - last_save >= self.tuning.checkpoint_interval:
+                    self._save(part)
+                    last_save = time.monotonic()
+                if part.completed >= part.size:
+                    return
+                self.limiter.consume(len(chunk), self._stopping)
+
+    def _commit(self) -> None:
+        """Hash the finished data; only a match is renamed to its digest name."""
+        if not self.partial.exists():
+            # Zero-length blob with no parts, or a file removed under us: start clean.
+            with self.partial.open("wb"):
+                pass
+        actual_size = self.partial.stat().st_size
+        if actual_size != self.size:
+            self._remove_partial_files()
+            raise BlobSizeMismatch(self.digest, self.size, actual_size)
+        sha = hashlib.sha256()
+        with self.partial.open("rb") as handle:
+            while chunk := handle.read(4 * 2**20):
+                sha.update(chunk)
+            os.fsync(handle.fileno())
+        got = "sha256:" + sha.hexdigest()
+        if got != self.digest:
+            self._remove_partial_files()
+            raise BlobDigestMismatch(self.digest, got)
+        os.replace(self.partial, self.final)
+        self._remove_records()
+        self.stats.add("blobs_downloaded")
+
+    # -- part records --------------------------------------------------
+    def _record_path(self, n: int) -> Path:
+        return self.partial.with_name(f"{self.partial.name}-{n}")
+
+    def _record_files(self) -> list[Path]:
+        prefix = self.partial.name + "-"
+        return [
+            path
+            for path in self.store.blobs.glob(prefix + "*")
+            if path.name[len(prefix) :].isdigit()
+        ]
+
+    def _save(self, part: Part) -> None:
+        path = self._record_path(part.n)
+        temp = path.with_name(path.name + ".tmp")
+        try:
+            temp.write_text(json.dumps(part.record()))
+            os.replace(temp, path)
+        except OSError as error:
+            if error.errno in _DISK_FULL:
+                raise DiskFull(f"no space left on device while saving progress: {error}") from None
+            raise
+
+    def _load_records(self) -> list[Part] | None:
+        """Parts from a previous, interrupted download, or None to start over."""
+        files = self._record_files()
+        if not files or not self.partial.is_file():
+            return None
+        try:
+            if self.partial.stat().st_size != self.size:
+                return None
+            parts = [_parse_record(path.read_text()) for path in files]
+        except (OSError, ValueError):
+            return None
+        parts.sort(key=lambda part: part.offset)
+        offset = 0
+        for index, part in enumerate(parts):
+            if part.n != index or part.offset != offset:
+                return None
+            offset += part.size
+        return parts if offset == self.size else None
+
+    def _remove_records(self) -> None:
+        for path in self._record_files():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def _remove_partial_files(self) -> None:
+        self._remove_records()
+        with contextlib.suppress(FileNotFoundError):
+            self.partial.unlink()
+
+
+def _parse_record(text: str) -> Part:
+    data: Any = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("record is not an object")
+    values = [data.get(key) for key in ("N", "Offset", "Size", "Completed")]
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+        raise ValueError("record has invalid numbers")
+    n, offset, size, completed = values
+    if size <= 0 or completed > size:
+        raise ValueError("record has invalid numbers")
+    return Part(n, offset, size, completed)
+
+
+def _write_all(handle: Any, data: bytes, path: Path) -> None:
+    view = memoryview(data)
+    try:
+        while view:
+            written = handle.write(view)
+            view = view[written:]
+    except OSError as error:
+        if error.errno in _DISK_FULL:
+            raise DiskFull(f"no space left on device while writing {path.name}: {error}") from None
+        raise
+
+
+def _sleep_until(deadline: float, stopping: Callable[[], bool]) -> None:
+    """Sleep in short slices so a cancel is noticed within a tenth of a second."""
+    while not stopping():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.1))
+
+
+def _describe(error: requests.RequestException) -> str:
+    text = str(error)
+    return text if len(text) < 300 else text[:300] + "..."
+
+
+# -- one download per blob per process -------------------------------------------------
+
+_ACTIVE: dict[Path, BlobDownload] = {}
+_ACTIVE_LOCK = threading.Lock()
+
+
+def claim(make: Callable[[], BlobDownload], final: Path) -> tuple[BlobDownload, bool]:
+    """The running download of ``final``, or a new started one; bool = we own it."""
+    with _ACTIVE_LOCK:
+        running = _ACTIVE.get(final)
+        if running is not None and not running.done.is_set():
+            return running, False
+        download = make()
+        _ACTIVE[final] = download
+    download.start()
+    return download, True
+
+
+def _release(download: BlobDownload) -> None:
+    with _ACTIVE_LOCK:
+        if _ACTIVE.get(download.final) is download:
+            del _ACTIVE[download.final]
+
+
+__all__ = [
+    "BlobDownload",
+    "Part",
+    "PullError",
+    "PullStats",
+    "PullTuning",
+    "RateLimiter",
+    "claim",
+    "plan_parts",
+]
