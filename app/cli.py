@@ -87,6 +87,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    """The desktop window; without a display (or pywebview), ``hearth serve``."""
+    from app.desktop.shell import has_display
+
+    settings = _settings(args)
+    try:
+        import webview  # noqa: F401
+    except ImportError:
+        print("pywebview is not installed: running as `hearth serve`", flush=True)
+        return cmd_serve(args)
+    if not has_display():
+        print("No display available: running as `hearth serve`", flush=True)
+        return cmd_serve(args)
+    from app.desktop.shell import run_desktop
+
+    _setup_logging(settings, getattr(args, "verbose", False))
+    return run_desktop(settings)
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from app.doctor import doctor_report, format_report
 
@@ -222,6 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")
     serve.set_defaults(func=cmd_serve)
 
+    app_cmd = commands.add_parser("app", help="open the desktop window (the default)")
+    app_cmd.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")
+    app_cmd.set_defaults(func=cmd_app, host=None, port=None)
+
     doctor = commands.add_parser("doctor", help="versions, directories, llama-server, hardware")
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(func=cmd_doctor)
@@ -254,8 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        # The desktop window is not built yet: run the server and print its URL.
-        args = parser.parse_args([*(argv or sys.argv[1:]), "serve"])
+        args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "app"])
     try:
         return int(args.func(args))
     except HearthError as error:

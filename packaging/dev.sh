@@ -80,6 +80,8 @@ case "$command" in
     test)
         ensure_venv test
         ensure_llama_server
+        # A real OCI registry on 127.0.0.1 for the pull tests.
+        command -v docker-registry >/dev/null || apt_install docker-registry
         say "lint: ruff"
         "$VENV/bin/ruff" check app tests bench packaging
         "$VENV/bin/ruff" format --check app tests bench packaging

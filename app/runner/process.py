@@ -103,7 +103,12 @@ def free_port() -> int:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Ask Linux to SIGKILL the child when Hearth dies, however it dies."""
+    """Ask Linux to SIGKILL the child when Hearth dies, however it dies.
+
+    Also unblocks SIGTERM/SIGINT, which the desktop shell blocks in its own
+    threads (and which a child would otherwise inherit, ignoring ``stop()``).
+    """
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     try:
         import ctypes
 

@@ -1,0 +1,1 @@
+"""The desktop shell: native window, menus, single instance, lifecycle."""

@@ -1,0 +1,343 @@
+"""The desktop app: a native window on the embedded server, with a menu bar.
+
+Start-up order: take the single-instance lock, start the manager and the
+HTTP server on a free 127.0.0.1 port, print its URL, then open the window on
+it. Every menu item is a named action; the same actions are reachable over
+``/desktop/menu/<action>`` so the page (and tests) can trigger exactly what
+the native menu does. Quitting, however it happens, stops every llama-server
+and the server, and releases the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from app import __version__
+from app.desktop.instance import InstanceLock, focus_running
+from app.models.errors import BadRequest
+from app.models.manager import ModelManager
+from app.pins import LLAMA_CPP_PYTHON_VERSION
+from app.server import HTTPServer
+from app.settings import Settings
+from app.web import create_app
+
+log = logging.getLogger(__name__)
+DEFAULT_GEOMETRY = {"width": 1200, "height": 800}
+
+
+def has_display() -> bool:
+    """Whether a window can be shown (Linux needs X11 or Wayland, or Qt offscreen)."""
+    if sys.platform != "linux":
+        return True
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def open_folder(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    if sys.platform == "win32":
+        os.startfile(path)  # type: ignore[attr-defined]  # noqa: S606
+    else:
+        opener = "open" if sys.platform == "darwin" else "xdg-open"
+        subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class DesktopShell:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.manager: ModelManager | None = None
+        self.server: HTTPServer | None = None
+        self.window: Any = None
+        self.ready = threading.Event()
+        self.geometry_path = settings.data_dir / "window.json"
+        self.actions: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "new_chat": lambda _: self._navigate("#/"),
+            "import_gguf": self.import_gguf,
+            "quit": lambda _: self.quit(),
+            "pull_model": self.pull_model,
+            "model_library": lambda _: self._navigate("#/models"),
+            "unload_all": lambda _: {"unloaded": self._manager().unload_all()},
+            "reload": lambda _: self._js("location.reload()"),
+            "zoom_in": lambda _: self._zoom(1.1),
+            "zoom_out": lambda _: self._zoom(1 / 1.1),
+            "zoom_reset": lambda _: self._zoom(None),
+            "toggle_theme": lambda _: self._js("window.hearth && window.hearth.toggleTheme()"),
+            "about": self.about,
+            "open_logs": lambda _: open_folder(self.settings.log_dir),
+            "open_models": lambda _: open_folder(self.settings.models_dir),
+        }
+
+    # -- helpers -------------------------------------------------------
+    def _manager(self) -> ModelManager:
+        assert self.manager is not None
+        return self.manager
+
+    def _js(self, script: str) -> Any:
+        if self.window is None:
+            return None
+        return self.window.evaluate_js(script)
+
+    def _navigate(self, fragment: str) -> None:
+        self._js(f"location.hash = {json.dumps(fragment)}")
+
+    def _zoom(self, factor: float | None) -> None:
+        if factor is None:
+            self._js("document.body.style.zoom = '1'")
+        else:
+            self._js(
+                "document.body.style.zoom = String((parseFloat(document.body.style.zoom) || 1)"
+                f" * {factor})"
+            )
+
+    def _ask(self, question: str, default: str = "") -> str | None:
+        """A text prompt in the page (pywebview has no native input dialog)."""
+        answer = self._js(f"prompt({json.dumps(question)}, {json.dumps(default)})")
+        return answer.strip() if isinstance(answer, str) and answer.strip() else None
+
+    # -- menu actions --------------------------------------------------
+    def import_gguf(self, args: dict[str, Any]) -> dict[str, Any]:
+        path = args.get("path")
+        if not path and self.window is not None:
+            import webview
+
+            chosen = self.window.create_file_dialog(
+                webview.FileDialog.OPEN, file_types=("GGUF models (*.gguf)", "All files (*.*)")
+            )
+            path = chosen[0] if chosen else None
+        if not path:
+            return {"status": "cancelled"}
+        name = args.get("name") or self._ask("Name for the imported model", Path(path).stem)
+        if not name:
+            return {"status": "cancelled"}
+        statuses = list(self._manager().import_gguf(Path(path), name))
+        last = statuses[-1] if statuses else {}
+        self._js("window.hearth && window.hearth.refreshModels()")
+        return {"status": last.get("status", "success"), "model": name}
+
+    def pull_model(self, args: dict[str, Any]) -> dict[str, Any]:
+        name = args.get("name") or self._ask("Model to pull (e.g. gemma3:270m)", "")
+        if not name:
+            return {"status": "cancelled"}
+        pulls = getattr(self._manager(), "pulls", None)
+        if pulls is None:
+            raise BadRequest("pulling is not available in this build")
+        pulls.start(name, insecure=bool(args.get("insecure")))
+        return {"status": "started", "model": name}
+
+    def about(self, _args: dict[str, Any]) -> dict[str, str]:
+        text = (
+            f"Hearth {__version__}\nllama.cpp from llama-cpp-python {LLAMA_CPP_PYTHON_VERSION}\n"
+            f"Python {platform.python_version()} on {platform.system()}"
+        )
+        if self.window is not None:
+            threading.Thread(
+                target=self.window.create_confirmation_dialog, args=("About Hearth", text)
+            ).start()
+        return {"about": text}
+
+    def quit(self) -> None:
+        if self.window is not None:
+            self.window.destroy()
+
+    # -- control routes ------------------------------------------------
+    def control_blueprint(self) -> Blueprint:
+        control = Blueprint("desktop", __name__)
+
+        @control.get("/desktop/state")
+        def state():  # type: ignore[no-untyped-def]
+            return jsonify(ready=self.ready.is_set(), actions=sorted(self.actions))
+
+        @control.post("/desktop/focus")
+        def focus():  # type: ignore[no-untyped-def]
+            if self.window is not None:
+                self.window.restore()
+                self.window.show()
+            return jsonify(focused=self.window is not None)
+
+        @control.post("/desktop/menu/<action>")
+        def menu(action: str):  # type: ignore[no-untyped-def]
+            handler = self.actions.get(action)
+            if handler is None:
+                return jsonify(error=f"unknown menu action {action!r}"), 404
+            body = request.get_json(silent=True) or {}
+            return jsonify(result=handler(body if isinstance(body, dict) else {}))
+
+        return control
+
+    def menus(self) -> list[Any]:
+        from webview.menu import Menu, MenuAction, MenuSeparator
+
+        def item(title: str, action: str) -> MenuAction:
+            return MenuAction(title, lambda: self._run_action(action))
+
+        return [
+            Menu(
+                "File",
+                [
+                    item("New chat", "new_chat"),
+                    item("Import GGUF…", "import_gguf"),
+                    MenuSeparator(),
+                    item("Quit", "quit"),
+                ],
+            ),
+            Menu(
+                "Models",
+                [
+                    item("Pull model…", "pull_model"),
+                    item("Model library", "model_library"),
+                    item("Unload all", "unload_all"),
+                ],
+            ),
+            Menu(
+                "View",
+                [
+                    item("Reload", "reload"),
+                    item("Zoom in", "zoom_in"),
+                    item("Zoom out", "zoom_out"),
+                    item("Actual size", "zoom_reset"),
+                    item("Toggle theme", "toggle_theme"),
+                ],
+            ),
+            Menu(
+                "Help",
+                [
+                    item("About Hearth", "about"),
+                    item("Open logs folder", "open_logs"),
+                    item("Open models folder", "open_models"),
+                ],
+            ),
+        ]
+
+    def _run_action(self, action: str) -> None:
+        try:
+            self.actions[action]({})
+        except Exception as error:  # noqa: BLE001 - a menu click must never kill the app
+            log.exception("menu action %s failed", action)
+            self._js(f"alert({json.dumps(str(error))})")
+
+    # -- geometry ------------------------------------------------------
+    def _load_geometry(self) -> dict[str, int]:
+        try:
+            saved = json.loads(self.geometry_path.read_text())
+            return {k: int(v) for k, v in saved.items() if k in {"width", "height", "x", "y"}}
+        except (OSError, ValueError, TypeError):
+            return dict(DEFAULT_GEOMETRY)
+
+    def _save_geometry(self) -> None:
+        window = self.window
+        if window is None:
+            return
+        geometry = {"width": window.width, "height": window.height, "x": window.x, "y": window.y}
+        try:
+            self.geometry_path.write_text(json.dumps(geometry))
+        except OSError:
+            log.warning("could not save the window geometry")
+
+    def _watch_title(self) -> None:
+        """Show pulls in progress in the window title, as the menu bar cannot change."""
+        base = "Hearth"
+        shown = base
+        while self.window is not None and self.manager is not None:
+            pulls = getattr(self.manager, "pulls", None)
+            title = base
+            if pulls is not None:
+                active = [p for p in pulls.list() if not p.get("done")]
+                if active:
+                    first = active[0]
+                    total = first.get("total") or 0
+                    percent = f" {100 * first.get('completed', 0) // total}%" if total else ""
+                    title = f"{base} — pulling {first.get('model')}{percent}"
+                    if len(active) > 1:
+                        title += f" (+{len(active) - 1})"
+            if title != shown:
+                self.window.set_title(title)
+                shown = title
+            time.sleep(0.5)
+
+    # -- lifecycle -----------------------------------------------------
+    def run(self) -> int:
+        import webview
+
+        self.settings.ensure_dirs()
+        lock = InstanceLock(self.settings.data_dir)
+        if not lock.acquire():
+            if focus_running(self.settings.data_dir):
+                print("Hearth is already running: focused its window.", flush=True)
+                return 0
+            print("error: another Hearth holds this data directory", file=sys.stderr)
+            return 1
+        # Signals go to a waiter thread: the Qt event loop never returns to
+        # Python in the main thread, so a normal handler would never run.
+        watched = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+        threading.Thread(target=self._wait_for_signal, args=(watched,), daemon=True).start()
+        try:
+            self.manager = ModelManager(self.settings)
+            app = create_app(self.settings, self.manager)
+            app.register_blueprint(self.control_blueprint())
+            self.server = HTTPServer(app, "127.0.0.1", 0)
+            self.server.start_in_thread()
+            lock.publish(self.server.url)
+            log.info("Serving on %s", self.server.url)
+            print(f"Serving on {self.server.url}", flush=True)
+            geometry = self._load_geometry()
+            self.window = webview.create_window(
+                "Hearth",
+                self.server.url + "/",
+                width=geometry.get("width", 1200),
+                height=geometry.get("height", 800),
+                x=geometry.get("x"),
+                y=geometry.get("y"),
+                min_size=(480, 360),
+                menu=self.menus(),
+            )
+            self.window.events.loaded += self.ready.set
+            self.window.events.resized += lambda *_: self._save_geometry()
+            self.window.events.moved += lambda *_: self._save_geometry()
+            self.window.events.closing += self._save_geometry
+            threading.Thread(target=self._watch_title, daemon=True).start()
+            webview.start(
+                gui="qt" if sys.platform == "linux" else None,
+                private_mode=False,
+                storage_path=str(self.settings.data_dir / "webview"),
+            )
+        finally:
+            self.window = None
+            self.shutdown()
+            lock.release()
+        return 0
+
+    def _wait_for_signal(self, watched: set[signal.Signals]) -> None:
+        signal.sigwait(watched)
+        log.info("signal received: closing the window")
+        self.quit()
+
+    def shutdown(self) -> None:
+        """Stop the HTTP server and every llama-server; pulls resume next start."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        if self.manager is not None:
+            self.manager.close()
+            self.manager = None
+
+
+def run_desktop(settings: Settings) -> int:
+    if sys.platform == "linux" and os.geteuid() == 0:
+        # Qt WebEngine refuses to start as root without this.
+        os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+    return DesktopShell(settings).run()
