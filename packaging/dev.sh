@@ -45,6 +45,7 @@ ensure_venv() {
     local extras="$1" stamp want
     want="$( (cat pyproject.toml; echo "$extras") | sha256sum | cut -c1-16)"
     stamp="$VENV/.hearth-${extras:-base}"
+    stamp="${stamp//,/-}"
     if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
         return 0
     fi
@@ -73,15 +74,19 @@ command="${1:-}"
 [ $# -gt 0 ] && shift
 case "$command" in
     run)
-        ensure_venv ""
+        ensure_venv desktop
         ensure_llama_server
         exec "$VENV/bin/python" -m app "$@"
         ;;
     test)
-        ensure_venv test
+        ensure_venv "test,desktop"
         ensure_llama_server
-        # A real OCI registry on 127.0.0.1 for the pull tests.
-        command -v docker-registry >/dev/null || apt_install docker-registry
+        # A real OCI registry on 127.0.0.1 for the pull tests; a virtual screen,
+        # Qt's X11 libraries and ImageMagick for the desktop window tests.
+        apt_install docker-registry xvfb xauth imagemagick libxcb-cursor0 libxcb-icccm4 \
+            libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xkb1 libxkbcommon-x11-0 \
+            libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libegl1 libgl1 libnss3 libxcomposite1 \
+            libxdamage1 libxrandr2 libxtst6 libxkbfile1 libasound2 libgbm1
         say "lint: ruff"
         "$VENV/bin/ruff" check app tests bench packaging
         "$VENV/bin/ruff" format --check app tests bench packaging
