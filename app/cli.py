@@ -69,6 +69,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
         manager.close()
         return 1
+    for name in manager.resume_pulls():
+        print(f"Resuming the pull of {name}", flush=True)
     logging.getLogger("hearth").info("Serving on %s", server.url)
     print(f"Serving on {server.url}", flush=True)
     print(f"Ollama API: {server.url}/ollama", flush=True)
@@ -122,6 +124,62 @@ def cmd_import(args: argparse.Namespace) -> int:
     finally:
         manager.close()
     return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    """Pull with a progress bar per layer: bytes, speed and time left."""
+    manager = _manager(_settings(args))
+    bar = ProgressBar()
+    try:
+        for status in manager.pull({"model": args.name, "insecure": args.insecure}):
+            if "total" in status and status.get("digest"):
+                bar.update(status["status"], status.get("completed", 0), status["total"])
+            else:
+                bar.finish()
+                print(status["status"], flush=True)
+    except KeyboardInterrupt:
+        bar.finish()
+        manager.cancel_pull(args.name)
+        print("cancelled: run the same command again to resume", file=sys.stderr)
+        return 130
+    finally:
+        manager.close()
+    return 0
+
+
+class ProgressBar:
+    """One terminal line per layer, redrawn in place."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._now = time.monotonic
+        self.label = ""
+        self.started = 0.0
+        self.first = 0
+
+    def update(self, label: str, completed: int, total: int) -> None:
+        if label != self.label:
+            self.finish()
+            self.label, self.started, self.first = label, self._now(), completed
+        elapsed = max(self._now() - self.started, 1e-6)
+        speed = (completed - self.first) / elapsed
+        left = (total - completed) / speed if speed > 0 else 0
+        width = 30
+        filled = int(width * completed / total) if total else width
+        line = (
+            f"\r{label} [{'#' * filled}{'.' * (width - filled)}] "
+            f"{_human_size(completed)}/{_human_size(total)} "
+            f"{_human_size(int(speed))}/s ETA {int(left // 60)}:{int(left % 60):02d}"
+        )
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+    def finish(self) -> None:
+        if self.label:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self.label = ""
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -253,6 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("name")
     imp.set_defaults(func=cmd_import)
+
+    pull = commands.add_parser("pull", help="pull a model from a registry")
+    pull.add_argument("name")
+    pull.add_argument("--insecure", action="store_true", help="allow plain http")
+    pull.set_defaults(func=cmd_pull)
 
     commands.add_parser("list", aliases=["ls"], help="list models").set_defaults(func=cmd_list)
 

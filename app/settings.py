@@ -34,6 +34,8 @@ class Settings:
     """Extra Host names accepted besides loopback ones (e.g. host.docker.internal)."""
     origins: tuple[str, ...] = ()
     """Extra browser origins allowed to call the API (``*`` wildcards), like OLLAMA_ORIGINS."""
+    pull_max_bytes_per_second: float | None = None
+    """Bandwidth cap for pulls (``HEARTH_PULL_MAX_BPS``), for metered links."""
 
     @property
     def llama_server_cache(self) -> Path:
@@ -96,5 +98,6 @@ def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Set
         port=int(port_text) if port_text else DEFAULT_PORT,
         allowed_hosts=hosts,
         origins=origins,
+        pull_max_bytes_per_second=float(cap) if (cap := env.get("HEARTH_PULL_MAX_BPS")) else None,
     )
     return settings.with_overrides(**overrides)

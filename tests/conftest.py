@@ -11,6 +11,7 @@ import pytest
 from app.runner.locate import LlamaServerNotFound, locate_llama_server
 from app.settings import load_settings
 from tests.hearth_process import HearthProcess
+from tests.registry_fixtures import fresh_registry, registry  # noqa: F401 - fixtures
 
 TEST_CACHE = Path.home() / ".cache" / "hearth-test"
 GEMMA_NAME = "gemma3:270m"

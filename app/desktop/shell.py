@@ -292,6 +292,7 @@ class DesktopShell:
             self.server = HTTPServer(app, "127.0.0.1", 0)
             self.server.start_in_thread()
             lock.publish(self.server.url)
+            self.manager.resume_pulls()
             log.info("Serving on %s", self.server.url)
             print(f"Serving on {self.server.url}", flush=True)
             geometry = self._load_geometry()

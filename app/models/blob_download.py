@@ -158,7 +158,7 @@ class BlobDownload:
         self.limiter = limiter
         self.cancel = cancel
         self.final = store.blob_path(self.digest)
-        self.partial = self.final.with_name(blob_filename(self.digest) + "-partial")
+        self.partial = partial_path(store, self.digest)
         self.parts: list[Part] = []
         self.error: BaseException | None = None
         self.done = threading.Event()
@@ -196,6 +196,9 @@ class BlobDownload:
                 raise PullCancelled()
             self._commit()
         except BaseException as error:  # noqa: BLE001 - handed to the waiting pull
+            if isinstance(error, BlobSizeMismatch | BlobDigestMismatch):
+                # The registry's blob is not what the manifest says: saved parts are worthless.
+                self._remove_partial_files()
             self.error = error
         finally:
             _release(self)
@@ -217,20 +220,23 @@ class BlobDownload:
         if not pending:
             return
         workers = min(len(pending), max(1, self.tuning.max_parts))
+        errors: list[BaseException] = []
+
+        def run_part(part: Part) -> None:
+            try:
+                self._fetch_part(part)
+            except BaseException as error:  # noqa: BLE001 - collected, re-raised below
+                errors.append(error)
+                self._abort.set()  # one fatal part stops the others at once
+
         with ThreadPoolExecutor(workers, thread_name_prefix="pull-part") as pool:
-            futures = [pool.submit(self._fetch_part, part) for part in pending]
-            first_error: BaseException | None = None
-            for future in futures:
-                try:
-                    future.result()
-                except BaseException as error:  # noqa: BLE001 - re-raised below
-                    if first_error is None:
-                        first_error = error
-                        self._abort.set()
-        if first_error is not None:
-            if isinstance(first_error, PullCancelled) and self.cancel.is_set():
-                raise PullCancelled()
-            raise first_error
+            list(pool.map(run_part, pending))
+        if errors:
+            # Prefer the real cause over the PullCancelled of parts we stopped for it.
+            real = [error for error in errors if not isinstance(error, PullCancelled)]
+            if real:
+                raise real[0]
+            raise PullCancelled()
 
     def _fetch_part(self, part: Part) -> None:
         failures = 0
@@ -337,12 +343,7 @@ class BlobDownload:
         return self.partial.with_name(f"{self.partial.name}-{n}")
 
     def _record_files(self) -> list[Path]:
-        prefix = self.partial.name + "-"
-        return [
-            path
-            for path in self.store.blobs.glob(prefix + "*")
-            if path.name[len(prefix) :].isdigit()
-        ]
+        return _record_files(self.partial)
 
     def _save(self, part: Part) -> None:
         path = self._record_path(part.n)
@@ -356,23 +357,7 @@ class BlobDownload:
             raise
 
     def _load_records(self) -> list[Part] | None:
-        """Parts from a previous, interrupted download, or None to start over."""
-        files = self._record_files()
-        if not files or not self.partial.is_file():
-            return None
-        try:
-            if self.partial.stat().st_size != self.size:
-                return None
-            parts = [_parse_record(path.read_text()) for path in files]
-        except (OSError, ValueError):
-            return None
-        parts.sort(key=lambda part: part.offset)
-        offset = 0
-        for index, part in enumerate(parts):
-            if part.n != index or part.offset != offset:
-                return None
-            offset += part.size
-        return parts if offset == self.size else None
+        return load_parts(self.partial, self.size)
 
     def _remove_records(self) -> None:
         for path in self._record_files():
@@ -383,6 +368,43 @@ class BlobDownload:
         self._remove_records()
         with contextlib.suppress(FileNotFoundError):
             self.partial.unlink()
+
+
+def partial_path(store: ModelStore, digest: str) -> Path:
+    return store.blobs / (blob_filename(digest) + "-partial")
+
+
+def _record_files(partial: Path) -> list[Path]:
+    prefix = partial.name + "-"
+    return [
+        path for path in partial.parent.glob(prefix + "*") if path.name[len(prefix) :].isdigit()
+    ]
+
+
+def load_parts(partial: Path, size: int) -> list[Part] | None:
+    """Parts of an interrupted download of ``partial``, or None to start over."""
+    files = _record_files(partial)
+    if not files or not partial.is_file():
+        return None
+    try:
+        if partial.stat().st_size != size:
+            return None
+        parts = [_parse_record(path.read_text()) for path in files]
+    except (OSError, ValueError):
+        return None
+    parts.sort(key=lambda part: part.offset)
+    offset = 0
+    for index, part in enumerate(parts):
+        if part.n != index or part.offset != offset:
+            return None
+        offset += part.size
+    return parts if offset == size else None
+
+
+def saved_progress(store: ModelStore, digest: str, size: int) -> int:
+    """Bytes of ``digest`` an earlier, interrupted pull already has on disk."""
+    parts = load_parts(partial_path(store, digest), size)
+    return sum(part.completed for part in parts) if parts else 0
 
 
 def _parse_record(text: str) -> Part:
@@ -456,5 +478,7 @@ __all__ = [
     "PullTuning",
     "RateLimiter",
     "claim",
+    "load_parts",
     "plan_parts",
+    "saved_progress",
 ]

@@ -7,16 +7,21 @@ HTTP; errors are ``HearthError`` subclasses carrying their status.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from app.models.blob_download import PullTuning
 from app.models.create import create_model, import_gguf
 from app.models.digests import parse_digest
 from app.models.errors import BadRequest, ModelNotFound
 from app.models.names import ModelName, parse_name
 from app.models.options import validate_options
+from app.models.pulls import PullRegistry
 from app.models.show import resolve_for_run, show_model, tag_entry
 from app.models.store import ModelStore
 from app.runner import generation
@@ -42,6 +47,10 @@ class ModelManager:
         self.scheduler = scheduler or Scheduler(
             lambda: locate_llama_server(settings), settings.log_dir
         )
+        tuning = PullTuning(max_bytes_per_second=settings.pull_max_bytes_per_second)
+        self.pulls = PullRegistry(self.store, tuning=tuning)
+        self._pending_path = settings.data_dir / "pulls.json"
+        self._pending_lock = threading.Lock()
 
     # -- names ---------------------------------------------------------
     @staticmethod
@@ -117,6 +126,73 @@ class ModelManager:
             raise ModelNotFound(f"model '{name}' not found") from None
         self.scheduler.unload(manifest.digest)
         self.store.delete_model(manifest.name)
+
+    # -- pulls ---------------------------------------------------------
+    def pull(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Start (or join) a pull and follow its progress lines.
+
+        The pull itself runs in the background: a client that goes away does
+        not stop it (only ``cancel_pull`` does), and its name is kept in
+        ``pulls.json`` until it ends, so a restart resumes it.
+        """
+        name = self.parse(request.get("model") or request.get("name"))
+        insecure = bool(request.get("insecure"))
+        self.start_pull(name.canonical, insecure)
+        return self.pulls.pull(name, insecure=insecure)
+
+    def start_pull(self, name_text: str, insecure: bool = False) -> dict[str, Any]:
+        name = self.parse(name_text)
+        self._remember_pull(name.canonical, insecure, True)
+        active = self.pulls.start(name, insecure=insecure)
+
+        def forget_when_done() -> None:
+            with active.changed:
+                while not active.finished:
+                    active.changed.wait(1.0)
+            cancelled = active.cancel.is_set()
+            if not cancelled or active.error is None:
+                self._remember_pull(name.canonical, insecure, False)
+
+        threading.Thread(target=forget_when_done, daemon=True).start()
+        return active.summary()
+
+    def list_pulls(self) -> list[dict[str, Any]]:
+        return self.pulls.list()
+
+    def cancel_pull(self, name_text: str) -> bool:
+        name = self.parse(name_text)
+        cancelled = self.pulls.cancel(name)
+        self._remember_pull(name.canonical, False, False)
+        return cancelled
+
+    def _remember_pull(self, name: str, insecure: bool, pending: bool) -> None:
+        with self._pending_lock:
+            current = self._pending_pulls()
+            if pending:
+                current[name] = {"insecure": insecure}
+            else:
+                current.pop(name, None)
+            temp = self._pending_path.with_suffix(".tmp")
+            temp.write_text(json.dumps(current))
+            os.replace(temp, self._pending_path)
+
+    def _pending_pulls(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(self._pending_path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def resume_pulls(self) -> list[str]:
+        """Restart the pulls that were running when Hearth last stopped."""
+        resumed = []
+        for name, info in self._pending_pulls().items():
+            try:
+                self.start_pull(name, bool(isinstance(info, dict) and info.get("insecure")))
+                resumed.append(name)
+            except Exception as error:  # noqa: BLE001 - one bad entry must not stop start-up
+                log.warning("could not resume the pull of %s: %s", name, error)
+        return resumed
 
     # -- runners -------------------------------------------------------
     def _request_options(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -204,6 +280,14 @@ class ModelManager:
         return self.scheduler.unload(None)
 
     def close(self) -> None:
+        """Stop pulls (their parts stay on disk and resume next start) and runners."""
+        with self._pending_lock:
+            pending = self._pending_pulls()
+        self.pulls.cancel_all(wait=5)
+        with self._pending_lock:  # cancelling at shutdown is not the user's cancel
+            temp = self._pending_path.with_suffix(".tmp")
+            temp.write_text(json.dumps(pending))
+            os.replace(temp, self._pending_path)
         self.scheduler.shutdown()
 
 

@@ -132,6 +132,27 @@ def embeddings() -> Response:
     return jsonify(manager().embeddings(json_body()))
 
 
+@ollama_api.post("/api/pull")
+def pull() -> Response:
+    body = json_body()
+    return _respond(manager().pull(body), wants_stream(body), last_status)
+
+
+@ollama_api.get("/api/pulls")
+def pulls() -> Response:
+    """Hearth's own: pulls in progress, for the UI and the desktop shell."""
+    return jsonify(pulls=manager().list_pulls())
+
+
+@ollama_api.delete("/api/pulls")
+def cancel_pull() -> Response:
+    body = json_body()
+    name = body.get("model") or body.get("name")
+    if not manager().cancel_pull(name):
+        return jsonify(error=f"no pull of '{name}' is running"), 404  # type: ignore[return-value]
+    return jsonify(cancelled=True)
+
+
 @ollama_api.post("/api/push")
 def push() -> Response:
     return jsonify(error="push is not supported"), 501  # type: ignore[return-value]

@@ -1,0 +1,191 @@
+"""Pulls in progress: one per model, run in the background, watched by any number of clients.
+
+Why a registry of pulls rather than pulling inside the HTTP request:
+
+* A second ``/api/pull`` for a model that is already being pulled attaches
+  to the running pull and sees the same progress from that point on,
+  including the final ``success`` or error, instead of racing it.
+* The pull runs on its own thread, so a client that disconnects (a closed
+  terminal, a browser tab) does not stop it. This differs from Ollama,
+  which cancels a download when its last waiting client goes away; we
+  prefer finishing a multi-gigabyte download the user asked for. A pull
+  is stopped only by ``cancel`` (the UI's cancel button / ``hearth`` CLI),
+  and even then its parts stay on disk so the next pull resumes.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.models.blob_download import PullStats
+from app.models.errors import HearthError
+from app.models.names import ModelName
+from app.models.pull import pull_model
+from app.models.pull_errors import PullError
+from app.models.store import ModelStore
+
+PullFunction = Callable[..., Iterator[dict[str, Any]]]
+BACKLOG = 512
+"""Progress lines kept per pull; a slow watcher skips older ones (they are only progress)."""
+
+
+@dataclass
+class ActivePull:
+    """One running pull and the lines it produced, numbered so watchers can follow."""
+
+    name: ModelName
+    insecure: bool
+    started: float = field(default_factory=time.time)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    stats: PullStats = field(default_factory=PullStats)
+    lines: collections.deque[tuple[int, dict[str, Any]]] = field(
+        default_factory=lambda: collections.deque(maxlen=BACKLOG)
+    )
+    next_seq: int = 0
+    error: BaseException | None = None
+    finished: bool = False
+    latest: dict[str, Any] = field(default_factory=dict)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def publish(self, line: dict[str, Any]) -> None:
+        with self.changed:
+            self.lines.append((self.next_seq, line))
+            self.next_seq += 1
+            self.latest = line
+            self.changed.notify_all()
+
+    def finish(self, error: BaseException | None) -> None:
+        with self.changed:
+            self.error = error
+            self.finished = True
+            self.changed.notify_all()
+
+    def follow(self, from_seq: int) -> Iterator[dict[str, Any]]:
+        """Lines from ``from_seq`` on; ends after the last one, raising the pull's error."""
+        seq = from_seq
+        while True:
+            with self.changed:
+                while not self.finished and (not self.lines or self.lines[-1][0] < seq):
+                    self.changed.wait(1.0)
+                pending = [line for number, line in self.lines if number >= seq]
+                if pending:
+                    seq = self.lines[-1][0] + 1
+                finished, error = self.finished, self.error
+            yield from pending
+            if finished and not pending:
+                if error is not None:
+                    raise error
+                return
+
+    def summary(self) -> dict[str, Any]:
+        latest = dict(self.latest)
+        return {
+            "model": self.name.display,
+            "name": self.name.canonical,
+            "started_at": self.started,
+            "status": latest.get("status", "starting"),
+            "digest": latest.get("digest"),
+            "total": latest.get("total", 0),
+            "completed": latest.get("completed", 0),
+            "bytes_downloaded": self.stats.bytes_downloaded,
+            "cancelling": self.cancel.is_set(),
+        }
+
+
+class PullRegistry:
+    """Starts, deduplicates, lists and cancels pulls into one store."""
+
+    def __init__(self, store: ModelStore, pull: PullFunction = pull_model, **pull_options: Any):
+        self.store = store
+        self._pull = pull
+        self._options = pull_options
+        self._active: dict[tuple[str, str, str, str], ActivePull] = {}
+        self._lock = threading.Lock()
+
+    def pull(self, name: ModelName, *, insecure: bool = False) -> Iterator[dict[str, Any]]:
+        """Start (or join) the pull of ``name``; iterate for its progress.
+
+        Abandoning the iterator does not stop the pull. Errors are raised
+        from the iterator as ``HearthError`` after the lines before them.
+        """
+        active, seq = self._start_or_join(name, insecure)
+        return active.follow(seq)
+
+    def start(self, name: ModelName, *, insecure: bool = False) -> ActivePull:
+        """Start (or join) a pull without watching it."""
+        return self._start_or_join(name, insecure)[0]
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            pulls = list(self._active.values())
+        return [active.summary() for active in pulls]
+
+    def get(self, name: ModelName) -> ActivePull | None:
+        with self._lock:
+            return self._active.get(name.folded())
+
+    def cancel(self, name: ModelName) -> bool:
+        """Ask the pull of ``name`` to stop; False if none is running."""
+        active = self.get(name)
+        if active is None:
+            return False
+        active.cancel.set()
+        return True
+
+    def cancel_all(self, wait: float = 0) -> None:
+        """For shutdown: stop every pull, optionally waiting for them to save progress."""
+        with self._lock:
+            pulls = list(self._active.values())
+        for active in pulls:
+            active.cancel.set()
+        deadline = time.monotonic() + wait
+        for active in pulls:
+            with active.changed:
+                while not active.finished and time.monotonic() < deadline:
+                    active.changed.wait(max(0.0, deadline - time.monotonic()))
+
+    # -- internals -----------------------------------------------------
+    def _start_or_join(self, name: ModelName, insecure: bool) -> tuple[ActivePull, int]:
+        key = name.folded()
+        with self._lock:
+            active = self._active.get(key)
+            if active is not None:
+                with active.changed:
+                    # Replay the newest line so a late watcher sees where things are.
+                    seq = active.lines[-1][0] if active.lines else 0
+                return active, seq
+            active = ActivePull(name, insecure)
+            self._active[key] = active
+        thread = threading.Thread(
+            target=self._run, args=(active,), name=f"pull {name.display}", daemon=True
+        )
+        thread.start()
+        return active, 0
+
+    def _run(self, active: ActivePull) -> None:
+        error: BaseException | None = None
+        try:
+            lines = self._pull(
+                self.store,
+                active.name,
+                insecure=active.insecure,
+                cancel=active.cancel,
+                stats=active.stats,
+                **self._options,
+            )
+            for line in lines:
+                active.publish(line)
+        except HearthError as caught:
+            error = caught
+        except Exception as caught:  # noqa: BLE001 - surfaced to every watcher
+            error = PullError(f"pull failed: {type(caught).__name__}: {caught}")
+        finally:
+            with self._lock:
+                if self._active.get(active.name.folded()) is active:
+                    del self._active[active.name.folded()]
+            active.finish(error)

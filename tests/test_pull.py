@@ -1,0 +1,730 @@
+"""Pulling models from a real registry (Debian's ``docker-registry``) into the store.
+
+Everything on the happy path, resume and failure paths goes through a real
+registry process: models are pushed with its upload API, its storage is
+corrupted on disk, it is stopped mid-pull. Only the attacks a registry would
+never produce are served by ``hostile_stub_registry``, a small Flask app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask, Response, request
+from werkzeug.serving import make_server
+
+from app.models.blob_download import PullStats, PullTuning, load_parts, partial_path
+from app.models.errors import BadManifest, HearthError
+from app.models.names import parse_name
+from app.models.pull import pull_model
+from app.models.pull_errors import (
+    BlobDigestMismatch,
+    BlobSizeMismatch,
+    DiskFull,
+    DownloadFailed,
+    InsecureProtocol,
+    ManifestNotFound,
+    NotEnoughSpace,
+    PullCancelled,
+    Unauthorized,
+    UnsafeRedirect,
+)
+from app.models.pulls import PullRegistry
+from app.models.store import ModelStore
+from tests.registry import RegistryServer, free_port, push_model
+
+REPO = Path(__file__).resolve().parent.parent
+KIB = 1024
+MIB = 1024 * KIB
+PART = 512 * KIB
+FAST = PullTuning(min_part_size=PART, max_part_size=PART, backoff_base=0.05, stall_timeout=5)
+TEMPLATE = b"{{ .System }} {{ .Prompt }}"
+PARAMS = b'{"stop": ["<end_of_turn>"], "temperature": 0.7}'
+CONFIG = {"model_format": "gguf", "model_family": "gemma3", "file_type": "Q4_K_M"}
+
+
+def slow(rate: float, **changes: Any) -> PullTuning:
+    return PullTuning(
+        min_part_size=PART,
+        max_part_size=PART,
+        backoff_base=0.05,
+        stall_timeout=5,
+        max_bytes_per_second=rate,
+        checkpoint_interval=0.05,
+        **changes,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ModelStore:
+    return ModelStore(tmp_path / "models")
+
+
+def push_random(server: RegistryServer, repo: str, size: int = 4 * MIB, tag: str = "latest"):
+    model = os.urandom(size)
+    pushed = push_model(
+        server.url,
+        repo,
+        tag,
+        [("model", model), ("template", TEMPLATE), ("params", PARAMS)],
+        CONFIG,
+    )
+    return pushed, model
+
+
+def store_files(store: ModelStore) -> list[str]:
+    return sorted(str(p.relative_to(store.root)) for p in store.root.rglob("*") if p.is_file())
+
+
+def assert_nothing_visible(store: ModelStore) -> None:
+    """No manifest and no blob: a failed pull must not show up in the store."""
+    assert store.list_manifests() == []
+    assert not any(store.manifests.rglob("*")), store_files(store)
+    assert [p.name for p in store.blobs.iterdir() if "-partial" not in p.name] == []
+
+
+# -- the happy path ------------------------------------------------------------------
+
+
+def test_pull_reports_ollama_progress_and_stores_exact_manifest(registry, store):
+    pushed, model = push_random(registry, "hearth/random")
+    name = parse_name(f"{registry.host}/hearth/random")
+    stats = PullStats()
+    lines = list(pull_model(store, name, parts=4, tuning=FAST, stats=stats))
+
+    assert lines[0] == {"status": "pulling manifest"}
+    assert lines[-3:] == [
+        {"status": "verifying sha256 digest"},
+        {"status": "writing manifest"},
+        {"status": "success"},
+    ]
+    order = [layer["digest"] for layer in pushed.layers] + [pushed.config_digest]
+    seen: list[str] = []
+    for line in lines[1:-3]:
+        assert set(line) <= {"status", "digest", "total", "completed"}
+        assert line["status"] == f"pulling {line['digest'][7:19]}"
+        assert line.get("completed", 1) > 0, "completed is omitted while 0"
+        if not seen or seen[-1] != line["digest"]:
+            seen.append(line["digest"])
+    assert seen == order, "layers in manifest order, config last, one at a time"
+    finals = {line["digest"]: line for line in lines[1:-3]}
+    for layer in pushed.layers:
+        assert finals[layer["digest"]]["completed"] == finals[layer["digest"]]["total"]
+
+    manifest = store.read_manifest(name)
+    assert manifest.raw == pushed.manifest
+    assert "sha256:" + manifest.digest == pushed.digest
+    model_layer = manifest.layer("model")
+    assert model_layer is not None
+    assert store.blob_path(model_layer.digest).read_bytes() == model
+    assert store.read_blob_bytes(manifest.layer("template").digest) == TEMPLATE
+    assert all("-partial" not in f for f in store_files(store))
+    assert stats.bytes_downloaded == len(model) + len(TEMPLATE) + len(PARAMS) + pushed_config_size(
+        pushed
+    )
+
+    again = PullStats()
+    lines = list(pull_model(store, name, parts=4, tuning=FAST, stats=again))
+    assert again.bytes_downloaded == 0 and again.blobs_present == 4
+    assert lines[-1] == {"status": "success"}
+
+
+def pushed_config_size(pushed) -> int:
+    return json.loads(pushed.manifest)["config"]["size"]
+
+
+def test_pull_real_gemma_gguf(registry, store, gemma_gguf_path: Path):
+    pushed = push_model(
+        registry.url,
+        "library/gemma3",
+        "270m",
+        [("model", gemma_gguf_path), ("params", PARAMS)],
+        CONFIG,
+    )
+    name = parse_name(f"{registry.host}/library/gemma3:270m")
+    lines = list(pull_model(store, name, tuning=PullTuning(min_part_size=16 * MIB)))
+    assert lines[-1] == {"status": "success"}
+    manifest = store.read_manifest(name)
+    assert manifest.raw == pushed.manifest
+    layer = manifest.layer("model")
+    assert layer is not None and layer.size == gemma_gguf_path.stat().st_size
+    want = hashlib.sha256(gemma_gguf_path.read_bytes()).hexdigest()
+    assert layer.digest == f"sha256:{want}"
+    blob = store.blob_path(layer.digest)
+    assert hashlib.sha256(blob.read_bytes()).hexdigest() == want
+
+
+def test_manifest_not_found_has_ollamas_message(registry, store):
+    with pytest.raises(ManifestNotFound, match="pull model manifest: file does not exist"):
+        list(pull_model(store, parse_name(f"{registry.host}/nobody/nothing:x")))
+    assert_nothing_visible(store)
+
+
+def test_http_scheme_needs_insecure(registry, store):
+    name = parse_name(f"http://{registry.host}/hearth/random")
+    with pytest.raises(InsecureProtocol, match="insecure protocol http"):
+        list(pull_model(store, name))
+
+
+# -- resume --------------------------------------------------------------------------
+
+
+def total_saved(store: ModelStore, digest: str, size: int) -> int:
+    parts = load_parts(partial_path(store, digest), size)
+    return sum(part.completed for part in parts) if parts else 0
+
+
+def test_cancelled_pull_resumes_without_refetching(registry, store):
+    pushed, model = push_random(registry, "hearth/cancel", size=4 * MIB)
+    name = parse_name(f"{registry.host}/hearth/cancel")
+    digest = pushed.layers[0]["digest"]
+    cancel = threading.Event()
+    first = PullStats()
+    with pytest.raises(PullCancelled):
+        for line in pull_model(
+            store, name, cancel=cancel, parts=4, tuning=slow(4 * MIB), stats=first
+        ):
+            if line.get("digest") == digest and line.get("completed", 0) >= len(model) // 2:
+                cancel.set()
+    assert_nothing_visible(store)
+    saved = total_saved(store, digest, len(model))
+    assert len(model) // 2 <= saved < len(model)
+    assert saved == first.bytes_downloaded, "every byte received was recorded before exit"
+
+    second = PullStats()
+    assert list(pull_model(store, name, parts=4, tuning=FAST, stats=second))[-1]["status"] == (
+        "success"
+    )
+    small = len(TEMPLATE) + len(PARAMS) + pushed_config_size(pushed)
+    assert second.bytes_downloaded == len(model) - saved + small
+    assert second.parts_resumed >= 1
+    assert store.blob_path(digest).read_bytes() == model
+
+
+KILLED_PULL = """
+import json, sys
+from pathlib import Path
+from app.models.blob_download import PullStats, PullTuning
+from app.models.names import parse_name
+from app.models.pull import pull_model
+from app.models.store import ModelStore
+stats = PullStats()
+tuning = PullTuning(min_part_size={part}, max_part_size={part}, max_bytes_per_second={rate},
+                    checkpoint_interval=0.25)
+for line in pull_model(ModelStore(Path(sys.argv[1])), parse_name(sys.argv[2]), parts=4,
+                       tuning=tuning, stats=stats):
+    print(json.dumps({{"completed": line.get("completed", 0), "got": stats.bytes_downloaded}}),
+          flush=True)
+"""
+
+
+def test_killed_pull_resumes_refetching_less_than_a_part_per_part(registry, store):
+    size = 8 * MIB
+    pushed, model = push_random(registry, "hearth/killed", size=size)
+    name = f"{registry.host}/hearth/killed"
+    digest = pushed.layers[0]["digest"]
+    script = KILLED_PULL.format(part=2 * MIB, rate=4 * MIB)
+    worker = subprocess.Popen(
+        [sys.executable, "-c", script, str(store.root), name],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    received = 0
+    assert worker.stdout is not None
+    for raw in worker.stdout:
+        line = json.loads(raw)
+        received = line["got"]
+        if line["completed"] >= size // 2:
+            worker.send_signal(signal.SIGKILL)
+            break
+    worker.wait(10)
+    assert worker.returncode == -signal.SIGKILL
+    # The worker may have received a little more after its last printed line.
+    assert_nothing_visible(store)
+    saved = total_saved(store, digest, size)
+    assert 0 < saved < size
+
+    second = PullStats()
+    lines = list(pull_model(store, parse_name(name), parts=4, tuning=FAST, stats=second))
+    assert lines[-1] == {"status": "success"}
+    small = len(TEMPLATE) + len(PARAMS) + pushed_config_size(pushed)
+    fetched_for_model = second.bytes_downloaded - small
+    assert fetched_for_model == size - saved
+    refetched = received + fetched_for_model - size
+    in_flight = 4
+    # Checkpoints every 0.25 s at ≤4 MiB/s: far below the bound of one part per part.
+    assert refetched <= in_flight * 2 * MIB
+    print(f"\nkilled at {received} B received, {saved} B saved, re-fetched {refetched} B")
+    assert store.blob_path(digest).read_bytes() == model
+    served = registry.served_bytes(digest)
+    assert served >= size
+
+
+def test_registry_stopped_mid_pull_then_resumes(fresh_registry, store):
+    size = 6 * MIB
+    pushed, model = push_random(fresh_registry, "hearth/outage", size=size)
+    name = parse_name(f"{fresh_registry.host}/hearth/outage")
+    digest = pushed.layers[0]["digest"]
+    first = PullStats()
+    with pytest.raises(DownloadFailed, match="max retries exceeded"):
+        for line in pull_model(
+            store, name, parts=3, tuning=slow(3 * MIB, max_attempts=2), stats=first
+        ):
+            halfway = line.get("digest") == digest and line.get("completed", 0) >= size // 3
+            if halfway and fresh_registry.process is not None:
+                fresh_registry.stop()
+    assert_nothing_visible(store)
+    saved = total_saved(store, digest, size)
+    assert saved == first.bytes_downloaded and 0 < saved < size
+
+    fresh_registry.start()
+    second = PullStats()
+    assert list(pull_model(store, name, parts=3, tuning=FAST, stats=second))[-1] == {
+        "status": "success"
+    }
+    small = len(TEMPLATE) + len(PARAMS) + pushed_config_size(pushed)
+    assert second.bytes_downloaded == size - saved + small
+    assert store.blob_path(digest).read_bytes() == model
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_blob_altered_in_registry_storage_is_refused(registry, store, damage):
+    pushed, model = push_random(registry, f"hearth/altered-{damage}", size=2 * MIB)
+    digest = pushed.layers[0]["digest"]
+    data_file = registry.blob_data_path(digest)
+    with data_file.open("r+b") as handle:
+        if damage == "flip":
+            handle.seek(len(model) // 2)
+            handle.write(bytes([model[len(model) // 2] ^ 0xFF]))
+        else:
+            handle.truncate(len(model) - 1000)
+    name = parse_name(f"{registry.host}/hearth/altered-{damage}")
+    expected = BlobDigestMismatch if damage == "flip" else BlobSizeMismatch
+    with pytest.raises(expected, match=digest):
+        list(pull_model(store, name, parts=4, tuning=FAST))
+    assert_nothing_visible(store)
+    assert not any(store.blobs.iterdir()), "the bad blob's partial data is deleted too"
+
+
+# -- PullRegistry ------------------------------------------------------------------------
+
+
+def test_concurrent_pulls_of_one_model_share_one_download(registry, store):
+    pushed, model = push_random(registry, "hearth/shared", size=3 * MIB)
+    name = parse_name(f"{registry.host}/hearth/shared")
+    pulls = PullRegistry(store, parts=3, tuning=slow(3 * MIB))
+    results: dict[str, list[dict[str, Any]]] = {}
+
+    def watch(key: str) -> None:
+        results[key] = list(pulls.pull(name))
+
+    first = threading.Thread(target=watch, args=("first",))
+    first.start()
+    deadline = time.monotonic() + 5
+    while not pulls.list() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (summary,) = pulls.list()
+    assert summary["model"] == name.display
+    active = pulls.get(name)
+    assert pulls.start(name) is active, "a second request joins the running pull"
+    second = threading.Thread(target=watch, args=("second",))
+    second.start()
+    first.join(30)
+    second.join(30)
+    assert results["first"][-1] == {"status": "success"}
+    assert results["second"][-1] == {"status": "success"}
+    assert len(results["second"]) >= 2
+    assert active is not None
+    small = len(TEMPLATE) + len(PARAMS) + pushed_config_size(pushed)
+    assert active.stats.bytes_downloaded == len(model) + small, "downloaded once"
+    assert pulls.list() == []
+    assert store.read_manifest(name).raw == pushed.manifest
+
+
+def test_two_models_sharing_a_blob_download_it_once(registry, store):
+    model = os.urandom(3 * MIB)
+    for repo in ("hearth/twin-a", "hearth/twin-b"):
+        push_model(registry.url, repo, "latest", [("model", model), ("system", repo.encode())], {})
+    stats = {"a": PullStats(), "b": PullStats()}
+    errors: list[BaseException] = []
+
+    def run(key: str) -> None:
+        try:
+            name = parse_name(f"{registry.host}/hearth/twin-{key}")
+            list(pull_model(store, name, parts=3, tuning=slow(6 * MIB), stats=stats[key]))
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(key,)) for key in stats]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    # The model and the "{}" config are shared and fetched once; the system layers differ.
+    downloaded = sum(s.bytes_downloaded for s in stats.values())
+    assert downloaded == len(model) + 2 * len(b"hearth/twin-a") + len(b"{}")
+
+
+def test_pull_registry_cancel_keeps_parts_for_resume(registry, store):
+    pushed, model = push_random(registry, "hearth/cancelled", size=4 * MIB)
+    name = parse_name(f"{registry.host}/hearth/cancelled")
+    pulls = PullRegistry(store, parts=4, tuning=slow(2 * MIB))
+    stream = pulls.pull(name)
+    with pytest.raises(PullCancelled):
+        for line in stream:
+            if line.get("completed", 0) > MIB:
+                assert pulls.cancel(name)
+    assert pulls.list() == []
+    assert pulls.cancel(name) is False
+    assert_nothing_visible(store)
+    assert total_saved(store, pushed.layers[0]["digest"], len(model)) > MIB
+
+
+# -- hostile registries (a stub: a real registry would never send these) ----------------
+
+
+class StubServer:
+    def __init__(self, app: Flask, host: str = "127.0.0.1") -> None:
+        self.port = free_port()
+        self.server = make_server(host, self.port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def serve_blob(data: bytes, declared_total: int | None = None) -> Response:
+    total = len(data) if declared_total is None else declared_total
+    header = request.headers.get("Range", "")
+    if header.startswith("bytes="):
+        first, _, last = header[6:].partition("-")
+        start, end = int(first), min(int(last) if last else len(data) - 1, len(data) - 1)
+        response = Response(data[start : end + 1], status=206)
+        response.headers["Content-Range"] = f"bytes {start}-{end}/{total}"
+        return response
+    return Response(data)
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def manifest_for(layers: list[dict[str, Any]], config: bytes = b"{}") -> bytes:
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "digest": digest_of(config),
+                "size": len(config),
+            },
+            "layers": layers,
+        }
+    ).encode()
+
+
+def model_layer(digest: str, size: int) -> dict[str, Any]:
+    return {"mediaType": "application/vnd.ollama.image.model", "digest": digest, "size": size}
+
+
+GOOD = b"GGUF" + b"\0" * 4096
+BAD = b"GGUF" + b"\1" * 4096
+HEX = hashlib.sha256(GOOD).hexdigest()
+
+
+@pytest.fixture
+def hostile_stub_registry() -> Iterator[Callable[[dict[str, Callable[[], Response]]], str]]:
+    """A registry that sends what a malicious one would; routes are given per test.
+
+    The test passes ``{"manifest": view, "blob": view}``; the stub answers
+    ``/v2/``, the manifest URL and any blob URL with them.
+    """
+    servers: list[StubServer] = []
+
+    def start(routes: dict[str, Callable[[], Response]]) -> str:
+        app = Flask("hostile_stub_registry")
+
+        @app.get("/v2/")
+        def root() -> Response:
+            return Response("{}")
+
+        @app.get("/v2/<ns>/<model>/manifests/<tag>")
+        def manifest(ns: str, model: str, tag: str) -> Response:
+            return routes["manifest"]()
+
+        @app.get("/v2/<ns>/<model>/blobs/<digest>")
+        def blob(ns: str, model: str, digest: str) -> Response:
+            return routes.get("blob", lambda: Response(status=404))()
+
+        server = StubServer(app)
+        servers.append(server)
+        return f"127.0.0.1:{server.port}"
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def manifest_response(body: bytes) -> Callable[[], Response]:
+    return lambda: Response(
+        body, content_type="application/vnd.docker.distribution.manifest.v2+json"
+    )
+
+
+HOSTILE_MANIFESTS = {
+    "path traversal": model_layer("sha256:../../x", 10),
+    "dash form": model_layer(f"sha256-{HEX}", len(GOOD)),
+    "upper case": model_layer(f"sha256:{HEX.upper()}", len(GOOD)),
+    "short digest": model_layer(f"sha256:{HEX[:63]}", len(GOOD)),
+    "long digest": model_layer(f"sha256:{HEX}0", len(GOOD)),
+    "other algorithm": model_layer(f"sha512:{HEX}", len(GOOD)),
+    "negative size": model_layer(f"sha256:{HEX}", -1),
+    "absurd size": model_layer(f"sha256:{HEX}", 2**60),
+    "string size": model_layer(f"sha256:{HEX}", "4100"),
+}
+
+
+def files_under(root: Path) -> set[Path]:
+    return {path for path in root.rglob("*")}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_MANIFESTS))
+def test_hostile_manifest_layers_are_refused(hostile_stub_registry, store, tmp_path, case):
+    body = manifest_for([HOSTILE_MANIFESTS[case]])
+    host = hostile_stub_registry(
+        {"manifest": manifest_response(body), "blob": lambda: serve_blob(GOOD)}
+    )
+    before = files_under(tmp_path)
+    with pytest.raises(BadManifest, match="invalid"):
+        list(pull_model(store, parse_name(f"{host}/evil/model")))
+    assert files_under(tmp_path) == before, "nothing written anywhere"
+
+
+def test_hostile_declared_size_mismatch(hostile_stub_registry, store):
+    body = manifest_for([model_layer(digest_of(GOOD), len(GOOD) - 100)])
+    host = hostile_stub_registry(
+        {"manifest": manifest_response(body), "blob": lambda: serve_blob(GOOD)}
+    )
+    with pytest.raises(BlobSizeMismatch, match="size mismatch"):
+        list(pull_model(store, parse_name(f"{host}/evil/model"), tuning=FAST))
+    assert_nothing_visible(store)
+    assert not any(store.blobs.iterdir())
+
+
+def test_hostile_content_not_matching_digest(hostile_stub_registry, store):
+    body = manifest_for([model_layer(digest_of(GOOD), len(GOOD))])
+    host = hostile_stub_registry(
+        {"manifest": manifest_response(body), "blob": lambda: serve_blob(BAD)}
+    )
+    with pytest.raises(BlobDigestMismatch, match="digest mismatch, file must be downloaded again"):
+        list(pull_model(store, parse_name(f"{host}/evil/model"), tuning=FAST))
+    assert_nothing_visible(store)
+    assert not any(store.blobs.iterdir())
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_hostile_oversized_manifest(hostile_stub_registry, store, chunked):
+    padding = b" " * (5 * MIB)
+    body = manifest_for([model_layer(digest_of(GOOD), len(GOOD))])[:-1] + padding + b"}"
+
+    def view() -> Response:
+        if chunked:
+            return Response(iter([body[i : i + MIB] for i in range(0, len(body), MIB)]))
+        return Response(body)
+
+    host = hostile_stub_registry({"manifest": view})
+    with pytest.raises(BadManifest, match="too large"):
+        list(pull_model(store, parse_name(f"{host}/evil/model")))
+    assert_nothing_visible(store)
+
+
+def test_hostile_too_many_layers(hostile_stub_registry, store):
+    body = manifest_for([model_layer(digest_of(GOOD), len(GOOD))] * 1001)
+    host = hostile_stub_registry({"manifest": manifest_response(body)})
+    with pytest.raises(BadManifest):
+        list(pull_model(store, parse_name(f"{host}/evil/model")))
+    assert_nothing_visible(store)
+
+
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://x"])
+def test_hostile_redirect_to_other_scheme(hostile_stub_registry, store, target):
+    body = manifest_for([model_layer(digest_of(GOOD), len(GOOD))])
+    redirect = lambda: Response(status=307, headers={"Location": target})  # noqa: E731
+    host = hostile_stub_registry({"manifest": manifest_response(body), "blob": redirect})
+    with pytest.raises(UnsafeRedirect, match="refused"):
+        list(pull_model(store, parse_name(f"{host}/evil/model"), tuning=FAST))
+    assert_nothing_visible(store)
+
+
+def test_token_auth_and_no_credentials_to_cdn(store):
+    """Bearer challenge → token → retry; the CDN host the blob redirects to gets no token."""
+    token = "secret-token-123"
+    config = b"{}"
+    body = manifest_for([model_layer(digest_of(GOOD), len(GOOD))], config)
+    seen_by_cdn: list[str | None] = []
+    token_requests: list[dict[str, str]] = []
+
+    cdn = Flask("cdn")
+
+    @cdn.get("/data/<digest>")
+    def cdn_blob(digest: str) -> Response:
+        seen_by_cdn.append(request.headers.get("Authorization"))
+        return serve_blob(GOOD if digest == digest_of(GOOD) else config)
+
+    cdn_server = StubServer(cdn)
+    app = Flask("registry_with_auth")
+
+    def authorized() -> bool:
+        return request.headers.get("Authorization") == f"Bearer {token}"
+
+    def challenge() -> Response:
+        realm = f"http://127.0.0.1:{stub.port}/token"
+        header = f'Bearer realm="{realm}",service="stub",scope="repository:evil/model:pull"'
+        return Response(status=401, headers={"WWW-Authenticate": header})
+
+    @app.get("/token")
+    def issue() -> Response:
+        token_requests.append(dict(request.args))
+        return Response(json.dumps({"token": token}), content_type="application/json")
+
+    @app.get("/v2/evil/model/manifests/latest")
+    def manifest() -> Response:
+        return manifest_response(body)() if authorized() else challenge()
+
+    @app.get("/v2/evil/model/blobs/<digest>")
+    def blob(digest: str) -> Response:
+        if not authorized():
+            return challenge()
+        # "localhost" is another host name than "127.0.0.1": credentials must not follow.
+        location = f"http://localhost:{cdn_server.port}/data/{digest}"
+        return Response(status=307, headers={"Location": location})
+
+    stub = StubServer(app)
+    try:
+        name = parse_name(f"127.0.0.1:{stub.port}/evil/model")
+        assert list(pull_model(store, name, tuning=FAST))[-1] == {"status": "success"}
+    finally:
+        stub.close()
+        cdn_server.close()
+    assert token_requests and token_requests[0]["service"] == "stub"
+    assert token_requests[0]["scope"] == "repository:evil/model:pull"
+    assert seen_by_cdn and all(header is None for header in seen_by_cdn)
+    assert store.read_manifest(name).raw == body
+
+
+def test_token_realm_on_another_host_is_refused(hostile_stub_registry, store):
+    def challenge() -> Response:
+        header = 'Bearer realm="http://localhost:1/token",service="x"'
+        return Response(status=401, headers={"WWW-Authenticate": header})
+
+    host = hostile_stub_registry({"manifest": challenge})
+    with pytest.raises(Unauthorized, match="not on the registry host"):
+        list(pull_model(store, parse_name(f"{host}/evil/model")))
+    assert_nothing_visible(store)
+
+
+def test_errors_are_hearth_errors():
+    for error in (ManifestNotFound, PullCancelled, InsecureProtocol):
+        assert issubclass(error, HearthError)
+
+
+def test_not_enough_disk_space_is_checked_before_downloading(hostile_stub_registry, store):
+    body = manifest_for([model_layer(digest_of(GOOD), 2**43)])
+    host = hostile_stub_registry({"manifest": manifest_response(body)})
+    with pytest.raises(NotEnoughSpace, match="not enough disk space"):
+        list(pull_model(store, parse_name(f"{host}/big/model")))
+    assert_nothing_visible(store)
+    assert not any(store.blobs.iterdir())
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """An 80 MiB tmpfs, to run out of space for real (needs root, as in CI's container)."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=80m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs to fill up: {result.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_disk_full_mid_pull_is_clear_and_resumable(registry, small_disk):
+    size = 6 * MIB
+    pushed, model = push_random(registry, "hearth/diskfull", size=size)
+    name = parse_name(f"{registry.host}/hearth/diskfull")
+    store = ModelStore(small_disk / "models")
+    filler = small_disk / "filler"
+    with pytest.raises(DiskFull, match="no space left on device"):
+        for line in pull_model(store, name, parts=3, tuning=slow(6 * MIB)):
+            if line.get("completed", 0) >= size // 3 and not filler.exists():
+                with filler.open("wb") as handle, contextlib.suppress(OSError):
+                    while True:
+                        handle.write(b"\0" * MIB)
+    assert_nothing_visible(store)
+    filler.unlink()
+    assert list(pull_model(store, name, parts=3, tuning=FAST))[-1] == {"status": "success"}
+    assert store.read_manifest(name).raw == pushed.manifest
+    assert store.blob_path(pushed.layers[0]["digest"]).read_bytes() == model
+
+
+def test_stalled_part_is_retried_from_where_it_stopped(hostile_stub_registry, store):
+    """The first blob response sends half the data, then hangs: the part restarts there."""
+    data = os.urandom(256 * KIB)
+    body = manifest_for([model_layer(digest_of(data), len(data))])
+    requests_seen: list[str] = []
+
+    def blob() -> Response:
+        requests_seen.append(request.headers.get("Range", ""))
+        if len(requests_seen) > 1 or request.path.endswith(digest_of(b"{}")):
+            return serve_blob(data if digest_of(data) in request.path else b"{}")
+
+        def hang() -> Iterator[bytes]:
+            yield data[: len(data) // 2]
+            time.sleep(3)
+            yield data[len(data) // 2 :]
+
+        headers = {"Content-Range": f"bytes 0-{len(data) - 1}/{len(data)}"}
+        return Response(hang(), status=206, headers=headers)
+
+    host = hostile_stub_registry({"manifest": manifest_response(body), "blob": blob})
+    stats = PullStats()
+    tuning = PullTuning(min_part_size=MIB, stall_timeout=0.5, backoff_base=0.05)
+    lines = list(pull_model(store, parse_name(f"{host}/slow/model"), tuning=tuning, stats=stats))
+    assert lines[-1] == {"status": "success"}
+    assert stats.failed_attempts >= 1
+    assert requests_seen[1] == f"bytes={len(data) // 2}-{len(data) - 1}"
+    assert stats.bytes_downloaded == len(data) + 2
+    assert store.blob_path(digest_of(data)).read_bytes() == data
+
+
+def test_repull_of_a_changed_tag_removes_unused_layers(registry, store):
+    old, old_model = push_random(registry, "hearth/moving", size=MIB)
+    name = parse_name(f"{registry.host}/hearth/moving")
+    list(pull_model(store, name, tuning=FAST))
+    new, new_model = push_random(registry, "hearth/moving", size=MIB)
+    lines = list(pull_model(store, name, tuning=FAST))
+    assert lines[-2:] == [{"status": "removing unused layers"}, {"status": "success"}]
+    assert not store.has_blob(old.layers[0]["digest"])
+    assert store.has_blob(new.layers[0]["digest"])
+    assert store.read_manifest(name).raw == new.manifest
