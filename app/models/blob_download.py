@@ -66,7 +66,8 @@ class PullTuning:
     backoff_max: float = 30.0
     stall_timeout: float = 30.0
     connect_timeout: float = 10.0
-    checkpoint_interval: float = 1.0
+    checkpoint_interval: float = 0.25
+    """Seconds between progress records: at most this much of each part is fetched twice."""
     progress_interval: float = 0.06
     chunk_size: int = 64 * 1024
     max_bytes_per_second: float | None = None

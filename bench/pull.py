@@ -1,0 +1,160 @@
+"""Pull speed against curl, and bytes fetched twice after an interrupted pull.
+
+    python bench/pull.py [--size-mb 1024]
+
+A real ``docker-registry`` on 127.0.0.1 gets one model pushed (a random
+blob of ``--size-mb``; random so nothing compresses or caches oddly). Then,
+in the same run:
+
+1. ``curl`` downloads that blob from the registry into the same filesystem;
+2. ``hearth serve`` pulls the model (ranged parts, sha256 check, rename);
+   throughput is blob bytes over wall time for each, and their ratio is
+   reported.
+3. Interruption: Hearth pulls through a byte-counting TCP relay, is killed
+   with SIGKILL half-way, started again and resumes by itself; every byte
+   the registry sent across both runs is counted at the relay, so the bytes
+   fetched twice are ``sent - blob size - manifests``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from app.runner.locate import locate_llama_server  # noqa: E402
+from app.settings import load_settings  # noqa: E402
+from tests.hearth_process import HearthProcess  # noqa: E402
+from tests.registry import RegistryServer, free_port, push_model  # noqa: E402
+
+
+class CountingRelay:
+    """Forwards 127.0.0.1:port to the registry, counting bytes sent back."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target = ("127.0.0.1", target_port)
+        self.port = free_port()
+        self.bytes_down = 0
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            client, _ = self._listener.accept()
+            upstream = socket.create_connection(self.target)
+            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, count: bool) -> None:
+        try:
+            while data := source.recv(1 << 16):
+                sink.sendall(data)
+                if count:
+                    with self._lock:
+                        self.bytes_down += len(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+
+def wait_for_model(url: str, name: str, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        models = requests.get(f"{url}/api/tags", timeout=5).json()["models"]
+        if name in [m["name"] for m in models]:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{name} never appeared")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=1024)
+    args = parser.parse_args()
+    binary = locate_llama_server(load_settings())
+    results: dict[str, object] = {"blob_mb": args.size_mb}
+    with tempfile.TemporaryDirectory(prefix="hearth-pullbench-") as work_text:
+        work = Path(work_text)
+        blob = work / "blob.bin"
+        with blob.open("wb") as out:
+            for _ in range(args.size_mb):
+                out.write(os.urandom(2**20))
+        registry = RegistryServer(work / "registry")
+        registry.start()
+        try:
+            pushed = push_model(registry.url, "bench/blob", "1", [("model", blob)], {})
+            digest = pushed.layers[0]["digest"]
+            size = blob.stat().st_size
+
+            started = time.perf_counter()
+            blob_url = f"{registry.url}/v2/bench/blob/blobs/{digest}"
+            subprocess.run(["curl", "-sSf", "-o", str(work / "curl.bin"), blob_url], check=True)
+            curl_s = time.perf_counter() - started
+            (work / "curl.bin").unlink()
+
+            hearth = HearthProcess(work / "home", binary)
+            hearth.start()
+            name = f"{registry.host}/bench/blob:1"
+            started = time.perf_counter()
+            reply = requests.post(
+                f"{hearth.ollama_url}/api/pull", json={"model": name, "stream": False}, timeout=600
+            )
+            hearth_s = time.perf_counter() - started
+            assert reply.json().get("status") == "success", reply.text
+            hearth.stop()
+            results["curl_MBps"] = round(size / curl_s / 1e6, 1)
+            results["hearth_MBps"] = round(size / hearth_s / 1e6, 1)
+            results["pull_ratio"] = round(curl_s / hearth_s, 3)
+
+            relay = CountingRelay(registry.port)
+            relayed = f"127.0.0.1:{relay.port}/bench/blob:1"
+            slow = {"HEARTH_PULL_MAX_BPS": str(100 * 2**20)}
+            first = HearthProcess(work / "home2", binary, extra_env=slow)
+            first.start()
+            requests.post(
+                f"{first.ollama_url}/api/pull", json={"model": relayed}, stream=True, timeout=30
+            ).close()
+            while relay.bytes_down < size // 2:
+                time.sleep(0.01)
+            assert first.process is not None
+            first.process.kill()
+            first.process.wait()
+            sent_before_kill = relay.bytes_down
+            second = HearthProcess(work / "home2", binary)
+            second.start()
+            wait_for_model(second.ollama_url, relayed)
+            second.stop()
+            overhead = 2 * 64 * 1024  # manifests and HTTP headers, generously
+            refetched = max(0, relay.bytes_down - size - overhead)
+            results["interrupted_at_MB"] = round(sent_before_kill / 1e6, 1)
+            results["bytes_sent_total"] = relay.bytes_down
+            results["bytes_refetched_after_kill"] = refetched
+            results["parts"] = max(1, min(16, size // (100 * 10**6)))
+        finally:
+            registry.stop()
+    out = REPO / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "pull.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
