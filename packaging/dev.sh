@@ -83,7 +83,7 @@ case "$command" in
         ensure_llama_server
         # A real OCI registry on 127.0.0.1 for the pull tests; a virtual screen,
         # Qt's X11 libraries and ImageMagick for the desktop window tests.
-        apt_install docker-registry xvfb xauth imagemagick libxcb-cursor0 libxcb-icccm4 \
+        apt_install docker-registry xvfb xauth imagemagick trayer libxcb-cursor0 libxcb-icccm4 \
             libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xkb1 libxkbcommon-x11-0 \
             libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libegl1 libgl1 libnss3 libxcomposite1 \
             libxdamage1 libxrandr2 libxtst6 libxkbfile1 libasound2 libgbm1

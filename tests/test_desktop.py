@@ -178,3 +178,68 @@ def test_sigterm_and_kill_leave_nothing(
             if app.process.poll() is None:
                 app.process.kill()
     assert TEST_CACHE.exists()
+
+
+def test_tray_icon_and_menu_pull(
+    display: str,
+    tmp_path: Path,
+    llama_server_binary: Path,
+    registry,  # type: ignore[no-untyped-def]
+    gemma_gguf_path: Path,
+) -> None:
+    """With a tray host on the screen the icon is installed; Models > Pull model… pulls."""
+    from tests.registry import push_model
+
+    if shutil.which("trayer") is None:
+        pytest.fail("trayer is required for the tray test: apt-get install trayer")
+    tray_host = subprocess.Popen(
+        ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "120"],
+        env={**os.environ, "DISPLAY": display},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)
+    push_model(registry.url, "library/menupull", "1", [("model", gemma_gguf_path)], {})
+    app = Desktop(tmp_path / "home", display, llama_server_binary)
+    try:
+        app.wait_ready()
+        state = requests.get(f"{app.url}/desktop/state", timeout=5).json()
+        assert state["tray"] is True
+        name = f"{registry.host}/library/menupull:1"
+        assert app.menu("pull_model", name=name)["status"] == "started"
+        deadline = time.monotonic() + 120
+        names: list[str] = []
+        while time.monotonic() < deadline and name not in names:
+            names = [
+                m["name"]
+                for m in requests.get(f"{app.url}/ollama/api/tags", timeout=5).json()["models"]
+            ]
+            time.sleep(0.2)
+        assert name in names
+        requests.post(f"{app.url}/desktop/menu/quit", json={}, timeout=10)
+        assert app.process.wait(timeout=30) == 0
+    finally:
+        if app.process.poll() is None:
+            app.process.kill()
+        tray_host.terminate()
+        tray_host.wait(timeout=10)
+
+
+def test_no_display_runs_the_server(tmp_path: Path, llama_server_binary: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"DISPLAY", "WAYLAND_DISPLAY"}}
+    env.update(HEARTH_HOME=str(tmp_path), HEARTH_LLAMA_SERVER=str(llama_server_binary))
+    env.pop("QT_QPA_PLATFORM", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app"], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        second = process.stdout.readline()
+        assert "No display available" in first
+        assert second.startswith("Serving on http://127.0.0.1:")
+        url = second.split("Serving on ", 1)[1].strip()
+        assert requests.get(f"{url}/ollama/api/version", timeout=10).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -27,7 +27,7 @@ from flask import Blueprint, jsonify, request
 
 from app import __version__
 from app.desktop.instance import InstanceLock, focus_running
-from app.models.errors import BadRequest
+from app.desktop.tray import ICON, install_tray
 from app.models.manager import ModelManager
 from app.pins import LLAMA_CPP_PYTHON_VERSION
 from app.server import HTTPServer
@@ -62,6 +62,7 @@ class DesktopShell:
         self.manager: ModelManager | None = None
         self.server: HTTPServer | None = None
         self.window: Any = None
+        self.tray: Any = None
         self.ready = threading.Event()
         self.geometry_path = settings.data_dir / "window.json"
         self.actions: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -77,6 +78,7 @@ class DesktopShell:
             "zoom_reset": lambda _: self._zoom(None),
             "toggle_theme": lambda _: self._js("window.hearth && window.hearth.toggleTheme()"),
             "about": self.about,
+            "focus": lambda _: self.focus(),
             "open_logs": lambda _: open_folder(self.settings.log_dir),
             "open_models": lambda _: open_folder(self.settings.models_dir),
         }
@@ -132,10 +134,7 @@ class DesktopShell:
         name = args.get("name") or self._ask("Model to pull (e.g. gemma3:270m)", "")
         if not name:
             return {"status": "cancelled"}
-        pulls = getattr(self._manager(), "pulls", None)
-        if pulls is None:
-            raise BadRequest("pulling is not available in this build")
-        pulls.start(name, insecure=bool(args.get("insecure")))
+        self._manager().start_pull(name, insecure=bool(args.get("insecure")))
         return {"status": "started", "model": name}
 
     def about(self, _args: dict[str, Any]) -> dict[str, str]:
@@ -149,6 +148,11 @@ class DesktopShell:
             ).start()
         return {"about": text}
 
+    def focus(self) -> None:
+        if self.window is not None:
+            self.window.restore()
+            self.window.show()
+
     def quit(self) -> None:
         if self.window is not None:
             self.window.destroy()
@@ -159,13 +163,13 @@ class DesktopShell:
 
         @control.get("/desktop/state")
         def state():  # type: ignore[no-untyped-def]
-            return jsonify(ready=self.ready.is_set(), actions=sorted(self.actions))
+            return jsonify(
+                ready=self.ready.is_set(), tray=self.tray is not None, actions=sorted(self.actions)
+            )
 
         @control.post("/desktop/focus")
         def focus():  # type: ignore[no-untyped-def]
-            if self.window is not None:
-                self.window.restore()
-                self.window.show()
+            self.focus()
             return jsonify(focused=self.window is not None)
 
         @control.post("/desktop/menu/<action>")
@@ -252,17 +256,15 @@ class DesktopShell:
         base = "Hearth"
         shown = base
         while self.window is not None and self.manager is not None:
-            pulls = getattr(self.manager, "pulls", None)
             title = base
-            if pulls is not None:
-                active = [p for p in pulls.list() if not p.get("done")]
-                if active:
-                    first = active[0]
-                    total = first.get("total") or 0
-                    percent = f" {100 * first.get('completed', 0) // total}%" if total else ""
-                    title = f"{base} — pulling {first.get('model')}{percent}"
-                    if len(active) > 1:
-                        title += f" (+{len(active) - 1})"
+            active = self.manager.list_pulls()
+            if active:
+                first = active[0]
+                total = first.get("total") or 0
+                percent = f" {100 * first.get('completed', 0) // total}%" if total else ""
+                title = f"{base} — pulling {first.get('model')}{percent}"
+                if len(active) > 1:
+                    title += f" (+{len(active) - 1})"
             if title != shown:
                 self.window.set_title(title)
                 shown = title
@@ -311,8 +313,10 @@ class DesktopShell:
             self.window.events.moved += lambda *_: self._save_geometry()
             self.window.events.closing += self._save_geometry
             threading.Thread(target=self._watch_title, daemon=True).start()
+            self.tray = install_tray(self._run_action, self._manager().list_pulls)
             webview.start(
                 gui="qt" if sys.platform == "linux" else None,
+                icon=str(ICON),
                 private_mode=False,
                 storage_path=str(self.settings.data_dir / "webview"),
             )
