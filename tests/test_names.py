@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.models.errors import InvalidName
-from app.models.names import parse_name, same_model
+from app.models.names import parse_name, same_model, valid_parts
 
 
 @pytest.mark.parametrize(
@@ -52,6 +52,21 @@ def test_valid_names(text: str, canonical: str, display: str) -> None:
         "x" * 81,
         "ftp://host/ns/m",
         "host..evil/ns/m",
+        "m:-tag",
+        ".hidden",
+        "m:.x",
+        "ns/-m",
+        "a:b:c",
+        "h/ns/m:" + "t" * 81,
+        "h" * 351 + "/ns/m",
+        "ns" * 41 + "/m",
+        "m/",
+        "m:tag/",
+        "modèle",
+        "m\n",
+        " m",
+        "https://",
+        "https:///ns/m",
     ],
 )
 def test_invalid_names(text: str) -> None:
@@ -66,3 +81,15 @@ def test_case_insensitive_identity() -> None:
 
 def test_scheme_is_kept() -> None:
     assert parse_name("http://localhost:5000/ns/m:t").scheme == "http"
+
+
+def test_longest_valid_parts() -> None:
+    name = parse_name("h" * 350 + "/" + "n" * 80 + "/" + "m" * 80 + ":" + "t" * 80)
+    assert name.manifest_parts == ("h" * 350, "n" * 80, "m" * 80, "t" * 80)
+
+
+def test_valid_parts_guards_disk_names() -> None:
+    assert valid_parts("registry.ollama.ai", "library", "gemma3", "latest")
+    assert not valid_parts("registry.ollama.ai", "library", "gemma3", ".DS_Store")
+    assert not valid_parts("..", "library", "gemma3", "latest")
+    assert not valid_parts("registry.ollama.ai", "library", "gemma3", ".latest-1a2b-tmp")

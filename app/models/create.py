@@ -27,7 +27,8 @@ from app.models.store import (
     build_manifest,
 )
 
-REPLACEABLE = ("template", "system", "params", "license", "messages")
+REPLACEABLE = ("template", "prompt", "system", "params", "license", "messages")
+"""Small layers a request may replace; ``prompt`` is the old name of ``template``."""
 
 
 def _media(kind: str) -> str:
@@ -41,10 +42,12 @@ def _check_files(store: ModelStore, files: Any, what: str) -> list[tuple[str, st
     for file_name, digest in files.items():
         path = PurePosixPath(str(file_name))
         if (
-            not file_name
+            not isinstance(file_name, str)
+            or not file_name
             or path.is_absolute()
-            or "\\" in str(file_name)
-            or any(part in {"..", ""} for part in str(file_name).split("/"))
+            or "\\" in file_name
+            or "\x00" in file_name
+            or any(part in {"..", ""} for part in file_name.split("/"))
         ):
             raise BadRequest("file path must be relative")
         canonical = parse_digest(digest)
@@ -100,8 +103,8 @@ def create_model(
         params_layer = base.layer("params")
         if params_layer is not None:
             loaded = store.read_blob_json(params_layer.digest)
-            base_params = loaded if isinstance(loaded, dict) else {}
-        # Unreplaced small layers carry over from the base.
+            base_params = validate_options(loaded, lenient=True) if isinstance(loaded, dict) else {}
+        # Unreplaced small layers carry over from the base; params are merged below.
         for layer in base.layers:
             if (
                 layer.kind in REPLACEABLE
@@ -119,11 +122,16 @@ def create_model(
             metadata, _ = read_gguf(path, keep_arrays=0)
             kind = "projector" if is_projector(metadata) else "model"
             model_layers.append(Layer(_media(kind), digest, path.stat().st_size))
-        if not any(layer.kind == "model" for layer in model_layers):
+        count = sum(layer.kind == "model" for layer in model_layers)
+        if count == 0:
             raise BadRequest("no model GGUF among the files")
+        if count > 1:
+            raise BadRequest("only one model GGUF is supported (split GGUF files are not)")
         base_layers = [layer for layer in base_layers if layer.kind not in {"model", "projector"}]
         base_layers = model_layers + base_layers
     if adapters:
+        if len(adapters) > 1:
+            raise BadRequest("only one adapter is supported")
         for _file_name, digest in _check_files(store, adapters, "adapters"):
             if not is_gguf(store.blob_path(digest)):
                 raise NotGGUF("adapter was not in GGUF format")
@@ -136,12 +144,18 @@ def create_model(
         raise BadRequest("system must be a string")
     if parameters is not None and not isinstance(parameters, dict):
         raise BadRequest("parameters must be an object")
-    merged_params = {**validate_options(base_params), **validate_options(parameters or {})}
+    merged_params = {**base_params, **validate_options(parameters or {})}
     licenses = [license] if isinstance(license, str) else license
-    if licenses is not None and not all(isinstance(text, str) for text in licenses):
+    if licenses is not None and (
+        not isinstance(licenses, list) or not all(isinstance(text, str) for text in licenses)
+    ):
         raise BadRequest("license must be a string or a list of strings")
     seed_messages = _messages(messages) if messages is not None else None
-    model_layer = next(layer for layer in base_layers if layer.kind == "model")
+    model_layer = next((layer for layer in base_layers if layer.kind == "model"), None)
+    if model_layer is None:
+        raise BadRequest(f"model '{from_}' has no model layer to build on")
+    if not store.has_blob(model_layer.digest):
+        raise BlobNotFound(f"blob \"{model_layer.digest}\" of model '{from_}' is missing")
     metadata, tensors = read_gguf(store.blob_path(model_layer.digest), keep_arrays=0)
 
     # -- write --------------------------------------------------------
@@ -189,9 +203,15 @@ def create_model(
 
 
 def _given(kind: str, template: Any, system: Any, license: Any, messages: Any) -> bool:
-    return {"template": template, "system": system, "license": license, "messages": messages}[
-        kind
-    ] is not None
+    """Whether the request replaces the base model's layer of ``kind``."""
+    given = {
+        "template": template,
+        "prompt": template,
+        "system": system,
+        "license": license,
+        "messages": messages,
+    }
+    return given[kind] is not None
 
 
 def _go_arch() -> str:

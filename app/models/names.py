@@ -81,13 +81,18 @@ def parse_name(text: str) -> ModelName:
         raise InvalidName()
     if host.lower() == "huggingface.co":
         host = "hf.co"
+    if not valid_parts(host, namespace, model, tag):
+        raise InvalidName()
+    return ModelName(host, namespace, model, tag, scheme)
+
+
+def valid_parts(host: str, namespace: str, model: str, tag: str) -> bool:
+    """Whether all four parts are safe, valid path components (also used on disk names)."""
     checks = ((_HOST, host), (_NAMESPACE, namespace), (_MODEL, model), (_TAG, tag))
     for pattern, part in checks:
         if not pattern.fullmatch(part) or part in {".", ".."}:
-            raise InvalidName()
-    if ".." in host:
-        raise InvalidName()
-    return ModelName(host, namespace, model, tag, scheme)
+            return False
+    return ".." not in host
 
 
 def same_model(a: ModelName, b: ModelName) -> bool:

@@ -22,6 +22,7 @@ OPTION_TYPES: dict[str, type] = {
     "main_gpu": int,
     "use_mmap": bool,
     "num_thread": int,
+    "draft_num_predict": int,
     # per request
     "num_keep": int,
     "seed": int,
@@ -38,8 +39,9 @@ OPTION_TYPES: dict[str, type] = {
     "stop": list,
 }
 LOAD_TIME_OPTIONS = frozenset(
-    {"num_ctx", "num_batch", "num_gpu", "main_gpu", "use_mmap", "num_thread"}
+    {"num_ctx", "num_batch", "num_gpu", "main_gpu", "use_mmap", "num_thread", "draft_num_predict"}
 )
+"""Changing one of these means restarting llama-server with new arguments."""
 OBSOLETE_OPTIONS = frozenset(
     {
         "numa",
@@ -79,8 +81,13 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
     raise BadRequest(f'option "{name}" must be of type {_TYPE_WORDS[kind]}')
 
 
-def validate_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Cleaned options: known names with checked types; ``None`` values dropped."""
+def validate_options(options: dict[str, Any], *, lenient: bool = False) -> dict[str, Any]:
+    """Cleaned options: known names with checked types; ``None`` values dropped.
+
+    ``lenient`` is for params layers already on disk (pulled or created by
+    another program): a value of the wrong type is dropped with a warning
+    instead of making the whole model unusable.
+    """
     if not isinstance(options, dict):
         raise BadRequest("options must be an object")
     cleaned: dict[str, Any] = {}
@@ -90,7 +97,12 @@ def validate_options(options: dict[str, Any]) -> dict[str, Any]:
         kind = OPTION_TYPES.get(name)
         if kind is None:
             reason = "obsolete" if name in OBSOLETE_OPTIONS else "unknown"
-            log.info("ignoring %s option %r", reason, name)
+            log.warning("ignoring %s option %r", reason, name)
             continue
-        cleaned[name] = _coerce(name, value, kind)
+        try:
+            cleaned[name] = _coerce(name, value, kind)
+        except BadRequest as error:
+            if not lenient:
+                raise
+            log.warning("ignoring stored parameter: %s", error)
     return cleaned

@@ -11,16 +11,22 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from gguf import GGMLQuantizationType
-
 from app.models.errors import BadManifest
-from app.models.gguf_meta import _Skipped, capabilities, describe, read_gguf
+from app.models.gguf_meta import (
+    ALL_ARRAYS,
+    _Skipped,
+    capabilities,
+    describe,
+    read_gguf,
+    tensor_type_name,
+)
 from app.models.names import ModelName
 from app.models.options import validate_options
-from app.models.store import Manifest, ModelStore
+from app.models.store import Layer, Manifest, ModelStore
 
 _CACHE: OrderedDict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
@@ -28,7 +34,11 @@ _CACHE_SIZE = 32
 
 
 def gguf_header(store: ModelStore, digest: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(metadata, tensors) of a GGUF blob; arrays longer than 5 are left unread."""
+    """(metadata, tensors) of a GGUF blob; arrays longer than 5 are left unread.
+
+    Keyed by digest: a blob's content never changes under its name, so the
+    cache can never go stale (and is shared safely between stores).
+    """
     with _CACHE_LOCK:
         if digest in _CACHE:
             _CACHE.move_to_end(digest)
@@ -47,7 +57,12 @@ def rfc3339(moment: datetime) -> str:
 
 @dataclass
 class RunSpec:
-    """Everything the runner needs to serve one stored model."""
+    """Everything the runner needs to serve one stored model.
+
+    ``template`` is only an explicit template layer (the GGUF's own Jinja
+    template is in ``metadata["tokenizer.chat_template"]``); ``metadata``
+    has arrays longer than 5 replaced by empty lists to keep it small.
+    """
 
     name: ModelName
     display: str
@@ -60,6 +75,7 @@ class RunSpec:
     system: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     capabilities: list[str] = field(default_factory=list)
     context_length_train: int | None = None
@@ -67,8 +83,13 @@ class RunSpec:
     size: int = 0
 
 
+def _find_layer(manifest: Manifest, kind: str) -> Layer | None:
+    """The layer of ``kind``; ``prompt`` is the old name of ``template``."""
+    return manifest.layer(kind) or (manifest.layer("prompt") if kind == "template" else None)
+
+
 def _text_layer(store: ModelStore, manifest: Manifest, kind: str) -> str | None:
-    layer = manifest.layer(kind) or (manifest.layer("prompt") if kind == "template" else None)
+    layer = _find_layer(manifest, kind)
     return store.read_blob_text(layer.digest) if layer else None
 
 
@@ -77,7 +98,7 @@ def _json_layer(store: ModelStore, manifest: Manifest, kind: str) -> Any:
     return store.read_blob_json(layer.digest) if layer else None
 
 
-def _model_layer(manifest: Manifest):  # type: ignore[no-untyped-def]
+def _model_layer(manifest: Manifest) -> Layer:
     layer = manifest.layer("model")
     if layer is None:
         raise BadManifest(f"model '{manifest.name.display}' has no model layer")
@@ -91,10 +112,11 @@ def resolve_for_run(store: ModelStore, name: ModelName) -> RunSpec:
     template = _text_layer(store, manifest, "template")
     has_projector = bool(manifest.layers_of("projector"))
     params = _json_layer(store, manifest, "params") or {}
+    messages = _json_layer(store, manifest, "messages")
     family = metadata.get("general.architecture", "")
     train = metadata.get(f"{family}.context_length")
     caps = capabilities(metadata, has_projector, template)
-    template_layer = manifest.layer("template")
+    template_layer = _find_layer(manifest, "template")
     return RunSpec(
         name=manifest.name,
         display=manifest.name.display,
@@ -105,8 +127,9 @@ def resolve_for_run(store: ModelStore, name: ModelName) -> RunSpec:
         template=template,
         template_path=store.blob_path(template_layer.digest) if template_layer else None,
         system=_text_layer(store, manifest, "system"),
-        params=validate_options(params) if isinstance(params, dict) else {},
-        messages=_json_layer(store, manifest, "messages") or [],
+        params=validate_options(params, lenient=True) if isinstance(params, dict) else {},
+        messages=_valid_messages(messages),
+        metadata=metadata,
         details=describe(metadata, tensors),
         capabilities=caps,
         context_length_train=train if isinstance(train, int) else None,
@@ -115,13 +138,26 @@ def resolve_for_run(store: ModelStore, name: ModelName) -> RunSpec:
     )
 
 
+def _valid_messages(messages: Any) -> list[dict[str, Any]]:
+    """Seed messages from a stored layer, keeping only well-formed entries."""
+    if not isinstance(messages, list):
+        return []
+    return [
+        message
+        for message in messages
+        if isinstance(message, dict)
+        and isinstance(message.get("role"), str)
+        and isinstance(message.get("content"), str)
+    ]
+
+
 def tag_entry(store: ModelStore, manifest: Manifest) -> dict[str, Any]:
     """One ``/api/tags`` entry."""
     try:
         metadata, tensors = gguf_header(store, _model_layer(manifest).digest)
         details = describe(metadata, tensors)
     except Exception:  # noqa: BLE001 - a broken model still lists, with what we know
-        details = {"parent_model": "", "format": "gguf", "family": "", "families": None}
+        details = _config_details(store, manifest)
     return {
         "name": manifest.name.display,
         "model": manifest.name.display,
@@ -132,14 +168,64 @@ def tag_entry(store: ModelStore, manifest: Manifest) -> dict[str, Any]:
     }
 
 
+def _config_details(store: ModelStore, manifest: Manifest) -> dict[str, Any]:
+    """``details`` from the config blob, for a model whose GGUF cannot be read (yet)."""
+    try:
+        config = store.read_blob_json(manifest.config.digest)
+    except Exception:  # noqa: BLE001 - missing or corrupt config: list what we know
+        config = {}
+    config = config if isinstance(config, dict) else {}
+    family = config.get("model_family") if isinstance(config.get("model_family"), str) else ""
+    families = config.get("model_families")
+    return {
+        "parent_model": "",
+        "format": config.get("model_format") or "gguf",
+        "family": family,
+        "families": families if isinstance(families, list) else ([family] if family else []),
+        "parameter_size": str(config.get("model_type") or ""),
+        "quantization_level": str(config.get("file_type") or ""),
+    }
+
+
+def go_float(value: float) -> str:
+    """Go's ``%v`` for a float64 (strconv 'g', shortest): ``1``, ``0.5``, ``1e+06``, ``1e-05``.
+
+    Ollama prints parameters with Go's formatting; Python's ``1.0`` would
+    make ``/api/show`` differ from Ollama's ``1`` for the same params layer.
+    """
+    if value != value or value in (float("inf"), float("-inf")):
+        return "NaN" if value != value else ("+Inf" if value > 0 else "-Inf")
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    _, digit_tuple, exp = Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    exponent = len(digits) - 1 + int(exp)  # decimal exponent of the first digit
+    if -4 <= exponent < 6:
+        if exponent >= 0:
+            head, tail = digits[: exponent + 1].ljust(exponent + 1, "0"), digits[exponent + 1 :]
+            return sign + head + ("." + tail if tail else "")
+        return sign + "0." + "0" * (-exponent - 1) + digits
+    tail = "." + digits[1:] if len(digits) > 1 else ""
+    return f"{sign}{digits[0]}{tail}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+
+
 def _format_value(value: Any) -> str:
-    return (
-        json.dumps(value)
-        if isinstance(value, str)
-        else str(value).lower()
-        if isinstance(value, bool)
-        else str(value)
-    )
+    """A parameter value the way Ollama prints it (strings Go-quoted)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return go_float(value)
+    return str(value)
+
+
+def _modelfile_quote(text: str) -> str:
+    """Ollama's Modelfile quoting: bare unless spaces at the ends or newlines need quotes."""
+    if "\n" in text or text.startswith(" ") or text.endswith(" "):
+        return f'"""{text}"""' if '"' in text else json.dumps(text, ensure_ascii=False)
+    return text
 
 
 def parameters_text(params: dict[str, Any]) -> str:
@@ -170,18 +256,19 @@ def show_model(store: ModelStore, manifest: Manifest, verbose: bool = False) -> 
     """The ``/api/show`` response for a stored model."""
     model_layer = _model_layer(manifest)
     if verbose:
-        metadata, tensors = read_gguf(store.blob_path(model_layer.digest), keep_arrays=1 << 30)
+        metadata, tensors = read_gguf(store.blob_path(model_layer.digest), keep_arrays=ALL_ARRAYS)
     else:
         metadata, tensors = gguf_header(store, model_layer.digest)
     template = _text_layer(store, manifest, "template")
     system = _text_layer(store, manifest, "system")
     licenses = [store.read_blob_text(layer.digest) for layer in manifest.layers_of("license")]
-    params = _json_layer(store, manifest, "params") or {}
-    messages = _json_layer(store, manifest, "messages")
+    params = _json_layer(store, manifest, "params")
+    params = validate_options(params, lenient=True) if isinstance(params, dict) else {}
+    messages = _valid_messages(_json_layer(store, manifest, "messages"))
     projectors = manifest.layers_of("projector")
     effective_template = template or str(metadata.get("tokenizer.chat_template") or "")
     result: dict[str, Any] = {
-        "modelfile": _modelfile(store, manifest, template, system, params, licenses),
+        "modelfile": _modelfile(store, manifest, template, system, params, licenses, messages),
         "parameters": parameters_text(params),
         "template": effective_template,
     }
@@ -198,19 +285,12 @@ def show_model(store: ModelStore, manifest: Manifest, verbose: bool = False) -> 
         result["projector_info"] = _plain_metadata(projector_meta, verbose)
     if verbose:
         result["tensors"] = [
-            {"name": t["name"], "type": _tensor_type(t["type"]), "shape": t["shape"]}
+            {"name": t["name"], "type": tensor_type_name(t["type"]), "shape": t["shape"]}
             for t in tensors
         ]
     result["capabilities"] = capabilities(metadata, bool(projectors), template)
     result["modified_at"] = rfc3339(manifest.modified_at)
     return result
-
-
-def _tensor_type(kind: int) -> str:
-    try:
-        return GGMLQuantizationType(kind).name
-    except ValueError:
-        return str(kind)
 
 
 def _modelfile(
@@ -220,6 +300,7 @@ def _modelfile(
     system: str | None,
     params: dict[str, Any],
     licenses: list[str],
+    messages: list[dict[str, Any]],
 ) -> str:
     display = manifest.name.display
     lines = [
@@ -235,7 +316,10 @@ def _modelfile(
         lines.append(f'SYSTEM """{system}"""')
     for name, value in params.items():
         for item in value if isinstance(value, list) else [value]:
-            lines.append(f"PARAMETER {name} {_format_value(item)}")
+            text = item if isinstance(item, str) else _format_value(item)
+            lines.append(f"PARAMETER {name} {_modelfile_quote(text)}")
     for text in licenses:
         lines.append(f'LICENSE """{text}"""')
+    for message in messages:
+        lines.append(f"MESSAGE {message['role']} {_modelfile_quote(message['content'])}")
     return "\n".join(lines) + "\n"

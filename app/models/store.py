@@ -25,7 +25,7 @@ from typing import Any
 
 from app.models.digests import blob_filename, parse_digest, sha256_file
 from app.models.errors import BadManifest, BlobNotFound, DigestMismatch, ModelNotFound
-from app.models.names import ModelName
+from app.models.names import ModelName, valid_parts
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,29 @@ def build_manifest(config: Layer, layers: list[Layer]) -> bytes:
     ).encode()
 
 
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable (best effort: not every platform can open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_bounded(path: Path, limit: int) -> bytes:
+    """Read at most ``limit`` bytes; a larger file is refused rather than slurped."""
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise BadManifest(f"{path.name} is too large")
+    return data
+
+
 def _fsync_write(path: Path, chunks: Iterable[bytes]) -> tuple[str, int]:
     sha = hashlib.sha256()
     size = 0
@@ -190,6 +213,7 @@ class ModelStore:
             if want is not None and got != want:
                 raise DigestMismatch(want, got)
             os.replace(temp, self.blob_path(got))
+            _fsync_dir(self.blobs)
             return got
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -208,15 +232,17 @@ class ModelStore:
             with path.open("rb") as source:
                 return self.write_blob(iter(lambda: source.read(1 << 20), b""), digest)
         os.replace(temp, target)
+        _fsync_dir(self.blobs)
         return digest
 
     def read_blob_bytes(self, digest: str, limit: int = 16 * 2**20) -> bytes:
         path = self.blob_path(digest)
         if not path.is_file():
             raise BlobNotFound(f'blob "{digest}" not found')
-        if path.stat().st_size > limit:
-            raise BadManifest(f"blob {digest} is too large to read as text")
-        return path.read_bytes()
+        try:
+            return _read_bounded(path, limit)
+        except BadManifest:
+            raise BadManifest(f"blob {digest} is too large to read as text") from None
 
     def read_blob_text(self, digest: str) -> str:
         return self.read_blob_bytes(digest).decode("utf-8", "replace")
@@ -231,22 +257,53 @@ class ModelStore:
     def _manifest_path(self, name: ModelName) -> Path:
         return self.manifests.joinpath(*name.manifest_parts)
 
+    def _resolve(self, name: ModelName) -> ModelName:
+        """``name`` with each part spelt as an existing entry that matches ignoring case.
+
+        Ollama does this per part, so ``Library/Gemma3`` finds (and a new tag
+        lands next to) ``library/gemma3``. Listing each level, rather than
+        testing ``exists()``, keeps the stored spelling on case-insensitive
+        file systems too.
+        """
+        directory = self.manifests
+        parts = []
+        for part in name.manifest_parts:
+            chosen = part
+            try:
+                entries = sorted(entry.name for entry in directory.iterdir())
+            except OSError:
+                entries = []
+            if part not in entries:
+                folded = part.lower()
+                chosen = next(
+                    (
+                        entry
+                        for entry in entries
+                        if entry.lower() == folded and not entry.endswith(TEMP_SUFFIX)
+                    ),
+                    part,
+                )
+            parts.append(chosen)
+            directory = directory / chosen
+        host, namespace, model, tag = parts
+        return ModelName(host, namespace, model, tag, name.scheme)
+
     def _find(self, name: ModelName) -> ModelName | None:
-        """The stored spelling of ``name``, matched case-insensitively."""
-        if self._manifest_path(name).is_file():
-            return name
-        wanted = name.folded()
-        for stored in self._stored_names():
-            if stored.folded() == wanted:
-                return stored
-        return None
+        """The stored spelling of ``name`` if a manifest exists for it."""
+        stored = self._resolve(name)
+        return stored if self._manifest_path(stored).is_file() else None
 
     def _stored_names(self) -> list[ModelName]:
+        """Names of all manifest files exactly four levels down; junk files are ignored."""
         names = []
         for path in self.manifests.glob("*/*/*/*"):
-            if path.is_file() and not path.name.endswith(TEMP_SUFFIX):
-                host, namespace, model, tag = path.relative_to(self.manifests).parts
-                names.append(ModelName(host, namespace, model, tag))
+            if not path.is_file() or path.name.endswith(TEMP_SUFFIX):
+                continue
+            parts = path.relative_to(self.manifests).parts
+            if valid_parts(*parts):
+                names.append(ModelName(*parts))
+            else:
+                log.debug("ignoring %s: not a valid model name", path)
         return names
 
     def read_manifest(self, name: ModelName) -> Manifest:
@@ -254,11 +311,11 @@ class ModelStore:
         if stored is None:
             raise ModelNotFound(f"model '{name.display}' not found")
         path = self._manifest_path(stored)
-        return parse_manifest(path.read_bytes(), stored, path)
+        return parse_manifest(_read_bounded(path, MAX_MANIFEST_BYTES), stored, path)
 
     def write_manifest(self, name: ModelName, raw: bytes) -> Manifest:
         """Validate and atomically write a manifest under ``name``'s stored spelling."""
-        stored = self._find(name) or name
+        stored = self._resolve(name)
         parse_manifest(raw, stored)
         path = self._manifest_path(stored)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -266,25 +323,36 @@ class ModelStore:
         try:
             _fsync_write(temp, [raw])
             os.replace(temp, path)
+            _fsync_dir(path.parent)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
         return parse_manifest(raw, stored, path)
 
-    def list_manifests(self) -> list[Manifest]:
+    def _scan(self) -> tuple[list[Manifest], int]:
+        """(parsable manifests, number of unreadable ones)."""
         manifests = []
+        broken = 0
         for name in self._stored_names():
             path = self._manifest_path(name)
             try:
-                manifests.append(parse_manifest(path.read_bytes(), name, path))
+                raw = _read_bounded(path, MAX_MANIFEST_BYTES)
+                manifests.append(parse_manifest(raw, name, path))
             except (BadManifest, OSError) as error:
+                broken += 1
                 log.warning("skipping unreadable manifest %s: %s", path, error)
+        return manifests, broken
+
+    def list_manifests(self) -> list[Manifest]:
+        """Every readable manifest, newest first (as ``/api/tags`` lists them)."""
+        manifests, _broken = self._scan()
         manifests.sort(key=lambda m: m.modified_at, reverse=True)
         return manifests
 
     def referenced_digests(self, skip: Path | None = None) -> set[str]:
+        """Digests (layers and configs) that readable manifests refer to."""
         digests: set[str] = set()
-        for manifest in self.list_manifests():
+        for manifest in self._scan()[0]:
             if skip is None or manifest.path != skip:
                 digests |= manifest.digests()
         return digests
@@ -303,8 +371,18 @@ class ModelStore:
         self.prune_blobs(manifest.digests())
 
     def prune_blobs(self, candidates: set[str]) -> None:
-        """Delete those of ``candidates`` that no manifest references any more."""
-        still_used = self.referenced_digests()
+        """Delete those of ``candidates`` that no manifest references any more.
+
+        If any manifest cannot be read we cannot know what it references, so
+        nothing is deleted (as Ollama does): leaking a blob beats losing one.
+        """
+        manifests, broken = self._scan()
+        if broken:
+            log.warning("not pruning blobs: %d manifest(s) could not be read", broken)
+            return
+        still_used: set[str] = set()
+        for manifest in manifests:
+            still_used |= manifest.digests()
         for digest in candidates - still_used:
             with contextlib.suppress(FileNotFoundError):
                 self.blob_path(digest).unlink()

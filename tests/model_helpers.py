@@ -1,0 +1,29 @@
+"""Helpers shared by the model-store tests (real files in a temporary directory)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from app.models.names import parse_name
+from app.models.store import ModelStore
+from tests.tinygguf import write_tiny_gguf
+
+
+def files_in(store: ModelStore) -> set[str]:
+    """Every file under the store, relative to its root: the ground truth for 'nothing written'."""
+    return {str(p.relative_to(store.root)) for p in store.root.rglob("*") if p.is_file()}
+
+
+def imported(store: ModelStore, tmp_path: Path, name: str, **gguf_options: object) -> str:
+    """Write a tiny GGUF, import it as ``name`` and return the model blob's digest."""
+    from app.models.create import import_gguf
+
+    path = write_tiny_gguf(
+        tmp_path / (re.sub(r"[^A-Za-z0-9]", "_", name) + ".gguf"), **gguf_options
+    )  # type: ignore[arg-type]
+    statuses = [line["status"] for line in import_gguf(store, path, parse_name(name))]
+    assert statuses[-1] == "success"
+    layer = store.read_manifest(parse_name(name)).layer("model")
+    assert layer is not None
+    return layer.digest
