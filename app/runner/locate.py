@@ -53,9 +53,11 @@ def locate_llama_server(settings: Settings) -> Path:
             f"HEARTH_LLAMA_SERVER points at {settings.llama_server}, which does not exist"
         )
     if getattr(sys, "frozen", False):
-        beside = Path(sys.executable).resolve().parent / "llama-server"
-        if beside.is_file():
-            return beside
+        name = "llama-server.exe" if sys.platform == "win32" else "llama-server"
+        bundle = Path(getattr(sys, "_MEIPASS", Path(sys.executable).resolve().parent))
+        for folder in (Path(sys.executable).resolve().parent, bundle):
+            if (folder / name).is_file():
+                return folder / name
     cached = _cache_candidates(settings)
     if cached:
         return cached[0]
