@@ -34,6 +34,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["host"] = args.host
     if getattr(args, "port", None) is not None:
         overrides["port"] = args.port
+    if getattr(args, "ollama_port", None) is not None:
+        overrides["ollama_port"] = args.ollama_port
     return load_settings(env, **overrides)
 
 
@@ -58,17 +60,27 @@ def _setup_logging(settings: Settings, verbose: bool) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from app.server import HTTPServer
     from app.web import create_app
+    from app.web.factory import create_ollama_app
 
     settings = _settings(args)
     _setup_logging(settings, args.verbose)
+    verifier = _lan_verifier(settings)
     manager = _manager(settings)
-    server = HTTPServer(create_app(settings, manager), settings.host, settings.port)
+    servers = [HTTPServer(create_app(settings, manager, verifier), settings.host, settings.port)]
+    if settings.ollama_port:
+        drop_in = create_ollama_app(settings, manager, verifier)
+        servers.append(HTTPServer(drop_in, settings.host, settings.ollama_port))
+    server = servers[0]
     try:
-        server.bind()
+        for each in servers:
+            each.bind()
     except OSError as error:
-        print(f"error: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
+        print(f"error: cannot listen on {settings.host}: {error}", file=sys.stderr)
         manager.close()
         return 1
+    for extra in servers[1:]:
+        extra.start_in_thread()
+        print(f"Ollama drop-in API: {extra.url}/api", flush=True)
     for name in manager.resume_pulls():
         print(f"Resuming the pull of {name}", flush=True)
     logging.getLogger("hearth").info("Serving on %s", server.url)
@@ -84,8 +96,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server.stop()
+        for each in servers:
+            each.stop()
         manager.close()
+    return 0
+
+
+def _lan_verifier(settings: Settings):  # type: ignore[no-untyped-def]
+    """In LAN mode, the access token's verifier (made, and shown once, on first use)."""
+    if not settings.token_required:
+        return None
+    from app.web.access import AccessToken
+
+    token = AccessToken(settings.data_dir)
+    if not token.exists():
+        secret = token.create()
+        print(
+            f"LAN mode: every request needs this access token (shown once, stored hashed):\n"
+            f"    {secret}\n"
+            f"Send it as 'Authorization: Bearer <token>', or open /?token=<token> in a browser."
+            f" New token: hearth token --reset",
+            flush=True,
+        )
+    return token.verifier()
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from app.web.access import AccessToken
+
+    settings = _settings(args)
+    token = AccessToken(settings.data_dir)
+    if not args.reset:
+        state = "set" if token.exists() else "not set (made on the first LAN start)"
+        print(f"access token: {state}; it is stored hashed and cannot be shown again")
+        return 0
+    print(token.create())
     return 0
 
 
@@ -297,7 +342,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
     serve.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")
+    serve.add_argument(
+        "--ollama-port",
+        type=int,
+        help="also serve the Ollama API at /api on this port, e.g. 11434 (env HEARTH_OLLAMA_PORT)",
+    )
     serve.set_defaults(func=cmd_serve)
+
+    token = commands.add_parser("token", help="the LAN-mode access token")
+    token.add_argument("--reset", action="store_true", help="make a new token and print it")
+    token.set_defaults(func=cmd_token)
 
     app_cmd = commands.add_parser("app", help="open the desktop window (the default)")
     app_cmd.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")

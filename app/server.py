@@ -25,10 +25,13 @@ class HTTPServer:
         self.server.timeout = 3600
         self.server.shutdown_timeout = 2
         self._thread: threading.Thread | None = None
+        self._bound = False
 
     def bind(self) -> None:
         """Open the listening socket now so the real port is known (port 0 allowed)."""
-        self.server.prepare()
+        if not self._bound:
+            self.server.prepare()
+            self._bound = True
 
     @property
     def port(self) -> int:
@@ -46,8 +49,7 @@ class HTTPServer:
         return f"http://{host}:{self.port}"
 
     def serve_forever(self) -> None:
-        if not self.server.ready:
-            self.bind()
+        self.bind()
         self.server.serve()
 
     def start_in_thread(self) -> None:

@@ -34,6 +34,10 @@ class Settings:
     """Extra Host names accepted besides loopback ones (e.g. host.docker.internal)."""
     origins: tuple[str, ...] = ()
     """Extra browser origins allowed to call the API (``*`` wildcards), like OLLAMA_ORIGINS."""
+    require_token: bool = False
+    """Ask for the access token even on loopback (``HEARTH_REQUIRE_TOKEN=1``)."""
+    ollama_port: int | None = None
+    """Opt-in drop-in listener serving the Ollama API at ``/api`` (e.g. 11434)."""
     pull_max_bytes_per_second: float | None = None
     """Bandwidth cap for pulls (``HEARTH_PULL_MAX_BPS``), for metered links."""
 
@@ -41,6 +45,12 @@ class Settings:
     def llama_server_cache(self) -> Path:
         """Where built llama-server binaries live, one folder per build key."""
         return self.cache_dir / "llama-server"
+
+    @property
+    def token_required(self) -> bool:
+        """Bound beyond loopback (LAN mode), or asked for (a shared machine)."""
+        loopback = self.host in {"localhost", "::1"} or self.host.startswith("127.")
+        return self.require_token or not loopback
 
     @property
     def database_path(self) -> Path:
@@ -99,5 +109,7 @@ def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Set
         allowed_hosts=hosts,
         origins=origins,
         pull_max_bytes_per_second=float(cap) if (cap := env.get("HEARTH_PULL_MAX_BPS")) else None,
+        ollama_port=int(drop_in) if (drop_in := env.get("HEARTH_OLLAMA_PORT")) else None,
+        require_token=env.get("HEARTH_REQUIRE_TOKEN", "").strip().lower() in {"1", "true", "yes"},
     )
     return settings.with_overrides(**overrides)

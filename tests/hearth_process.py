@@ -57,9 +57,9 @@ class HearthProcess:
             check=check,
         )
 
-    def start(self, timeout: float = 30) -> None:
+    def start(self, timeout: float = 30, extra_args: tuple[str, ...] = ()) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", "0"],
+            [sys.executable, "-m", "app", "serve", "--port", "0", *extra_args],
             cwd=REPO,
             env=self.env(),
             stdout=subprocess.PIPE,

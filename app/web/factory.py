@@ -6,21 +6,29 @@ from flask import Flask
 
 from app.models.manager import ModelManager
 from app.settings import Settings
+from app.web.access import Verifier
 from app.web.errors import register_error_handlers
 from app.web.guard import install_guard
 from app.web.ollama_api import ollama_api
 from app.web.openai_api import openai_api
 
 
-def create_app(settings: Settings, manager: ModelManager | None = None) -> Flask:
-    """Build the Flask app; ``manager`` is shared with the CLI and the desktop shell."""
+def _base_app(settings: Settings, manager: ModelManager | None, verifier: Verifier | None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config["HEARTH_SETTINGS"] = settings
     app.extensions["hearth_manager"] = manager or ModelManager(settings)
     app.json.sort_keys = False  # keep Ollama's field order
     app.json.compact = True
     register_error_handlers(app)
-    install_guard(app, list(settings.allowed_hosts), list(settings.origins))
+    install_guard(app, list(settings.allowed_hosts), list(settings.origins), verifier)
+    return app
+
+
+def create_app(
+    settings: Settings, manager: ModelManager | None = None, verifier: Verifier | None = None
+) -> Flask:
+    """Build the Flask app; ``manager`` is shared with the CLI and the desktop shell."""
+    app = _base_app(settings, manager, verifier)
     app.register_blueprint(ollama_api, url_prefix="/ollama")
     app.register_blueprint(openai_api, url_prefix="/ollama/v1")
 
@@ -28,4 +36,18 @@ def create_app(settings: Settings, manager: ModelManager | None = None) -> Flask
     def index() -> tuple[str, int, dict[str, str]]:
         return "Hearth is running", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
+    return app
+
+
+def create_ollama_app(
+    settings: Settings, manager: ModelManager, verifier: Verifier | None = None
+) -> Flask:
+    """The opt-in drop-in listener: the same API at Ollama's own paths (``/api/...``).
+
+    Editors and tools that expect Ollama on 127.0.0.1:11434 then use Hearth's
+    models, under the same Host, Origin and token rules.
+    """
+    app = _base_app(settings, manager, verifier)
+    app.register_blueprint(ollama_api, url_prefix="")
+    app.register_blueprint(openai_api, url_prefix="/v1")
     return app

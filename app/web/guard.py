@@ -15,6 +15,8 @@ from collections.abc import Iterable
 
 from flask import Flask, Response, jsonify, request
 
+from app.web.access import COOKIE, Verifier
+
 LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 # Non-web origins that desktop shells and editors use, as Ollama allows them.
 APP_SCHEMES = ("app://", "file://", "tauri://", "vscode-webview://", "vscode-file://")
@@ -54,12 +56,34 @@ def origin_allowed(origin: str, extra_origins: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(origin, pattern) for pattern in extra_origins)
 
 
-def install_guard(app: Flask, extra_hosts: list[str], extra_origins: list[str]) -> None:
-    """Refuse foreign Host/Origin headers; answer CORS for allowed origins only."""
+def _presented_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.cookies.get(COOKIE) or request.args.get("token")
+
+
+def install_guard(
+    app: Flask,
+    extra_hosts: list[str],
+    extra_origins: list[str],
+    verifier: Verifier | None = None,
+) -> None:
+    """Refuse foreign Host/Origin headers; answer CORS for allowed origins only.
+
+    With a ``verifier`` (LAN mode) every request needs the access token and
+    the Host check is left to it, since LAN clients use the machine's name.
+    """
 
     @app.before_request
     def check_request():  # type: ignore[no-untyped-def]
-        if not host_allowed(request.headers.get("Host", ""), extra_hosts):
+        if verifier is not None:
+            if not verifier.check(_presented_token()):
+                response = jsonify(error="unauthorized: this Hearth needs its access token")
+                response.status_code = 401
+                response.headers["WWW-Authenticate"] = 'Bearer realm="hearth"'
+                return response
+        elif not host_allowed(request.headers.get("Host", ""), extra_hosts):
             response = jsonify(error="forbidden: unknown Host header")
             response.status_code = 403
             return response
@@ -74,6 +98,9 @@ def install_guard(app: Flask, extra_hosts: list[str], extra_origins: list[str]) 
 
     @app.after_request
     def cors(response: Response) -> Response:
+        if verifier is not None and request.args.get("token") and response.status_code < 400:
+            # A browser opened /?token=...: keep it in an HttpOnly cookie from now on.
+            response.set_cookie(COOKIE, request.args["token"], httponly=True, samesite="Strict")
         origin = request.headers.get("Origin")
         if origin is not None and origin_allowed(origin, extra_origins):
             response.headers["Access-Control-Allow-Origin"] = origin

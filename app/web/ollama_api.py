@@ -18,6 +18,14 @@ from app.models.manager import OLLAMA_COMPAT_VERSION, ModelManager
 from app.web.ndjson import aggregate_chat, aggregate_generate, last_status, ndjson_stream
 
 ollama_api = Blueprint("ollama_api", __name__)
+MAX_JSON_BODY = 32 * 2**20
+
+
+class PayloadTooLarge(HearthError):
+    status = 413
+
+    def __init__(self) -> None:
+        super().__init__(f"request body is larger than {MAX_JSON_BODY // 2**20} MiB")
 
 
 def manager() -> ModelManager:
@@ -25,8 +33,16 @@ def manager() -> ModelManager:
 
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object, with Ollama's error texts for bad bodies."""
-    raw = request.get_data(cache=False)
+    """The request's JSON object, with Ollama's error texts for bad bodies.
+
+    JSON bodies are bounded (blob uploads, which may be gigabytes, stream to
+    disk through their own route instead).
+    """
+    if (request.content_length or 0) > MAX_JSON_BODY:
+        raise PayloadTooLarge()
+    raw = request.stream.read(MAX_JSON_BODY + 1)
+    if len(raw) > MAX_JSON_BODY:
+        raise PayloadTooLarge()
     if not raw.strip():
         raise BadRequest("missing request body")
     try:
