@@ -70,6 +70,23 @@ ensure_llama_server() {
     "$VENV/bin/python" packaging/build_llama_server.py
 }
 
+ensure_ui_checked() {
+    # Unit tests of the Svelte UI, and proof that the committed ui_dist/ is
+    # exactly what ui/ builds (a stale build fails here).
+    if ! command -v npm >/dev/null; then
+        apt_install nodejs npm
+    fi
+    local major
+    major="$(node -p 'process.versions.node.split(".")[0]')"
+    [ "$major" -ge 20 ] || die "Node.js 20 or newer is needed for the UI tests (found $(node --version))"
+    say "ui: npm ci, unit tests, rebuild check"
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm test --silent && npm run build --silent >/dev/null)
+    if ! git diff --quiet -- ui_dist || [ -n "$(git ls-files --others --exclude-standard ui_dist)" ]; then
+        git status --short ui_dist
+        die "ui_dist/ is not what ui/ builds: run (cd ui && npm run build) and commit ui_dist/"
+    fi
+}
+
 command="${1:-}"
 [ $# -gt 0 ] && shift
 case "$command" in
@@ -87,6 +104,9 @@ case "$command" in
             libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xkb1 libxkbcommon-x11-0 \
             libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libegl1 libgl1 libnss3 libxcomposite1 \
             libxdamage1 libxrandr2 libxtst6 libxkbfile1 libasound2 libgbm1
+        # Debian's Chromium for the browser tests (Playwright drives it; no download).
+        apt_install chromium
+        ensure_ui_checked
         say "lint: ruff"
         "$VENV/bin/ruff" check app tests bench packaging
         "$VENV/bin/ruff" format --check app tests bench packaging

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 
 from app.models.manager import ModelManager
@@ -11,6 +13,7 @@ from app.web.errors import register_error_handlers
 from app.web.guard import install_guard
 from app.web.ollama_api import ollama_api
 from app.web.openai_api import openai_api
+from app.web.ui import register_ui
 
 
 def _base_app(settings: Settings, manager: ModelManager | None, verifier: Verifier | None) -> Flask:
@@ -25,17 +28,16 @@ def _base_app(settings: Settings, manager: ModelManager | None, verifier: Verifi
 
 
 def create_app(
-    settings: Settings, manager: ModelManager | None = None, verifier: Verifier | None = None
+    settings: Settings,
+    manager: ModelManager | None = None,
+    verifier: Verifier | None = None,
+    ui_dist: Path | None = None,
 ) -> Flask:
     """Build the Flask app; ``manager`` is shared with the CLI and the desktop shell."""
     app = _base_app(settings, manager, verifier)
     app.register_blueprint(ollama_api, url_prefix="/ollama")
     app.register_blueprint(openai_api, url_prefix="/ollama/v1")
-
-    @app.get("/")
-    def index() -> tuple[str, int, dict[str, str]]:
-        return "Hearth is running", 200, {"Content-Type": "text/plain; charset=utf-8"}
-
+    register_ui(app, ui_dist)
     return app
 
 

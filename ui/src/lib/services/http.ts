@@ -1,0 +1,87 @@
+/** Small fetch helpers: JSON in/out, errors carrying status and the server's own message. */
+
+export class ApiError extends Error {
+  status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+  }
+}
+
+/** fetch() is looked up at call time so tests can swap globalThis.fetch. */
+export async function request(
+  url: string,
+  init: RequestInit & { json?: unknown } = {},
+): Promise<Response> {
+  const { json, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (json !== undefined) headers.set('Content-Type', 'application/json');
+  let response: Response;
+  try {
+    response = await globalThis.fetch(url, {
+      ...rest,
+      headers,
+      body: json !== undefined ? JSON.stringify(json) : rest.body,
+    });
+  } catch (error) {
+    if ((error as { name?: string })?.name === 'AbortError') throw error;
+    throw new ApiError(0, "Can't reach Hearth's server. Is it still running?");
+  }
+  if (!response.ok) throw new ApiError(response.status, await errorText(response));
+  return response;
+}
+
+export async function getJson<T>(url: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
+  const response = await request(url, init);
+  const text = await response.text();
+  return (text ? JSON.parse(text) : {}) as T;
+}
+
+async function errorText(response: Response): Promise<string> {
+  const text = await response.text().catch(() => '');
+  try {
+    const data = JSON.parse(text);
+    if (data && typeof data.error === 'string') return data.error;
+    if (data && typeof data.message === 'string') return data.message;
+  } catch {
+    /* not JSON */
+  }
+  return text.trim().slice(0, 500) || `${response.status} ${response.statusText}`;
+}
+
+export interface HumanError {
+  title: string;
+  detail?: string;
+}
+
+/** Turn any error into words a person can act on. */
+export function humanError(error: unknown, model?: string): HumanError {
+  const message = error instanceof Error ? error.message : String(error ?? 'Unknown error');
+  const status = error instanceof ApiError ? error.status : undefined;
+  const lower = message.toLowerCase();
+  if (status === 0 || lower.includes('failed to fetch') || lower.includes('networkerror')) {
+    return { title: "Can't reach Hearth's server. Is it still running?" };
+  }
+  if (lower.includes('no space') || lower.includes('disk full') || lower.includes('enospc')) {
+    return {
+      title: 'The disk is full. Free some space (or delete a model) and try again.',
+      detail: message,
+    };
+  }
+  if (lower.includes('llama-server') || lower.includes('failed to start') || lower.includes('failed to load')) {
+    return { title: 'The model could not be started.', detail: message };
+  }
+  if ((status === 404 && lower.includes('not found')) || /model .* not found/.test(lower)) {
+    return {
+      title: model
+        ? `The model "${model}" is not installed. Pull it on the Models page.`
+        : 'That model is not installed. Pull it on the Models page.',
+      detail: message,
+    };
+  }
+  if (lower.includes('out of memory') || lower.includes('not enough memory')) {
+    return { title: 'Not enough memory for this model. Try a smaller model or context length.', detail: message };
+  }
+  return { title: message };
+}

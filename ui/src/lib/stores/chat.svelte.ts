@@ -1,0 +1,445 @@
+/**
+ * The open conversation: send, stream, stop, regenerate, edit and resend,
+ * continue an interrupted answer, delete. Saves to /api/v1 as it goes
+ * (a streaming answer every `saveEveryMs`, and at the end), or keeps the chat
+ * in memory when that API does not exist.
+ */
+import { suggestTitle, streamChat, type ChatRequest } from '../services/chat';
+import * as api from '../services/chats';
+import { ApiError, humanError, type HumanError } from '../services/http';
+import { isAbort } from '../services/ndjson';
+import type { ChatOptions, ChatRecord, MessageStats, Role, StoredMessage } from '../services/types';
+import { tokensPerSecond, uid } from '../utils/format';
+import { chatList } from './chats.svelte';
+import { apiState, notices } from './notices.svelte';
+import { settings } from './settings.svelte';
+
+export interface UiMessage {
+  key: string;
+  id?: string | number;
+  role: Role;
+  content: string;
+  thinking?: string;
+  stats?: MessageStats;
+  done: boolean;
+  /** loaded from storage with done:false: the answer was cut off (reload, crash) */
+  interrupted?: boolean;
+  streaming?: boolean;
+  error?: HumanError;
+  model?: string;
+}
+
+export interface ChatSettings extends ChatOptions {
+  keep_alive?: string | number;
+  think?: boolean | null;
+}
+
+const NEW_TITLE = 'New chat';
+
+export class ChatStore {
+  id = $state<string | number | null>(null);
+  title = $state(NEW_TITLE);
+  model = $state('');
+  system = $state('');
+  options = $state<ChatSettings>({});
+  messages = $state<UiMessage[]>([]);
+  streaming = $state(false);
+  loading = $state(false);
+  error = $state<HumanError | null>(null);
+  saveEveryMs = 500;
+  private controller: AbortController | null = null;
+  private pending: Promise<unknown> = Promise.resolve();
+  /** chats whose title was already asked for (or that were opened with history) */
+  private titled = new Set<string>();
+
+  /** Start an empty chat with the defaults from settings. */
+  reset(model?: string): void {
+    this.stop();
+    this.id = null;
+    this.title = NEW_TITLE;
+    this.messages = [];
+    this.error = null;
+    this.system = settings.value.default_system_prompt ?? '';
+    this.options = { ...settings.defaultOptions, keep_alive: settings.value.keep_alive ?? undefined };
+    if (model !== undefined) this.model = model;
+    else if (settings.value.default_model) this.model = settings.value.default_model;
+  }
+
+  async open(id: string | number): Promise<void> {
+    if (this.id !== null && String(this.id) === String(id)) return;
+    this.stop();
+    this.loading = true;
+    this.error = null;
+    try {
+      let chat: ChatRecord | undefined;
+      if (apiState.v1 === 'missing') chat = chatList.local.get(String(id));
+      else chat = await api.getChat(id);
+      if (!chat) throw new ApiError(404, 'This chat does not exist (any more).');
+      this.apply(chat);
+    } catch (error) {
+      this.reset();
+      this.error = humanError(error);
+      throw error;
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  private apply(chat: ChatRecord): void {
+    this.id = chat.id;
+    this.title = chat.title || NEW_TITLE;
+    if (chat.model) this.model = chat.model;
+    this.system = chat.system ?? '';
+    this.options = { ...(chat.options ?? {}) };
+    this.messages = (chat.messages ?? [])
+      .filter((message) => message.role !== 'system')
+      .map((message) => fromStored(message));
+    if (this.messages.length > 1) this.titled.add(String(chat.id));
+  }
+
+  get persisted(): boolean {
+    return apiState.v1 !== 'missing';
+  }
+
+  // ---------------------------------------------------------------- actions
+  async send(text: string): Promise<void> {
+    const content = text.trim();
+    if (!content || this.streaming) return;
+    if (!this.model) {
+      notices.error('Pick a model first (or pull one on the Models page).');
+      return;
+    }
+    this.error = null;
+    await this.ensureChat(content);
+    const user = this.push({ key: uid('m'), role: 'user', content, done: true });
+    await this.store(user);
+    await this.generate();
+  }
+
+  stop(): void {
+    this.controller?.abort();
+  }
+
+  /** Drop this answer (and anything after it) and ask again. */
+  async regenerate(key: string): Promise<void> {
+    if (this.streaming) return;
+    const index = this.messages.findIndex((message) => message.key === key);
+    if (index < 0) return;
+    await this.truncate(this.messages[index].role === 'assistant' ? index : index + 1);
+    await this.generate();
+  }
+
+  /** Change a sent user message, drop everything after it, and answer again. */
+  async edit(key: string, text: string): Promise<void> {
+    const content = text.trim();
+    if (!content || this.streaming) return;
+    const index = this.messages.findIndex((message) => message.key === key);
+    if (index < 0 || this.messages[index].role !== 'user') return;
+    const message = this.messages[index];
+    message.content = content;
+    await this.truncate(index + 1);
+    if (message.id !== undefined && this.id !== null && this.persisted) {
+      await this.call(() => api.updateMessage(this.id!, message.id!, { content }));
+    }
+    await this.generate();
+  }
+
+  /** Carry on an interrupted answer from where it stopped. */
+  async continueAnswer(key: string): Promise<void> {
+    if (this.streaming) return;
+    const message = this.messages.find((entry) => entry.key === key);
+    if (!message || message.role !== 'assistant') return;
+    message.interrupted = false;
+    await this.generate(message);
+  }
+
+  async remove(key: string): Promise<void> {
+    const index = this.messages.findIndex((message) => message.key === key);
+    if (index < 0) return;
+    if (this.messages[index].streaming) this.stop();
+    const [message] = this.messages.splice(index, 1);
+    if (message.id !== undefined && this.id !== null && this.persisted) {
+      await this.call(() => api.deleteMessage(this.id!, message.id!));
+    }
+  }
+
+  async saveSettings(patch: { model?: string; system?: string; options?: ChatSettings }): Promise<void> {
+    if (patch.model !== undefined) this.model = patch.model;
+    if (patch.system !== undefined) this.system = patch.system;
+    if (patch.options !== undefined) this.options = { ...patch.options };
+    if (this.id === null) return;
+    const local = chatList.local.get(String(this.id));
+    if (local) Object.assign(local, patch);
+    if (this.persisted) await this.call(() => api.updateChat(this.id!, patch));
+  }
+
+  async rename(title: string): Promise<void> {
+    this.title = title;
+    if (this.id !== null) await chatList.rename(this.id, title);
+  }
+
+  /** The conversation as a plain record (for export when /api/v1 is missing). */
+  snapshot(): ChatRecord {
+    return {
+      id: this.id ?? 'unsaved',
+      title: this.title,
+      model: this.model,
+      system: this.system,
+      options: { ...this.options },
+      messages: this.messages.map((message) => toStored(message)),
+    };
+  }
+
+  // ---------------------------------------------------------------- internals
+  private push(message: UiMessage): UiMessage {
+    this.messages.push(message);
+    return this.messages[this.messages.length - 1];
+  }
+
+  private async ensureChat(firstMessage: string): Promise<void> {
+    if (this.id !== null) return;
+    const now = new Date().toISOString();
+    const title = firstMessage.replace(/\s+/g, ' ').slice(0, 48) || NEW_TITLE;
+    const body = { title, model: this.model, system: this.system, options: { ...this.options } };
+    this.title = title;
+    if (this.persisted) {
+      try {
+        const chat = await api.createChat(body);
+        apiState.v1 = 'ok';
+        this.id = chat.id;
+        chatList.upsert({ ...chat, title: chat.title || title, created_at: chat.created_at ?? now, updated_at: chat.updated_at ?? now });
+        this.onCreated?.(chat.id);
+        return;
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 404)) {
+          notices.error(`Could not save the chat: ${humanError(error).title}`);
+        } else {
+          apiState.v1 = 'missing';
+        }
+      }
+    }
+    const id = uid('chat');
+    this.id = id;
+    const record: ChatRecord = { id, ...body, created_at: now, updated_at: now, messages: [] };
+    chatList.local.set(id, record);
+    chatList.upsert(record);
+    this.onCreated?.(id);
+  }
+
+  /** Called with the new chat's id (the page uses it to update the address). */
+  onCreated?: (id: string | number) => void;
+
+  private async store(message: UiMessage): Promise<void> {
+    const chatId = this.id;
+    if (chatId === null) return;
+    const local = chatList.local.get(String(chatId));
+    if (local) {
+      local.messages = this.messages.map((entry) => toStored(entry));
+      local.updated_at = new Date().toISOString();
+    }
+    if (!this.persisted) return;
+    try {
+      const saved = await api.addMessage(chatId, toStored(message, false));
+      if (saved && saved.id !== undefined) message.id = saved.id;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) apiState.v1 = 'missing';
+      else notices.error(`Could not save the message: ${humanError(error).title}`);
+    }
+  }
+
+  private async truncate(from: number): Promise<void> {
+    const removed = this.messages.splice(from);
+    if (this.id === null || !this.persisted) return;
+    const chatId = this.id;
+    for (const message of removed) {
+      if (message.id !== undefined) await this.call(() => api.deleteMessage(chatId, message.id!));
+    }
+  }
+
+  private async call(fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404 && apiState.v1 !== 'ok') apiState.v1 = 'missing';
+      else notices.error(`Could not save: ${humanError(error).title}`);
+    }
+  }
+
+  private history(until: UiMessage | null): ChatRequest['messages'] {
+    const out: ChatRequest['messages'] = [];
+    if (this.system.trim()) out.push({ role: 'system', content: this.system });
+    for (const message of this.messages) {
+      if (message === until) break;
+      if (message.error || !message.content) continue;
+      out.push({ role: message.role, content: message.content });
+    }
+    return out;
+  }
+
+  private requestOptions(): { options: ChatOptions; keep_alive?: string | number; think?: boolean } {
+    const { keep_alive, think, ...rest } = this.options;
+    const options: ChatOptions = {};
+    for (const [key, value] of Object.entries(rest)) {
+      if (value !== undefined && value !== null && value !== '' && !Number.isNaN(value)) options[key] = value;
+    }
+    const out: { options: ChatOptions; keep_alive?: string | number; think?: boolean } = { options };
+    if (keep_alive !== undefined && keep_alive !== null && keep_alive !== '') out.keep_alive = keep_alive;
+    if (typeof think === 'boolean') out.think = think;
+    return out;
+  }
+
+  /** Stream an answer into a new assistant message (or onto `resume`). */
+  private async generate(resume?: UiMessage): Promise<void> {
+    const chatId = this.id;
+    const model = this.model;
+    let target: UiMessage;
+    let messages: ChatRequest['messages'];
+    if (resume) {
+      target = resume;
+      // the partial answer is the last message: llama.cpp continues it
+      messages = this.history(null);
+    } else {
+      messages = this.history(null);
+      target = this.push({ key: uid('m'), role: 'assistant', content: '', done: false, model });
+      await this.store(target);
+    }
+    const controller = new AbortController();
+    this.controller = controller;
+    this.streaming = true;
+    target.streaming = true;
+    target.done = false;
+    target.error = undefined;
+    const started = performance.now();
+    let ttft: number | undefined;
+    let stats: MessageStats = {};
+    let lastSave = started;
+    let saving: Promise<void> | null = null;
+    const save = (final: boolean) => {
+      if (chatId === null || target.id === undefined || !this.persisted) return Promise.resolve();
+      const patch: Partial<StoredMessage> = {
+        content: target.content,
+        thinking: target.thinking ?? null,
+        done: final,
+        ...(final ? { stats: target.stats ?? null } : {}),
+      };
+      return api.updateMessage(chatId, target.id, patch).catch(() => {});
+    };
+    try {
+      const request: ChatRequest = { model, messages, ...this.requestOptions() };
+      for await (const chunk of streamChat(request, controller.signal)) {
+        const piece = chunk.message;
+        if (piece && (piece.content || piece.thinking)) {
+          if (ttft === undefined) ttft = performance.now() - started;
+          if (piece.thinking) target.thinking = (target.thinking ?? '') + piece.thinking;
+          if (piece.content) target.content += piece.content;
+        }
+        if (chunk.done) {
+          stats = {
+            done_reason: chunk.done_reason,
+            total_duration: chunk.total_duration,
+            load_duration: chunk.load_duration,
+            prompt_eval_count: chunk.prompt_eval_count,
+            prompt_eval_duration: chunk.prompt_eval_duration,
+            eval_count: chunk.eval_count,
+            eval_duration: chunk.eval_duration,
+          };
+        }
+        const now = performance.now();
+        if (now - lastSave >= this.saveEveryMs && !saving) {
+          lastSave = now;
+          saving = save(false).finally(() => {
+            saving = null;
+          });
+        }
+      }
+      target.stats = {
+        ...stats,
+        ttft_ms: ttft,
+        tokens_per_s: tokensPerSecond(stats.eval_count, stats.eval_duration),
+      };
+    } catch (error) {
+      if (isAbort(error)) {
+        target.stats = { ...stats, ttft_ms: ttft, stopped: true, done_reason: 'stopped' };
+      } else {
+        target.error = humanError(error, model);
+        target.stats = { ...stats, ttft_ms: ttft, error: target.error.detail ?? target.error.title };
+      }
+    } finally {
+      target.done = true;
+      target.streaming = false;
+      if (this.controller === controller) this.controller = null;
+      this.streaming = false;
+      if (saving) await saving;
+      await save(true);
+      this.updateLocal(chatId);
+    }
+    if (!target.error && !resume) this.maybeTitle(chatId, model);
+  }
+
+  private updateLocal(chatId: string | number | null): void {
+    if (chatId === null) return;
+    const now = new Date().toISOString();
+    const local = chatList.local.get(String(chatId));
+    if (local) {
+      local.messages = this.messages.map((entry) => toStored(entry));
+      local.updated_at = now;
+    }
+    const item = chatList.items.find((chat) => String(chat.id) === String(chatId));
+    if (item) chatList.upsert({ ...item, updated_at: now });
+  }
+
+  /** After the first exchange, ask the model for a title in the background. */
+  private maybeTitle(chatId: string | number | null, model: string): void {
+    if (chatId === null || this.messages.length !== 2 || this.titled.has(String(chatId))) return;
+    this.titled.add(String(chatId));
+    const [user, answer] = this.messages;
+    if (user.role !== 'user' || answer.role !== 'assistant' || !answer.content) return;
+    const placeholder = this.title;
+    this.pending = suggestTitle(model, user.content, answer.content).then(async (title) => {
+      if (!title) return;
+      const item = chatList.items.find((chat) => String(chat.id) === String(chatId));
+      // the person renamed it meanwhile: keep theirs
+      if (item && item.title !== placeholder) return;
+      if (this.id !== null && String(this.id) === String(chatId)) this.title = title;
+      await chatList.rename(chatId, title);
+    });
+  }
+
+  /** Resolves when background work (titles) has settled; for tests. */
+  settled(): Promise<unknown> {
+    return this.pending;
+  }
+}
+
+function fromStored(message: StoredMessage): UiMessage {
+  const stats = message.stats ?? undefined;
+  const interrupted = message.role === 'assistant' && message.done === false;
+  return {
+    key: uid('m'),
+    id: message.id,
+    role: message.role,
+    content: message.content ?? '',
+    thinking: message.thinking ?? undefined,
+    stats,
+    done: true,
+    interrupted,
+    model: message.model ?? undefined,
+    error: stats?.error ? { title: stats.error } : undefined,
+  };
+}
+
+function toStored(message: UiMessage, withId = true): StoredMessage {
+  const stored: StoredMessage = {
+    id: withId ? (message.id ?? message.key) : (undefined as unknown as string),
+    role: message.role,
+    content: message.content,
+    done: message.done,
+  };
+  if (!withId) delete (stored as Partial<StoredMessage>).id;
+  if (message.thinking) stored.thinking = message.thinking;
+  if (message.stats) stored.stats = message.stats;
+  if (message.model) stored.model = message.model;
+  return stored;
+}
+
+export const chat = new ChatStore();

@@ -1,0 +1,194 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { fakeServer } from './fakeServer';
+import { ChatStore } from './chat.svelte';
+import { chatList } from './chats.svelte';
+import { apiState } from './notices.svelte';
+
+let server: ReturnType<typeof fakeServer>;
+
+function use(options: Parameters<typeof fakeServer>[0] = {}) {
+  server = fakeServer(options);
+  vi.stubGlobal('fetch', server.fetch);
+  return server;
+}
+
+function newStore(): ChatStore {
+  const store = new ChatStore();
+  store.model = 'gemma3:270m';
+  store.saveEveryMs = 5;
+  return store;
+}
+
+const until = async (check: () => boolean, ms = 2000) => {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > ms) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+};
+
+beforeEach(() => {
+  apiState.v1 = 'unknown';
+  chatList.items = [];
+  chatList.local.clear();
+});
+afterEach(() => vi.unstubAllGlobals());
+
+describe('chat store', () => {
+  it('sends, streams, saves and titles', async () => {
+    use({ title: '"Greeting A Friend."' });
+    const store = newStore();
+    await store.send('  Hi!  ');
+    expect(store.messages.map((m) => [m.role, m.content])).toEqual([
+      ['user', 'Hi!'],
+      ['assistant', 'Hello there, friend.'],
+    ]);
+    const answer = store.messages[1];
+    expect(answer.done).toBe(true);
+    expect(answer.streaming).toBe(false);
+    expect(answer.stats?.eval_count).toBe(5);
+    expect(answer.stats?.tokens_per_s).toBeCloseTo(10);
+    expect(answer.stats?.ttft_ms).toBeGreaterThan(0);
+    // saved on the server
+    const saved = server.chats.get(String(store.id))!;
+    expect(saved.messages.map((m) => [m.role, m.content, m.done])).toEqual([
+      ['user', 'Hi!', true],
+      ['assistant', 'Hello there, friend.', true],
+    ]);
+    // the request carried the history and the options
+    const body = server.lastChatBodies.find((entry) => entry.stream === true)!;
+    expect(body.messages).toEqual([{ role: 'user', content: 'Hi!' }]);
+    // background title
+    await store.settled();
+    expect(store.title).toBe('Greeting A Friend');
+    expect(saved.title).toBe('Greeting A Friend');
+    const titleBody = server.lastChatBodies.find((entry) => entry.stream === false)!;
+    expect((titleBody.options as { num_predict: number }).num_predict).toBe(16);
+  });
+
+  it('saves the growing answer with done:false while streaming', async () => {
+    use({ tokens: Array.from({ length: 20 }, (_, i) => `t${i} `), delayMs: 4 });
+    const store = newStore();
+    await store.send('Count');
+    const patches = server.calls.filter((call) => call.method === 'PATCH' && call.url.includes('/messages/'));
+    const partial = patches.filter((call) => (call.body as { done: boolean }).done === false);
+    expect(partial.length).toBeGreaterThan(0);
+    expect((patches.at(-1)!.body as { done: boolean }).done).toBe(true);
+  });
+
+  it('stops mid-answer and keeps what arrived', async () => {
+    use({ tokens: Array.from({ length: 200 }, (_, i) => `w${i} `), delayMs: 3 });
+    const store = newStore();
+    const sending = store.send('Long answer please');
+    await until(() => (store.messages[1]?.content.length ?? 0) > 10);
+    expect(store.streaming).toBe(true);
+    store.stop();
+    await sending;
+    const answer = store.messages[1];
+    expect(store.streaming).toBe(false);
+    expect(answer.stats?.stopped).toBe(true);
+    expect(answer.content.length).toBeGreaterThan(10);
+    expect(answer.content.split(' ').length).toBeLessThan(150);
+    const saved = server.chats.get(String(store.id))!.messages[1];
+    expect(saved.content).toBe(answer.content);
+    expect(saved.done).toBe(true);
+  });
+
+  it('regenerates: drops the answer and asks again', async () => {
+    use();
+    const store = newStore();
+    await store.send('Hi');
+    const firstId = store.messages[1].id;
+    await store.regenerate(store.messages[1].key);
+    expect(store.messages).toHaveLength(2);
+    expect(store.messages[1].id).not.toBe(firstId);
+    expect(server.calls.some((call) => call.method === 'DELETE' && call.url.endsWith(`/messages/${firstId}`))).toBe(true);
+    expect(server.chatRequests).toBe(2);
+    expect(server.chats.get(String(store.id))!.messages).toHaveLength(2);
+  });
+
+  it('edits a user message, truncating after it, and resends', async () => {
+    use();
+    const store = newStore();
+    await store.send('First');
+    await store.send('Second');
+    expect(store.messages).toHaveLength(4);
+    await store.edit(store.messages[0].key, 'First, edited');
+    expect(store.messages.map((m) => m.content)).toEqual(['First, edited', 'Hello there, friend.']);
+    const lastRequest = server.lastChatBodies.filter((entry) => entry.stream === true).at(-1)!;
+    expect(lastRequest.messages).toEqual([{ role: 'user', content: 'First, edited' }]);
+    const saved = server.chats.get(String(store.id))!.messages;
+    expect(saved.map((m) => m.content)).toEqual(['First, edited', 'Hello there, friend.']);
+  });
+
+  it('deletes a message', async () => {
+    use();
+    const store = newStore();
+    await store.send('Hi');
+    await store.remove(store.messages[1].key);
+    expect(store.messages).toHaveLength(1);
+    expect(server.chats.get(String(store.id))!.messages).toHaveLength(1);
+  });
+
+  it('reloads an interrupted answer and continues it', async () => {
+    use();
+    const store = newStore();
+    await store.send('Hi');
+    const saved = server.chats.get(String(store.id))!;
+    saved.messages[1].done = false;
+    saved.messages[1].content = 'Hel';
+    const fresh = newStore();
+    await fresh.open(store.id!);
+    expect(fresh.messages[1].interrupted).toBe(true);
+    await fresh.continueAnswer(fresh.messages[1].key);
+    expect(fresh.messages[1].content).toBe('HelHello there, friend.');
+    const lastRequest = server.lastChatBodies.filter((entry) => entry.stream === true).at(-1)!;
+    expect((lastRequest.messages as { role: string }[]).at(-1)).toEqual({ role: 'assistant', content: 'Hel' });
+    expect(saved.messages[1].done).toBe(true);
+  });
+
+  it('sends the system prompt and options, not empty ones', async () => {
+    use();
+    const store = newStore();
+    store.system = 'Be brief.';
+    store.options = { temperature: 0.3, top_p: undefined, seed: 7, keep_alive: '10m', think: false };
+    await store.send('Hi');
+    const body = server.lastChatBodies.find((entry) => entry.stream === true)!;
+    expect(body.messages).toEqual([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hi' },
+    ]);
+    expect(body.options).toEqual({ temperature: 0.3, seed: 7 });
+    expect(body.keep_alive).toBe('10m');
+    expect(body.think).toBe(false);
+  });
+
+  it('works in memory when /api/v1 is missing', async () => {
+    use({ v1: false });
+    const store = newStore();
+    await store.send('Hi');
+    expect(apiState.v1).toBe('missing');
+    expect(store.messages[1].content).toBe('Hello there, friend.');
+    expect(String(store.id)).toMatch(/^chat-/);
+    expect(chatList.local.get(String(store.id))?.messages).toHaveLength(2);
+    await store.regenerate(store.messages[1].key);
+    expect(store.messages).toHaveLength(2);
+  });
+
+  it('shows a human error when the model is missing', async () => {
+    use({ failChatWith: { status: 404, error: "model 'nope' not found" } });
+    const store = newStore();
+    store.model = 'nope';
+    await store.send('Hi');
+    expect(store.messages[1].error?.title).toMatch(/not installed/);
+    expect(store.streaming).toBe(false);
+  });
+
+  it('keeps the log tail when llama-server fails to start', async () => {
+    use({ failChatWith: { status: 500, error: 'llama-server failed to start: exit 1\nerror: out of cheese' } });
+    const store = newStore();
+    await store.send('Hi');
+    expect(store.messages[1].error?.title).toBe('The model could not be started.');
+    expect(store.messages[1].error?.detail).toContain('out of cheese');
+  });
+});

@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { applyPullLine, models, pullTotals, type PullState } from './models.svelte';
+
+function state(): PullState {
+  return { model: 'm', status: '', layers: [], error: null, done: false, cancelled: false, startedAt: 0 };
+}
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe('pull progress', () => {
+  it('tracks layers, speed and ETA', () => {
+    const pull = state();
+    applyPullLine(pull, { status: 'pulling manifest' }, 0);
+    applyPullLine(pull, { status: 'pulling aaa', digest: 'sha256:aaa', total: 1000, completed: 0 }, 0);
+    applyPullLine(pull, { status: 'pulling bbb', digest: 'sha256:bbb', total: 100, completed: 100 }, 0);
+    applyPullLine(pull, { status: 'pulling aaa', digest: 'sha256:aaa', total: 1000, completed: 500 }, 1000);
+    const totals = pullTotals(pull);
+    expect(pull.layers).toHaveLength(2);
+    expect(totals.total).toBe(1100);
+    expect(totals.completed).toBe(600);
+    expect(totals.speed).toBeCloseTo(500);
+    expect(totals.eta).toBeCloseTo(1);
+    expect(pull.status).toBe('pulling aaa');
+  });
+
+  it('follows a pull to success and refreshes the list', async () => {
+    const lines = [
+      { status: 'pulling manifest' },
+      { status: 'pulling abc', digest: 'sha256:abc', total: 10, completed: 5 },
+      { status: 'pulling abc', digest: 'sha256:abc', total: 10, completed: 10 },
+      { status: 'success' },
+    ];
+    const fetch = vi.fn(async (url: string) => {
+      if (url.endsWith('/pull')) return new Response(lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
+      if (url.endsWith('/tags')) return new Response(JSON.stringify({ models: [{ name: 'tiny:1', model: 'tiny:1', size: 10, digest: 'd', modified_at: '' }] }));
+      return new Response(JSON.stringify({ models: [] }));
+    });
+    vi.stubGlobal('fetch', fetch);
+    await models.pull('tiny:1');
+    const pull = models.pulls.find((entry) => entry.model === 'tiny:1')!;
+    expect(pull.done).toBe(true);
+    expect(pull.error).toBeNull();
+    expect(pullTotals(pull).completed).toBe(10);
+    expect(models.installed.map((m) => m.name)).toEqual(['tiny:1']);
+  });
+
+  it('reports a pull error line in words', async () => {
+    vi.stubGlobal('fetch', async () => new Response('{"status":"pulling manifest"}\n{"error":"write failed: no space left on device"}\n'));
+    await models.pull('big:70b');
+    const pull = models.pulls.find((entry) => entry.model === 'big:70b')!;
+    expect(pull.error).toMatch(/disk is full/);
+  });
+
+  it('treats a missing /pulls endpoint as no pulls', async () => {
+    vi.stubGlobal('fetch', async () => new Response('{"error":"not found"}', { status: 404 }));
+    const { listPulls } = await import('../services/models');
+    expect(await listPulls()).toEqual([]);
+  });
+});
