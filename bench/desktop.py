@@ -3,9 +3,9 @@
     python bench/desktop.py [--runs 3]
 
 Starts a private Xvfb, launches ``hearth`` (the window, Qt WebEngine on
-Linux) with a fresh home, and measures from process start until the page in
-the window has loaded (``/desktop/state`` reports ready; with the Svelte UI
-built, the page is interactive then). After 5 idle seconds it sums memory
+Linux) with a fresh home, and measures from process start until the chat UI
+in the window is interactive (its ``hearth:ready`` mark: settings, models and
+chats loaded). After 5 idle seconds it sums memory
 over the whole process tree (Python, Qt WebEngine's renderer, GPU and zygote
 processes): RSS, which counts shared libraries once per process, and PSS,
 which shares them out fairly and is the honest total.
@@ -44,7 +44,7 @@ def measure(display: str, home: Path) -> dict[str, float]:
     ready = 0.0
     while time.monotonic() - started < 60:
         try:
-            if requests.get(f"{url}/desktop/state", timeout=2).json()["ready"]:
+            if requests.get(f"{url}/desktop/state", timeout=2).json()["interactive"]:
                 ready = time.monotonic() - started
                 break
         except requests.RequestException:

@@ -72,7 +72,7 @@ class Desktop:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{self.url}/desktop/state", timeout=2).json()["ready"]:
+                if requests.get(f"{self.url}/desktop/state", timeout=2).json()["interactive"]:
                     return time.monotonic() - self.started
             except requests.RequestException:
                 pass
@@ -118,7 +118,7 @@ def test_window_menus_and_clean_exit(
     app = Desktop(tmp_path / "home", display, llama_server_binary)
     try:
         seconds = app.wait_ready()
-        print(f"launch to loaded page: {seconds:.2f} s")
+        print(f"launch to interactive page: {seconds:.2f} s")
         shot = screenshot(display, "desktop-window.png")
         assert image_spread(shot) > 0.01, "the screenshot is blank"
 
@@ -143,6 +143,12 @@ def test_window_menus_and_clean_exit(
         while app.llama_servers() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert app.llama_servers() == []
+
+        # The page-side menu actions run without errors in the real window.
+        for action in ("new_chat", "model_library", "toggle_theme", "zoom_in", "zoom_reset"):
+            app.menu(action)
+        app.menu("reload")
+        app.wait_ready()
 
         # File > Quit closes the window; nothing of Hearth stays behind.
         requests.post(f"{app.url}/ollama/api/generate", json={"model": "desk:1"}, timeout=120)

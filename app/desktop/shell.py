@@ -66,7 +66,7 @@ class DesktopShell:
         self.ready = threading.Event()
         self.geometry_path = settings.data_dir / "window.json"
         self.actions: dict[str, Callable[[dict[str, Any]], Any]] = {
-            "new_chat": lambda _: self._navigate("#/"),
+            "new_chat": lambda _: self._js("window.hearth && window.hearth.newChat()"),
             "import_gguf": self.import_gguf,
             "quit": lambda _: self.quit(),
             "pull_model": self.pull_model,
@@ -163,8 +163,16 @@ class DesktopShell:
 
         @control.get("/desktop/state")
         def state():  # type: ignore[no-untyped-def]
+            interactive = False
+            if self.ready.is_set():
+                # The UI marks 'hearth:ready' once settings, models and chats are loaded.
+                mark = "performance.getEntriesByName('hearth:ready').length > 0"
+                interactive = bool(self._js(mark))
             return jsonify(
-                ready=self.ready.is_set(), tray=self.tray is not None, actions=sorted(self.actions)
+                ready=self.ready.is_set(),
+                interactive=interactive,
+                tray=self.tray is not None,
+                actions=sorted(self.actions),
             )
 
         @control.post("/desktop/focus")
