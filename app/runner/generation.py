@@ -171,6 +171,32 @@ def _stream_chat(
     yield "", "", finished_calls, info
 
 
+def _load_or_unload(
+    scheduler: Scheduler,
+    spec: Any,
+    options: dict[str, Any],
+    keep_alive: float,
+    empty: dict[str, Any],
+) -> dict[str, Any]:
+    """An empty request only loads the model, or with ``keep_alive: 0`` unloads it.
+
+    Unloading answers at once, loaded or not, as Ollama does.
+    """
+    if keep_alive == 0:
+        scheduler.unload(spec.digest)
+        reason = "unload"
+    else:
+        _lease(scheduler, spec, options, keep_alive).release()
+        reason = "load"
+    return {
+        "model": spec.display,
+        "created_at": now_rfc3339(),
+        **empty,
+        "done_reason": reason,
+        "done": True,
+    }
+
+
 def chat(
     scheduler: Scheduler,
     spec: Any,
@@ -184,27 +210,12 @@ def chat(
     options = _merged_options(spec, request_options)
     if request.get("tools") and "tools" not in spec.capabilities:
         raise BadRequest(f"{model} does not support tools")
-    if not request.get("messages") and keep_alive == 0:
-        scheduler.unload(spec.digest)  # answer at once, loaded or not, as Ollama does
-        yield {
-            "model": model,
-            "created_at": now_rfc3339(),
-            "message": {"role": "assistant", "content": ""},
-            "done_reason": "unload",
-            "done": True,
-        }
+    if not request.get("messages"):
+        empty = {"message": {"role": "assistant", "content": ""}}
+        yield _load_or_unload(scheduler, spec, options, keep_alive, empty)
         return
     lease = _lease(scheduler, spec, options, keep_alive)
     try:
-        if not request.get("messages"):
-            yield {
-                "model": model,
-                "created_at": now_rfc3339(),
-                "message": {"role": "assistant", "content": ""},
-                "done_reason": "load",
-                "done": True,
-            }
-            return
         body = _chat_body(spec, request, options, lease.runner.config.ctx_per_slot)
         with contextlib.closing(_stream_chat(lease, body, started)) as pieces:
             for content, thinking, calls, info in pieces:
@@ -256,28 +267,11 @@ def generate(
     if not isinstance(prompt, str):
         raise BadRequest("prompt must be a string")
     options = _merged_options(spec, request_options)
-    load_only = not prompt and not request.get("suffix")
-    if load_only and keep_alive == 0:
-        scheduler.unload(spec.digest)
-        yield {
-            "model": model,
-            "created_at": now_rfc3339(),
-            "response": "",
-            "done": True,
-            "done_reason": "unload",
-        }
+    if not prompt and not request.get("suffix"):
+        yield _load_or_unload(scheduler, spec, options, keep_alive, {"response": ""})
         return
     lease = _lease(scheduler, spec, options, keep_alive)
     try:
-        if load_only:
-            yield {
-                "model": model,
-                "created_at": now_rfc3339(),
-                "response": "",
-                "done": True,
-                "done_reason": "load",
-            }
-            return
         num_ctx = lease.runner.config.ctx_per_slot
         if raw or request.get("suffix"):
             yield from _generate_raw(lease, request, prompt, options, num_ctx, model, started)

@@ -69,34 +69,33 @@ def _include_usage(body: dict[str, Any]) -> bool:
     return bool(isinstance(options, dict) and options.get("include_usage"))
 
 
-@openai_api.post("/chat/completions")
-def chat_completions() -> Response:
-    body = json_body()
-    request = openai_compat.chat_request(body)
-    objects = manager().chat(request)
-    stream = openai_compat.ChatStream(str(body.get("model")), _include_usage(body))
+def _respond(
+    body: dict[str, Any], objects: Iterator[dict[str, Any]], stream: Any, aggregate: Any
+) -> Response:
+    """SSE chunks when asked to stream, else one OpenAI object from the aggregate."""
     if body.get("stream"):
         return _sse(stream.chunks(objects), objects)
     try:
-        result = aggregate_chat(objects)
+        result = aggregate(objects)
     finally:
         objects.close()  # type: ignore[attr-defined]
     return jsonify(stream.completion(result))
+
+
+@openai_api.post("/chat/completions")
+def chat_completions() -> Response:
+    body = json_body()
+    objects = manager().chat(openai_compat.chat_request(body))
+    stream = openai_compat.ChatStream(str(body.get("model")), _include_usage(body))
+    return _respond(body, objects, stream, aggregate_chat)
 
 
 @openai_api.post("/completions")
 def completions() -> Response:
     body = json_body()
-    request = openai_compat.completion_request(body)
-    objects = manager().generate(request)
+    objects = manager().generate(openai_compat.completion_request(body))
     stream = openai_compat.CompletionStream(str(body.get("model")), _include_usage(body))
-    if body.get("stream"):
-        return _sse(stream.chunks(objects), objects)
-    try:
-        result = aggregate_generate(objects)
-    finally:
-        objects.close()  # type: ignore[attr-defined]
-    return jsonify(stream.completion(result))
+    return _respond(body, objects, stream, aggregate_generate)
 
 
 def _model_object(entry: dict[str, Any]) -> dict[str, Any]:
