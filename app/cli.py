@@ -66,7 +66,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _setup_logging(settings, args.verbose)
     verifier = _lan_verifier(settings)
     manager = _manager(settings)
-    servers = [HTTPServer(create_app(settings, manager, verifier), settings.host, settings.port)]
+    web_app = create_app(settings, manager, verifier)
+    servers = [HTTPServer(web_app, settings.host, settings.port)]
     if settings.ollama_port:
         drop_in = create_ollama_app(settings, manager, verifier)
         servers.append(HTTPServer(drop_in, settings.host, settings.ollama_port))
@@ -98,6 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         for each in servers:
             each.stop()
+        web_app.extensions["hearth_chats"].close()
         manager.close()
     return 0
 

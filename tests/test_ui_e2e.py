@@ -4,8 +4,7 @@
 Screenshots of the main screens and the measured numbers (initial JS gzipped,
 first paint, long tasks while streaming) land in ``tests/artifacts/``.
 
-Parts that need the chats API (/api/v1) skip themselves while that API is not
-on the server; everything else runs against the UI's in-memory mode.
+History tests need the chats API (/api/v1), which every ``hearth serve`` has.
 """
 
 from __future__ import annotations
@@ -63,6 +62,8 @@ def server(
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is not installed (apt-get install chromium)")
     assert serves_ui(hearth.url), "the app factory does not serve ui_dist/"
+    chats = requests.get(hearth.url + "/api/v1/chats?limit=1", timeout=10)
+    assert chats.status_code == 200, "the server has no /api/v1/chats"
     yield hearth
 
 
@@ -74,11 +75,6 @@ def write_metrics() -> Iterator[None]:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "ui-metrics.json").write_text(json.dumps(METRICS, indent=2))
         print("\nUI metrics:", json.dumps(METRICS, indent=2))
-
-
-@pytest.fixture(scope="module")
-def chats_api(server: HearthProcess) -> bool:
-    return requests.get(server.url + "/api/v1/chats?limit=1", timeout=10).status_code == 200
 
 
 @pytest.fixture(scope="module")
@@ -106,14 +102,7 @@ class Page:
     def _console(self, message: Any) -> None:
         if message.type != "error":
             return
-        text = message.text
-        # The browser logs every 4xx as a console error; /api/v1 404s are expected
-        # while that API is not built (the UI falls back to in-memory chats).
-        if "404" in text and "Failed to load resource" in text:
-            location = message.location.get("url", "") if message.location else ""
-            if "/api/v1/" in location or not location:
-                return
-        self.errors.append(text)
+        self.errors.append(message.text)
 
     def _request(self, request: Any) -> None:
         entry = f"{request.method} {request.url}"
@@ -321,9 +310,7 @@ def test_regenerate_and_edit(page: Page) -> None:
     assert page.errors == []
 
 
-def test_history_survives_reload_and_search(page: Page, chats_api: bool) -> None:
-    if not chats_api:
-        pytest.skip("/api/v1/chats is not on this server yet")
+def test_history_survives_reload_and_search(page: Page) -> None:
     page.open("/")
     chat_options(page, max_tokens=16)
     marker = f"zebra{int(time.time())}"
@@ -349,9 +336,7 @@ def test_history_survives_reload_and_search(page: Page, chats_api: bool) -> None
     assert page.errors == []
 
 
-def test_interrupted_answer_after_reload(page: Page, chats_api: bool) -> None:
-    if not chats_api:
-        pytest.skip("/api/v1/chats is not on this server yet")
+def test_interrupted_answer_after_reload(page: Page) -> None:
     page.open("/")
     chat_options(page, max_tokens=1500)
     send(page, "Write a very long story about a lighthouse keeper.")

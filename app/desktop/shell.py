@@ -26,6 +26,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from app import __version__
+from app.chats import ChatStore
 from app.desktop.instance import InstanceLock, focus_running
 from app.desktop.tray import ICON, install_tray
 from app.models.manager import ModelManager
@@ -61,6 +62,7 @@ class DesktopShell:
         self.settings = settings
         self.manager: ModelManager | None = None
         self.server: HTTPServer | None = None
+        self.chats: ChatStore | None = None
         self.window: Any = None
         self.tray: Any = None
         self.ready = threading.Event()
@@ -298,6 +300,7 @@ class DesktopShell:
         try:
             self.manager = ModelManager(self.settings)
             app = create_app(self.settings, self.manager)
+            self.chats = app.extensions["hearth_chats"]
             app.register_blueprint(self.control_blueprint())
             self.server = HTTPServer(app, "127.0.0.1", 0)
             self.server.start_in_thread()
@@ -340,10 +343,16 @@ class DesktopShell:
         self.quit()
 
     def shutdown(self) -> None:
-        """Stop the HTTP server and every llama-server; pulls resume next start."""
+        """Stop the HTTP server, close the chat database, stop each llama-server.
+
+        Pulls in progress are kept on disk and resume at the next start.
+        """
         if self.server is not None:
             self.server.stop()
             self.server = None
+        if self.chats is not None:
+            self.chats.close()
+            self.chats = None
         if self.manager is not None:
             self.manager.close()
             self.manager = None

@@ -1,0 +1,120 @@
+"""Numbered, forward-only schema migrations.
+
+Each migration runs inside the caller's ``BEGIN IMMEDIATE`` transaction
+together with the row that records it in ``schema_migrations``: a crash half
+way leaves the previous version intact. Never edit a released migration;
+append a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+ROLES = ("system", "user", "assistant", "tool")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+def _run(conn: sqlite3.Connection, statements: list[str]) -> None:
+    # One statement at a time: ``executescript`` would COMMIT the open transaction.
+    for statement in statements:
+        conn.execute(statement)
+
+
+def _base_tables(conn: sqlite3.Connection) -> None:
+    roles = ", ".join(f"'{role}'" for role in ROLES)
+    _run(
+        conn,
+        [
+            # ``pk`` is an explicit INTEGER PRIMARY KEY so the full-text index can
+            # point at it: an implicit rowid may change on VACUUM.
+            """CREATE TABLE chats (
+                pk INTEGER PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                title TEXT NOT NULL DEFAULT '',
+                model TEXT,
+                system TEXT NOT NULL DEFAULT '',
+                options TEXT NOT NULL DEFAULT '{}',
+                pinned INTEGER NOT NULL DEFAULT 0,
+                archived INTEGER NOT NULL DEFAULT 0,
+                folder TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX chats_by_updated ON chats (updated_at DESC, pk DESC)",
+            f"""CREATE TABLE messages (
+                pk INTEGER PRIMARY KEY,
+                chat_pk INTEGER NOT NULL REFERENCES chats (pk) ON DELETE CASCADE,
+                id TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                role TEXT NOT NULL CHECK (role IN ({roles})),
+                content TEXT NOT NULL DEFAULT '',
+                thinking TEXT,
+                images TEXT,
+                tool_calls TEXT,
+                stats TEXT,
+                done INTEGER NOT NULL DEFAULT 1,
+                model TEXT,
+                created_at TEXT NOT NULL,
+                UNIQUE (chat_pk, id)
+            )""",
+            "CREATE INDEX messages_by_position ON messages (chat_pk, position)",
+            "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ],
+    )
+
+
+def fts_available(conn: sqlite3.Connection) -> bool:
+    """FTS5 with the trigram tokenizer (SQLite 3.34+), which matches substrings like LIKE."""
+    if sqlite3.sqlite_version_info < (3, 34, 0):
+        return False
+    try:
+        conn.execute("CREATE VIRTUAL TABLE temp.hearth_fts_probe USING fts5(x, tokenize='trigram')")
+        conn.execute("DROP TABLE temp.hearth_fts_probe")
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
+def _search_index(conn: sqlite3.Connection) -> None:
+    """Full-text indexes over titles and message text, kept in step by triggers.
+
+    External-content tables: the text is stored once (in chats/messages) and
+    the index holds only trigrams. Without FTS5 search falls back to LIKE.
+    """
+    if not fts_available(conn):
+        return
+    for table, column in (("chats", "title"), ("messages", "content")):
+        fts = f"{table}_fts"
+        _run(
+            conn,
+            [
+                f"""CREATE VIRTUAL TABLE {fts} USING fts5(
+                    {column}, content='{table}', content_rowid='pk', tokenize='trigram')""",
+                f"""CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN
+                    INSERT INTO {fts} (rowid, {column}) VALUES (new.pk, new.{column}); END""",
+                f"""CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN
+                    INSERT INTO {fts} ({fts}, rowid, {column})
+                    VALUES ('delete', old.pk, old.{column}); END""",
+                f"""CREATE TRIGGER {fts}_update AFTER UPDATE OF {column} ON {table} BEGIN
+                    INSERT INTO {fts} ({fts}, rowid, {column})
+                    VALUES ('delete', old.pk, old.{column});
+                    INSERT INTO {fts} (rowid, {column}) VALUES (new.pk, new.{column}); END""",
+                # Index what an older schema already holds.
+                f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')",
+            ],
+        )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "chats, messages and settings", _base_tables),
+    Migration(2, "full-text search over titles and messages", _search_index),
+)
+LATEST = MIGRATIONS[-1].version

@@ -1,0 +1,111 @@
+"""App settings kept in the chat database: which keys exist, their defaults and checks.
+
+A closed list on purpose: a typo in a key is a 400 rather than a setting that
+silently does nothing. ``null`` resets a key to its default.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from app.models.errors import BadRequest
+from app.models.options import validate_options
+from app.runner.keepalive import parse_keep_alive
+
+THEMES = ("light", "dark", "system")
+MAX_WINDOW_JSON = 64 * 1024
+DEFAULTS: dict[str, Any] = {
+    "theme": "system",
+    "default_model": None,
+    "default_system_prompt": "",
+    "default_options": {},
+    "keep_alive": "5m",
+    "pull_concurrency": 4,
+    "models_dir": None,
+    "window": {},
+}
+RESTART_KEYS = ("models_dir",)
+"""Stored at once but used only from the next start (the model store is opened at start-up)."""
+
+
+def _theme(value: Any) -> str:
+    if value not in THEMES:
+        raise BadRequest(f"theme must be one of {', '.join(THEMES)}")
+    return value
+
+
+def _optional_text(key: str) -> Any:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise BadRequest(f"{key} must be a string or null")
+        return value
+
+    return check
+
+
+def _default_options(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadRequest("default_options must be an object")
+    try:
+        return validate_options(value)
+    except BadRequest as error:
+        raise BadRequest(f"default_options: {error}") from None
+
+
+def _keep_alive(value: Any) -> Any:
+    try:
+        parse_keep_alive(value)
+    except BadRequest as error:
+        raise BadRequest(f"keep_alive: {error}") from None
+    return value
+
+
+def _pull_concurrency(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
+        raise BadRequest("pull_concurrency must be an integer from 1 to 16")
+    return value
+
+
+def _models_dir(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest("models_dir must be a directory path or null")
+    if not Path(value).expanduser().is_absolute():
+        raise BadRequest("models_dir must be an absolute path")
+    return value
+
+
+def _window(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadRequest("window must be an object")
+    if len(json.dumps(value)) > MAX_WINDOW_JSON:
+        raise BadRequest(f"window must be under {MAX_WINDOW_JSON // 1024} KiB of JSON")
+    return value
+
+
+CHECKS = {
+    "theme": _theme,
+    "default_model": _optional_text("default_model"),
+    "default_system_prompt": _optional_text("default_system_prompt"),
+    "default_options": _default_options,
+    "keep_alive": _keep_alive,
+    "pull_concurrency": _pull_concurrency,
+    "models_dir": _models_dir,
+    "window": _window,
+}
+
+
+def clean_patch(body: Any) -> dict[str, Any]:
+    """Validated changes; ``None`` values mean "back to the default"."""
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    unknown = sorted(set(body) - set(DEFAULTS))
+    if unknown:
+        raise BadRequest(f"unknown setting(s): {', '.join(unknown)}")
+    return {key: None if value is None else CHECKS[key](value) for key, value in body.items()}
+
+
+def effective(stored: dict[str, Any]) -> dict[str, Any]:
+    """Defaults overlaid with stored values (unknown stored keys, from a newer Hearth, dropped)."""
+    return {key: stored.get(key, default) for key, default in DEFAULTS.items()}

@@ -1,0 +1,364 @@
+"""``ChatStore``: every read and write of chats, messages and app settings.
+
+The blueprint parses and validates; this class owns the SQL. Each thread gets
+its own connection (sqlite3 connections must not be shared across threads,
+and cheroot serves requests from a thread pool); every write is one short
+``BEGIN IMMEDIATE`` transaction, so a killed process loses at most the write
+in flight and never a committed chat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import uuid
+import weakref
+from pathlib import Path
+from typing import Any
+
+from app.chats.db import connect, now, open_database, read, schema_version, write
+from app.chats.errors import ChatNotFound, Conflict, MessageNotFound
+from app.chats.search import search_clause
+from app.models.errors import HearthError
+
+CHAT_COLUMNS = ("title", "model", "system", "options", "pinned", "archived", "folder")
+CONTENT_COLUMNS = {"title", "model", "system", "options", "messages"}
+"""Changing these moves a chat to the top; pinning, archiving or filing it does not."""
+JSON_MESSAGE_COLUMNS = ("images", "tool_calls", "stats")
+MESSAGE_COLUMNS = ("role", "content", "thinking", "images", "tool_calls", "stats", "done", "model")
+
+
+class StoreClosed(HearthError):
+    status = 503
+
+    def __init__(self) -> None:
+        super().__init__("the chat store is closed")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+class _Handle:
+    """Holds one thread's connection; weakly tracked so a finished thread's
+    connection is freed with it, yet ``close()`` can still reach the live ones."""
+
+    __slots__ = ("conn", "__weakref__")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+
+def _chat_dict(row: sqlite3.Row) -> dict[str, Any]:
+    chat = {
+        "id": row["id"],
+        "title": row["title"],
+        "model": row["model"],
+        "system": row["system"],
+        "options": json.loads(row["options"] or "{}"),
+        "pinned": bool(row["pinned"]),
+        "archived": bool(row["archived"]),
+        "folder": row["folder"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+    if "message_count" in row.keys():  # noqa: SIM118 - sqlite3.Row has no __contains__ on keys
+        chat["message_count"] = row["message_count"]
+    return chat
+
+
+def _message_dict(row: sqlite3.Row) -> dict[str, Any]:
+    message = {"id": row["id"], "role": row["role"], "content": row["content"]}
+    message["thinking"] = row["thinking"]
+    for column in JSON_MESSAGE_COLUMNS:
+        message[column] = json.loads(row[column]) if row[column] is not None else None
+    message["done"] = bool(row["done"])
+    message["model"] = row["model"]
+    message["created_at"] = row["created_at"]
+    return message
+
+
+class ChatStore:
+    """Chats, their messages and app settings in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._closed = False
+        self._local = threading.local()
+        self._handles: weakref.WeakSet[_Handle] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        first = open_database(self.path)
+        self.use_fts = bool(
+            first.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages_fts'"
+            ).fetchone()
+        )
+        self._adopt(first)
+
+    # -- connections ---------------------------------------------------
+    def _adopt(self, conn: sqlite3.Connection) -> sqlite3.Connection:
+        handle = _Handle(conn)
+        self._local.handle = handle
+        with self._lock:
+            self._handles.add(handle)
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreClosed()
+        handle = getattr(self._local, "handle", None)
+        return handle.conn if handle is not None else self._adopt(connect(self.path))
+
+    def close(self) -> None:
+        """Close every thread's connection (at shutdown; later calls raise StoreClosed)."""
+        self._closed = True
+        with self._lock:
+            handles = list(self._handles)
+            self._handles.clear()
+        for handle in handles:
+            with contextlib.suppress(sqlite3.Error):
+                handle.conn.close()
+
+    @property
+    def schema_version(self) -> int:
+        return schema_version(self._conn())
+
+    # -- chats ---------------------------------------------------------
+    def list_chats(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        query: str | None = None,
+        archived: bool | None = None,
+        pinned: bool | None = None,
+        folder: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Chat summaries (no messages), newest update first, and the total that matched.
+
+        ``folder=""`` asks for chats in no folder; ``None`` filters nothing.
+        """
+        where, params = search_clause(query or "", self.use_fts)
+        filters: list[Any] = []
+        if archived is not None:
+            where += " AND c.archived = ?"
+            filters.append(int(archived))
+        if pinned is not None:
+            where += " AND c.pinned = ?"
+            filters.append(int(pinned))
+        if folder is not None:
+            where += " AND c.folder IS ?"
+            filters.append(folder or None)
+        conn = self._conn()
+        with read(conn):
+            total = conn.execute(
+                f"SELECT count(*) FROM chats c WHERE {where}", [*params, *filters]
+            ).fetchone()[0]
+            rows = conn.execute(
+                "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.chat_pk = c.pk)"
+                f" AS message_count FROM chats c WHERE {where}"
+                " ORDER BY c.updated_at DESC, c.pk DESC LIMIT ? OFFSET ?",
+                [*params, *filters, limit, offset],
+            ).fetchall()
+        return [_chat_dict(row) for row in rows], int(total)
+
+    def get_chat(self, chat_id: str) -> dict[str, Any]:
+        """One chat with its messages in order."""
+        conn = self._conn()
+        with read(conn):
+            row = conn.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
+            if row is None:
+                raise ChatNotFound(chat_id)
+            messages = conn.execute(
+                "SELECT * FROM messages WHERE chat_pk = ? ORDER BY position, pk", (row["pk"],)
+            ).fetchall()
+        chat = _chat_dict(row)
+        chat["messages"] = [_message_dict(message) for message in messages]
+        return chat
+
+    def create_chat(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Store a new chat from validated ``fields`` (see ``validate.clean_chat``)."""
+        with write(self._conn()) as conn:
+            chat_id = self._insert_chat(conn, fields)
+        return self.get_chat(chat_id)
+
+    def import_chats(self, chats: list[dict[str, Any]]) -> list[str]:
+        """Store several validated chats in one transaction: all of them or none."""
+        with write(self._conn()) as conn:
+            return [self._insert_chat(conn, fields) for fields in chats]
+
+    def update_chat(self, chat_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Change the given fields; ``messages`` replaces the whole list."""
+        with write(self._conn()) as conn:
+            pk = self._chat_pk(conn, chat_id)
+            columns = [column for column in CHAT_COLUMNS if column in fields]
+            values = [self._column_value(column, fields[column]) for column in columns]
+            if CONTENT_COLUMNS & fields.keys():
+                columns.append("updated_at")
+                values.append(now())
+            if columns:
+                assignments = ", ".join(f"{column} = ?" for column in columns)
+                conn.execute(f"UPDATE chats SET {assignments} WHERE pk = ?", [*values, pk])
+            if "messages" in fields:
+                conn.execute("DELETE FROM messages WHERE chat_pk = ?", (pk,))
+                self._insert_messages(conn, pk, fields["messages"], 0)
+        return self.get_chat(chat_id)
+
+    def delete_chat(self, chat_id: str) -> None:
+        with write(self._conn()) as conn:
+            if conn.execute("DELETE FROM chats WHERE id = ?", (chat_id,)).rowcount == 0:
+                raise ChatNotFound(chat_id)
+
+    # -- messages ------------------------------------------------------
+    def add_message(self, chat_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        """Append one validated message at the end of the chat; returns it with its id."""
+        with write(self._conn()) as conn:
+            pk = self._chat_pk(conn, chat_id)
+            position = conn.execute(
+                "SELECT coalesce(max(position) + 1, 0) FROM messages WHERE chat_pk = ?", (pk,)
+            ).fetchone()[0]
+            (message_pk,) = self._insert_messages(conn, pk, [message], position)
+            conn.execute("UPDATE chats SET updated_at = ? WHERE pk = ?", (now(), pk))
+            row = conn.execute("SELECT * FROM messages WHERE pk = ?", (message_pk,)).fetchone()
+        return _message_dict(row)
+
+    def update_message(
+        self, chat_id: str, message_id: str, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Change some fields of one message: the UI saves a growing answer this way.
+
+        One UPDATE of one row in its own short transaction, so saving every
+        second while tokens stream stays cheap. The chat's ``updated_at`` is
+        touched only when the answer is finished (``done: true``).
+        """
+        columns = [column for column in MESSAGE_COLUMNS if column in fields]
+        values = [self._column_value(column, fields[column]) for column in columns]
+        where = "chat_pk = (SELECT pk FROM chats WHERE id = ?) AND id = ?"
+        with write(self._conn()) as conn:
+            if columns:
+                assignments = ", ".join(f"{column} = ?" for column in columns)
+                conn.execute(
+                    f"UPDATE messages SET {assignments} WHERE {where}",
+                    [*values, chat_id, message_id],
+                )
+            if fields.get("done") is True:
+                conn.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now(), chat_id))
+            row = conn.execute(
+                f"SELECT * FROM messages WHERE {where}", (chat_id, message_id)
+            ).fetchone()
+            if row is None:  # rolled back with the transaction
+                self._chat_pk(conn, chat_id)
+                raise MessageNotFound(chat_id, message_id)
+        return _message_dict(row)
+
+    def delete_message(self, chat_id: str, message_id: str) -> None:
+        with write(self._conn()) as conn:
+            pk = self._chat_pk(conn, chat_id)
+            deleted = conn.execute(
+                "DELETE FROM messages WHERE chat_pk = ? AND id = ?", (pk, message_id)
+            ).rowcount
+            if not deleted:
+                raise MessageNotFound(chat_id, message_id)
+            conn.execute("UPDATE chats SET updated_at = ? WHERE pk = ?", (now(), pk))
+
+    # -- app settings --------------------------------------------------
+    def get_settings(self) -> dict[str, Any]:
+        """The stored settings only; defaults are the caller's business."""
+        rows = self._conn().execute("SELECT key, value FROM settings").fetchall()
+        return {row["key"]: json.loads(row["value"]) for row in rows}
+
+    def set_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Store the given keys; a ``None`` value removes the key (back to its default)."""
+        with write(self._conn()) as conn:
+            for key, value in changes.items():
+                if value is None:
+                    conn.execute("DELETE FROM settings WHERE key = ?", (key,))
+                else:
+                    conn.execute(
+                        "INSERT INTO settings (key, value) VALUES (?, ?)"
+                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (key, json.dumps(value, ensure_ascii=False)),
+                    )
+        return self.get_settings()
+
+    # -- helpers -------------------------------------------------------
+    @staticmethod
+    def _chat_pk(conn: sqlite3.Connection, chat_id: str) -> int:
+        row = conn.execute("SELECT pk FROM chats WHERE id = ?", (chat_id,)).fetchone()
+        if row is None:
+            raise ChatNotFound(chat_id)
+        return int(row[0])
+
+    @staticmethod
+    def _column_value(column: str, value: Any) -> Any:
+        if column == "options" or column in JSON_MESSAGE_COLUMNS:
+            return _json(value)
+        if column in ("pinned", "archived", "done"):
+            return int(bool(value))
+        return value
+
+    def _insert_chat(self, conn: sqlite3.Connection, fields: dict[str, Any]) -> str:
+        chat_id = new_id()
+        stamp = now()
+        created = fields.get("created_at") or stamp
+        updated = fields.get("updated_at") or created
+        cursor = conn.execute(
+            "INSERT INTO chats (id, title, model, system, options, pinned, archived, folder,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                chat_id,
+                fields.get("title") or "New chat",
+                fields.get("model"),
+                fields.get("system") or "",
+                _json(fields.get("options") or {}),
+                int(bool(fields.get("pinned"))),
+                int(bool(fields.get("archived"))),
+                fields.get("folder"),
+                created,
+                max(updated, created),
+            ),
+        )
+        self._insert_messages(conn, int(cursor.lastrowid or 0), fields.get("messages") or [], 0)
+        return chat_id
+
+    def _insert_messages(
+        self,
+        conn: sqlite3.Connection,
+        chat_pk: int,
+        messages: list[dict[str, Any]],
+        first_position: int,
+    ) -> list[int]:
+        stamp = now()
+        keys: list[int] = []
+        for offset, message in enumerate(messages):
+            message_id = message.get("id") or new_id()
+            try:
+                cursor = conn.execute(
+                    "INSERT INTO messages (chat_pk, id, position, role, content, thinking,"
+                    " images, tool_calls, stats, done, model, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        chat_pk,
+                        message_id,
+                        first_position + offset,
+                        message["role"],
+                        message.get("content") or "",
+                        message.get("thinking"),
+                        _json(message.get("images")),
+                        _json(message.get("tool_calls")),
+                        _json(message.get("stats")),
+                        int(message.get("done", True) is not False),
+                        message.get("model"),
+                        message.get("created_at") or stamp,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise Conflict(f"message id '{message_id}' is already used in this chat") from None
+            keys.append(int(cursor.lastrowid or 0))
+        return keys

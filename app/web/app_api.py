@@ -1,0 +1,280 @@
+"""Hearth's own app API under ``/api/v1``: chats, messages, settings, system info.
+
+Parse, validate, serialize: storage lives in :class:`app.chats.ChatStore` and
+the checks in ``app.chats.validate`` / ``app.chats.preferences``, so the CLI
+and the desktop shell reach the same code. Documented in OpenAPI 3.1 at
+``/api/v1/openapi.json`` (see ``app.web.openapi``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+
+from app.chats import ChatStore
+from app.chats import preferences as prefs
+from app.chats.transfer import (
+    export_filename,
+    export_json,
+    export_markdown,
+    parse_import,
+)
+from app.chats.validate import MESSAGE_PATCH_KEYS, clean_chat, clean_message
+from app.doctor import doctor_report
+from app.models.errors import BadRequest, HearthError
+from app.models.manager import ModelManager
+from app.runner.keepalive import parse_keep_alive
+from app.settings import Settings
+from app.web.openapi import openapi_document
+
+app_api = Blueprint("app_api", __name__)
+MAX_BODY = 32 * 2**20
+MAX_IMPORT_BODY = 128 * 2**20
+"""Exports from other apps carry images inline, so imports get more room."""
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+DOCTOR_TTL_SECONDS = 30.0
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+class PayloadTooLarge(HearthError):
+    status = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body is larger than {limit // 2**20} MiB")
+
+
+def register_app_api(
+    app: Flask, settings: Settings, manager: ModelManager, store: ChatStore | None = None
+) -> ChatStore:
+    """Open the chat database (migrating it) and serve ``/api/v1`` on ``app``.
+
+    Returns the store so the caller can ``close()`` it at shutdown. The stored
+    ``keep_alive`` setting becomes the manager's default right away. Calling it
+    again on the same app returns the store already there.
+    """
+    if app_api.name in app.blueprints:
+        return app.extensions["hearth_chats"]
+    store = store or ChatStore(settings.database_path)
+    app.extensions["hearth_chats"] = store
+    app.extensions["hearth_doctor_cache"] = _DoctorCache(settings)
+    app.register_blueprint(app_api, url_prefix="/api/v1")
+    _apply_keep_alive(manager, prefs.effective(store.get_settings())["keep_alive"])
+    return store
+
+
+def chats() -> ChatStore:
+    return current_app.extensions["hearth_chats"]
+
+
+def _manager() -> ModelManager:
+    return current_app.extensions["hearth_manager"]
+
+
+def _apply_keep_alive(manager: Any, value: Any) -> None:
+    if hasattr(manager, "default_keep_alive"):
+        manager.default_keep_alive = parse_keep_alive(value)
+
+
+# -- request parsing -----------------------------------------------------------
+def _body(limit: int = MAX_BODY) -> Any:
+    """The request's JSON value, bounded: a client cannot make us buffer gigabytes."""
+    if (request.content_length or 0) > limit:
+        raise PayloadTooLarge(limit)
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise PayloadTooLarge(limit)
+    if not raw.strip():
+        raise BadRequest("missing request body")
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise BadRequest(f"invalid JSON: {error}") from None
+
+
+def _object_body() -> dict[str, Any]:
+    body = _body()
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    return body
+
+
+def _int_arg(name: str, default: int, low: int, high: int | None = None) -> int:
+    text = request.args.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer") from None
+    if value < low:
+        raise BadRequest(f"{name} must be at least {low}")
+    return min(value, high) if high is not None else value
+
+
+def _bool_arg(name: str) -> bool | None:
+    text = request.args.get(name)
+    if text is None or text == "":
+        return None
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise BadRequest(f"{name} must be true or false")
+
+
+# -- chats -------------------------------------------------------------------
+@app_api.get("/chats")
+def list_chats() -> Response:
+    limit = _int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = _int_arg("offset", 0, 0)
+    found, total = chats().list_chats(
+        limit=limit,
+        offset=offset,
+        query=request.args.get("q") or None,
+        archived=_bool_arg("archived"),
+        pinned=_bool_arg("pinned"),
+        folder=request.args.get("folder"),
+    )
+    after = offset + len(found)
+    return jsonify(
+        chats=found,
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_offset=after if after < total else None,
+    )
+
+
+@app_api.post("/chats")
+def create_chat() -> tuple[Response, int]:
+    return jsonify(chats().create_chat(clean_chat(_object_body()))), 201
+
+
+@app_api.post("/chats/import")
+def import_chats() -> Response:
+    valid, skipped = parse_import(_body(MAX_IMPORT_BODY))
+    if not valid:
+        reason = skipped[0]["error"] if skipped else "the upload holds no chats"
+        raise BadRequest(f"nothing imported: {reason}")
+    ids = chats().import_chats(valid)
+    return jsonify(imported=len(ids), ids=ids, skipped=skipped)
+
+
+@app_api.get("/chats/<chat_id>")
+def get_chat(chat_id: str) -> Response:
+    return jsonify(chats().get_chat(chat_id))
+
+
+@app_api.patch("/chats/<chat_id>")
+def update_chat(chat_id: str) -> Response:
+    return jsonify(chats().update_chat(chat_id, clean_chat(_object_body(), partial=True)))
+
+
+@app_api.delete("/chats/<chat_id>")
+def delete_chat(chat_id: str) -> Response:
+    chats().delete_chat(chat_id)
+    return jsonify(id=chat_id, deleted=True)
+
+
+@app_api.get("/chats/<chat_id>/export")
+def export_chat(chat_id: str) -> Response:
+    kind = request.args.get("format", "json")
+    if kind not in ("json", "md"):
+        raise BadRequest("format must be json or md")
+    chat = chats().get_chat(chat_id)
+    if kind == "md":
+        response = Response(export_markdown(chat), mimetype="text/markdown")
+    else:
+        response = jsonify(export_json(chat))
+    name = export_filename(chat, kind)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+# -- messages ----------------------------------------------------------------
+@app_api.post("/chats/<chat_id>/messages")
+def add_message(chat_id: str) -> tuple[Response, int]:
+    message = clean_message(_object_body())
+    return jsonify(chats().add_message(chat_id, message)), 201
+
+
+@app_api.patch("/chats/<chat_id>/messages/<message_id>")
+def update_message(chat_id: str, message_id: str) -> Response:
+    body = _object_body()
+    fields = clean_message({k: v for k, v in body.items() if k in MESSAGE_PATCH_KEYS}, partial=True)
+    return jsonify(chats().update_message(chat_id, message_id, fields))
+
+
+@app_api.delete("/chats/<chat_id>/messages/<message_id>")
+def delete_message(chat_id: str, message_id: str) -> Response:
+    chats().delete_message(chat_id, message_id)
+    return jsonify(id=message_id, deleted=True)
+
+
+# -- settings ----------------------------------------------------------------
+@app_api.get("/settings")
+def get_settings() -> Response:
+    return jsonify(prefs.effective(chats().get_settings()))
+
+
+@app_api.patch("/settings")
+def update_settings() -> Response:
+    changes = prefs.clean_patch(_object_body())
+    current = prefs.effective(chats().set_settings(changes))
+    if "keep_alive" in changes:
+        _apply_keep_alive(_manager(), current["keep_alive"])
+    return jsonify(current)
+
+
+# -- system ------------------------------------------------------------------
+class _DoctorCache:
+    """``doctor_report`` runs ``llama-server --version`` and probes GPUs: reuse it a while."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._report: dict[str, Any] | None = None
+        self._at = 0.0
+
+    def get(self) -> dict[str, Any]:
+        with self._lock:
+            if self._report is None or time.monotonic() - self._at > DOCTOR_TTL_SECONDS:
+                self._report = doctor_report(self.settings)
+                self._at = time.monotonic()
+            return self._report
+
+
+@app_api.get("/system")
+def system() -> Response:
+    report = current_app.extensions["hearth_doctor_cache"].get()
+    manager = _manager()
+    server = report["llama_server"]
+    pulls = getattr(manager, "pulls", None)
+    settings: Settings = current_app.config["HEARTH_SETTINGS"]
+    return jsonify(
+        versions={
+            "hearth": report["hearth"],
+            "python": report["python"],
+            "platform": report["platform"],
+            "llama_cpp": report["llama_cpp_pin"],
+            "llama_server": server.get("version") or None,
+            "backend": server.get("backend"),
+        },
+        directories={**report["directories"], "database": str(settings.database_path)},
+        llama_server=server,
+        hardware=report["hardware"],
+        disk_free_models=report["disk_free_models"],
+        loaded_models=manager.ps(),
+        pulls=pulls.list() if callable(getattr(pulls, "list", None)) else [],
+    )
+
+
+@app_api.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())

@@ -1,0 +1,363 @@
+"""The OpenAPI 3.1 description of ``/api/v1``, served at ``/api/v1/openapi.json``.
+
+Kept as Python data next to the blueprint so a test can check that every
+route Flask serves under ``/api/v1`` is described here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app import __version__
+from app.chats.migrations import ROLES
+from app.chats.preferences import DEFAULTS, THEMES
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(code): _ERROR for code in codes}
+
+
+_CHAT_ID = {"name": "chat_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_MESSAGE_ID = {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_NULLABLE_STRING = {"type": ["string", "null"]}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "properties": {"error": {"type": "string"}},
+        "required": ["error"],
+    },
+    "Stats": {
+        "type": "object",
+        "description": "Timings of an answer, as Ollama reports them (durations in ns);"
+        " other keys (done_reason, ...) are kept as sent.",
+        "properties": {
+            "eval_count": {"type": "integer"},
+            "eval_duration": {"type": "integer"},
+            "prompt_eval_count": {"type": "integer"},
+            "prompt_eval_duration": {"type": "integer"},
+            "total_duration": {"type": "integer"},
+            "load_duration": {"type": "integer"},
+            "tokens_per_second": {"type": "number"},
+            "ttft_ms": {"type": "number"},
+        },
+        "additionalProperties": True,
+    },
+    "Message": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "description": "Unique within its chat; generated if absent."},
+            "role": {"type": "string", "enum": list(ROLES)},
+            "content": {"type": "string"},
+            "thinking": _NULLABLE_STRING,
+            "images": {"type": ["array", "null"], "items": {"type": "string"}},
+            "tool_calls": {"type": ["array", "null"], "items": {"type": "object"}},
+            "stats": {"oneOf": [_ref("Stats"), {"type": "null"}]},
+            "done": {
+                "type": "boolean",
+                "description": "false while an answer streams, or when it was cut off.",
+            },
+            "model": _NULLABLE_STRING,
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+        "required": ["role"],
+    },
+    "MessagePatch": {
+        "type": "object",
+        "description": "Only the keys sent change (one cheap UPDATE; used while streaming).",
+        "properties": {
+            key: {"$ref": f"#/components/schemas/Message/properties/{key}"}
+            for key in ("role", "content", "thinking", "images", "tool_calls", "stats", "done")
+        }
+        | {"model": _NULLABLE_STRING},
+    },
+    "ChatFields": {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string"},
+            "model": _NULLABLE_STRING,
+            "system": {"type": "string"},
+            "options": {"type": "object", "description": "Ollama options for this chat."},
+            "pinned": {"type": "boolean"},
+            "archived": {"type": "boolean"},
+            "folder": _NULLABLE_STRING,
+            "messages": {
+                "type": "array",
+                "items": _ref("Message"),
+                "description": "On PATCH, replaces the whole list.",
+            },
+        },
+    },
+    "ChatSummary": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "model": _NULLABLE_STRING,
+            "system": {"type": "string"},
+            "options": {"type": "object"},
+            "pinned": {"type": "boolean"},
+            "archived": {"type": "boolean"},
+            "folder": _NULLABLE_STRING,
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "message_count": {"type": "integer"},
+        },
+        "required": ["id", "title", "created_at", "updated_at"],
+    },
+    "Chat": {
+        "allOf": [
+            _ref("ChatSummary"),
+            {
+                "type": "object",
+                "properties": {"messages": {"type": "array", "items": _ref("Message")}},
+            },
+        ]
+    },
+    "ChatList": {
+        "type": "object",
+        "properties": {
+            "chats": {"type": "array", "items": _ref("ChatSummary")},
+            "total": {"type": "integer"},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
+            "next_offset": {"type": ["integer", "null"]},
+        },
+    },
+    "HearthExport": {
+        "allOf": [
+            _ref("Chat"),
+            {
+                "type": "object",
+                "properties": {
+                    "format": {"const": "hearth-chat/1"},
+                    "exported_at": {"type": "string", "format": "date-time"},
+                },
+            },
+        ]
+    },
+    "ImportResult": {
+        "type": "object",
+        "properties": {
+            "imported": {"type": "integer"},
+            "ids": {"type": "array", "items": {"type": "string"}},
+            "skipped": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"index": {"type": "integer"}, "error": {"type": "string"}},
+                },
+            },
+        },
+    },
+    "Deleted": {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "deleted": {"const": True}},
+    },
+    "Settings": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "PATCH changes only the keys sent; null resets a key to its default;"
+        " an unknown key or a bad value is a 400 naming the key.",
+        "properties": {
+            "theme": {"type": "string", "enum": list(THEMES), "default": DEFAULTS["theme"]},
+            "default_model": {"type": ["string", "null"], "default": None},
+            "default_system_prompt": {"type": "string", "default": ""},
+            "default_options": {"type": "object", "default": {}},
+            "keep_alive": {
+                "type": ["number", "string"],
+                "description": "Seconds, or a Go duration such as 5m; negative keeps models"
+                " loaded. Becomes the server's default at once.",
+                "default": DEFAULTS["keep_alive"],
+            },
+            "pull_concurrency": {"type": "integer", "minimum": 1, "maximum": 16, "default": 4},
+            "models_dir": {
+                "type": ["string", "null"],
+                "description": "Absolute path. Stored only: takes effect when Hearth restarts.",
+                "default": None,
+            },
+            "window": {"type": "object", "description": "Desktop window size and position."},
+        },
+    },
+    "System": {
+        "type": "object",
+        "properties": {
+            "versions": {"type": "object"},
+            "directories": {"type": "object"},
+            "llama_server": {"type": "object"},
+            "hardware": {"type": "object"},
+            "disk_free_models": {"type": "integer", "description": "Bytes free in models dir."},
+            "loaded_models": {"type": "array", "items": {"type": "object"}},
+            "pulls": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+}
+
+
+def _paths() -> dict[str, Any]:
+    bool_query = {"type": "string", "enum": ["true", "false"]}
+    return {
+        "/api/v1/chats": {
+            "get": {
+                "summary": "List chats, newest update first",
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                    },
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "Every word must appear in the title or a message.",
+                    },
+                    {"name": "archived", "in": "query", "schema": bool_query},
+                    {"name": "pinned", "in": "query", "schema": bool_query},
+                    {
+                        "name": "folder",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "Exact folder; empty for chats in no folder.",
+                    },
+                ],
+                "responses": {"200": _json(_ref("ChatList")), **_errors(400)},
+            },
+            "post": {
+                "summary": "Create a chat (every field optional)",
+                "requestBody": _body(_ref("ChatFields")),
+                "responses": {"201": _json(_ref("Chat"), "Created"), **_errors(400, 413)},
+            },
+        },
+        "/api/v1/chats/import": {
+            "post": {
+                "summary": "Import Hearth exports or an Open WebUI chat export",
+                "description": "Accepts one Hearth export, a list of them, or Open WebUI's"
+                " export (a list of {id, title, chat: {history, messages}, ...}); Open"
+                " WebUI's active branch (currentId back to the root) is imported. Items not"
+                " understood are listed in skipped. Bodies up to 128 MiB.",
+                "requestBody": _body({"oneOf": [{"type": "object"}, {"type": "array"}]}),
+                "responses": {"200": _json(_ref("ImportResult")), **_errors(400, 413)},
+            },
+        },
+        "/api/v1/chats/{chat_id}": {
+            "parameters": [_CHAT_ID],
+            "get": {
+                "summary": "One chat with its messages",
+                "responses": {"200": _json(_ref("Chat")), **_errors(404)},
+            },
+            "patch": {
+                "summary": "Change fields; messages replaces the list",
+                "requestBody": _body(_ref("ChatFields")),
+                "responses": {"200": _json(_ref("Chat")), **_errors(400, 404, 409, 413)},
+            },
+            "delete": {
+                "summary": "Delete a chat and its messages",
+                "responses": {"200": _json(_ref("Deleted")), **_errors(404)},
+            },
+        },
+        "/api/v1/chats/{chat_id}/export": {
+            "parameters": [_CHAT_ID],
+            "get": {
+                "summary": "Download a chat as Hearth JSON or Markdown",
+                "parameters": [
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["json", "md"], "default": "json"},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The export, as an attachment",
+                        "content": {
+                            "application/json": {"schema": _ref("HearthExport")},
+                            "text/markdown": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **_errors(400, 404),
+                },
+            },
+        },
+        "/api/v1/chats/{chat_id}/messages": {
+            "parameters": [_CHAT_ID],
+            "post": {
+                "summary": "Append one message",
+                "requestBody": _body(_ref("Message")),
+                "responses": {
+                    "201": _json(_ref("Message"), "Created"),
+                    **_errors(400, 404, 409, 413),
+                },
+            },
+        },
+        "/api/v1/chats/{chat_id}/messages/{message_id}": {
+            "parameters": [_CHAT_ID, _MESSAGE_ID],
+            "patch": {
+                "summary": "Update one message (saves a streaming answer as it grows)",
+                "requestBody": _body(_ref("MessagePatch")),
+                "responses": {"200": _json(_ref("Message")), **_errors(400, 404, 413)},
+            },
+            "delete": {
+                "summary": "Delete one message",
+                "responses": {"200": _json(_ref("Deleted")), **_errors(404)},
+            },
+        },
+        "/api/v1/settings": {
+            "get": {
+                "summary": "App settings, defaults filled in",
+                "responses": {"200": _json(_ref("Settings"))},
+            },
+            "patch": {
+                "summary": "Change app settings",
+                "description": "models_dir is stored only and takes effect on restart.",
+                "requestBody": _body(_ref("Settings")),
+                "responses": {"200": _json(_ref("Settings")), **_errors(400, 413)},
+            },
+        },
+        "/api/v1/system": {
+            "get": {
+                "summary": "Versions, directories, hardware, loaded models and pulls",
+                "responses": {"200": _json(_ref("System"))},
+            },
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": {"200": _json({"type": "object"})},
+            },
+        },
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Hearth app API",
+            "version": __version__,
+            "description": "Chats, messages, settings and system information for Hearth's UI"
+            ' and desktop shell. Errors are JSON {"error": "..."} with an HTTP status;'
+            " request bodies are limited to 32 MiB (413).",
+        },
+        "servers": [{"url": "/"}],
+        "paths": _paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "responses": {"Error": _json(_ref("Error"), "Error")},
+        },
+    }
