@@ -25,17 +25,37 @@ def test_configured_host() -> None:
 
 
 @pytest.mark.parametrize(
-    "origin",
-    ["http://localhost:3000", "http://127.0.0.1:8080", "https://[::1]", "app://x", "file://"],
+    ("origin", "host", "scheme"),
+    [
+        ("http://localhost:8080", "localhost:8080", "http"),
+        ("http://127.0.0.1:5000/", "127.0.0.1:5000", "http"),
+        ("http://192.168.1.5:8080", "192.168.1.5:8080", "http"),
+        ("https://[::1]", "[::1]", "https"),
+    ],
 )
-def test_local_origins_allowed(origin: str) -> None:
-    assert origin_allowed(origin, ())
+def test_same_origin_allowed(origin: str, host: str, scheme: str) -> None:
+    assert origin_allowed(origin, host, scheme, ())
 
 
-@pytest.mark.parametrize("origin", ["https://evil.com", "http://localhost.evil.com", "null", ""])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://evil.com",
+        "http://localhost.evil.com",
+        "http://localhost:3000",  # another local web page, not this server
+        "https://localhost:8080",  # another scheme
+        "app://x",
+        "file://",
+        "null",
+        "",
+    ],
+)
 def test_foreign_origins_refused(origin: str) -> None:
-    assert not origin_allowed(origin, ())
+    assert not origin_allowed(origin, "localhost:8080", "http", ())
 
 
 def test_configured_origin_wildcard() -> None:
-    assert origin_allowed("https://chat.example.org", ["https://*.example.org"])
+    patterns = ["https://*.example.org", "vscode-webview://*"]
+    assert origin_allowed("https://chat.example.org", "localhost:8080", "http", patterns)
+    assert origin_allowed("vscode-webview://abc", "localhost:8080", "http", patterns)
+    assert not origin_allowed("https://example.com", "localhost:8080", "http", patterns)

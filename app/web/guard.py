@@ -4,7 +4,15 @@ Why: a web page in the user's browser can reach 127.0.0.1. DNS rebinding
 (a hostile name that resolves to 127.0.0.1) arrives with a foreign ``Host``
 header; a cross-site ``fetch`` arrives with a foreign ``Origin``. Both are
 refused before any route runs, which is what stopped the 2024 attacks on
-Ollama. CORS headers are sent only to allowed origins.
+Ollama.
+
+Which origins get in: the page's own origin (``Origin`` equal to the scheme
+and ``Host`` of the request itself: the Svelte UI in the window, or a LAN
+browser on ``http://machine:8080``), and the patterns the user configured
+(``HEARTH_ORIGINS``/``OLLAMA_ORIGINS``, e.g. ``vscode-webview://*`` for an
+editor's webview). Nothing else, not even another port on localhost: any
+local web page could otherwise drive the API. CORS headers go only to
+configured origins, so CORS is off until the user turns it on.
 """
 
 from __future__ import annotations
@@ -18,8 +26,6 @@ from flask import Flask, Response, jsonify, request
 from app.web.access import COOKIE, Verifier
 
 LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
-# Non-web origins that desktop shells and editors use, as Ollama allows them.
-APP_SCHEMES = ("app://", "file://", "tauri://", "vscode-webview://", "vscode-file://")
 CORS_HEADERS = "Authorization, Content-Type, User-Agent, Accept, X-Requested-With, OpenAI-Beta"
 
 
@@ -43,17 +49,23 @@ def host_allowed(host_header: str, extra_hosts: Iterable[str]) -> bool:
         return False
 
 
-def origin_allowed(origin: str, extra_origins: Iterable[str]) -> bool:
+def same_origin(origin: str, host_header: str, scheme: str) -> bool:
+    """True when ``Origin`` names the very server the request came to."""
+    if not host_header:
+        return False
+    return origin.strip().lower().rstrip("/") == f"{scheme}://{host_header.strip().lower()}"
+
+
+def configured_origin(origin: str, extra_origins: Iterable[str]) -> bool:
+    """True when ``Origin`` matches one of the user's patterns (``*`` wildcards)."""
     origin = origin.strip()
-    lowered = origin.lower()
-    if lowered.startswith(APP_SCHEMES):
-        return True
-    for scheme in ("http://", "https://"):
-        if lowered.startswith(scheme):
-            rest = lowered[len(scheme) :].split("/", 1)[0]
-            if host_allowed(rest, ()):
-                return True
-    return any(fnmatch.fnmatchcase(origin, pattern) for pattern in extra_origins)
+    return bool(origin) and any(fnmatch.fnmatchcase(origin, p) for p in extra_origins)
+
+
+def origin_allowed(
+    origin: str, host_header: str, scheme: str, extra_origins: Iterable[str]
+) -> bool:
+    return same_origin(origin, host_header, scheme) or configured_origin(origin, extra_origins)
 
 
 def _presented_token() -> str | None:
@@ -88,11 +100,13 @@ def install_guard(
             response.status_code = 403
             return response
         origin = request.headers.get("Origin")
-        if origin is not None and not origin_allowed(origin, extra_origins):
+        host = request.headers.get("Host", "")
+        if origin is not None and not origin_allowed(origin, host, request.scheme, extra_origins):
             response = jsonify(error="forbidden: cross-site request")
             response.status_code = 403
             return response
         if request.method == "OPTIONS" and origin is not None:
+            # A preflight from an allowed origin: the CORS headers are added below.
             return Response(status=204)
         return None
 
@@ -102,7 +116,7 @@ def install_guard(
             # A browser opened /?token=...: keep it in an HttpOnly cookie from now on.
             response.set_cookie(COOKIE, request.args["token"], httponly=True, samesite="Strict")
         origin = request.headers.get("Origin")
-        if origin is not None and origin_allowed(origin, extra_origins):
+        if origin is not None and configured_origin(origin, extra_origins):
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, HEAD"
             response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
