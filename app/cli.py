@@ -18,7 +18,7 @@ from typing import Any
 
 from app import __version__
 from app.models.errors import HearthError
-from app.settings import Settings, load_settings
+from app.settings import Settings, SettingsError, load_settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -36,7 +36,30 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["port"] = args.port
     if getattr(args, "ollama_port", None) is not None:
         overrides["ollama_port"] = args.ollama_port
-    return load_settings(env, **overrides)
+    return _with_stored_settings(load_settings(env, **overrides), env, overrides)
+
+
+def _with_stored_settings(
+    settings: Settings, env: dict[str, str], overrides: dict[str, Any]
+) -> Settings:
+    """Apply the restart-time settings saved through /api/v1/settings.
+
+    Flags and environment variables win over what the app stored, so
+    ``--models`` or ``HEARTH_MODELS`` always mean what they say.
+    """
+    from app.chats.preferences import read_stored
+
+    stored = read_stored(settings.database_path)
+    changes: dict[str, Any] = {}
+    if stored.get("models_dir") and not env.get("HEARTH_MODELS", "").strip():
+        changes["models_dir"] = Path(stored["models_dir"]).expanduser()
+    if (
+        stored.get("ollama_port")
+        and "ollama_port" not in overrides
+        and not env.get("HEARTH_OLLAMA_PORT")
+    ):
+        changes["ollama_port"] = stored["ollama_port"]
+    return settings.with_overrides(**changes)
 
 
 def _manager(settings: Settings):  # type: ignore[no-untyped-def]
@@ -357,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     app_cmd = commands.add_parser("app", help="open the desktop window (the default)")
     app_cmd.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")
+    app_cmd.add_argument(
+        "--ollama-port", type=int, help="also serve the Ollama API at /api on this port"
+    )
     app_cmd.set_defaults(func=cmd_app, host=None, port=None)
 
     doctor = commands.add_parser("doctor", help="versions, directories, llama-server, hardware")
@@ -399,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "app"])
     try:
         return int(args.func(args))
-    except HearthError as error:
+    except (HearthError, SettingsError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
 

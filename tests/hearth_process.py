@@ -57,9 +57,15 @@ class HearthProcess:
             check=check,
         )
 
-    def start(self, timeout: float = 30, extra_args: tuple[str, ...] = ()) -> None:
+    def start(
+        self,
+        timeout: float = 30,
+        extra_args: tuple[str, ...] = (),
+        global_args: tuple[str, ...] = (),
+    ) -> None:
+        """``hearth [global_args] serve --port 0 [extra_args]``; returns once it serves."""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", "0", *extra_args],
+            [sys.executable, "-m", "app", *global_args, "serve", "--port", "0", *extra_args],
             cwd=REPO,
             env=self.env(),
             stdout=subprocess.PIPE,

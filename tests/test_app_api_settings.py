@@ -16,8 +16,9 @@ def test_settings_defaults_patch_and_persist(api: Api) -> None:  # noqa: F811
         "default_system_prompt": "",
         "default_options": {},
         "keep_alive": "5m",
-        "pull_concurrency": 4,
+        "pull_concurrency": 16,
         "models_dir": None,
+        "ollama_port": None,
         "window": {},
     }
     change = {
@@ -27,6 +28,7 @@ def test_settings_defaults_patch_and_persist(api: Api) -> None:  # noqa: F811
         "keep_alive": "1h",
         "pull_concurrency": 8,
         "models_dir": str(api.home / "elsewhere"),
+        "ollama_port": 11434,
         "window": {"width": 1200, "height": 800, "x": 10, "y": 20, "maximized": False},
     }
     reply = api.patch("/settings", json=change)
@@ -34,7 +36,9 @@ def test_settings_defaults_patch_and_persist(api: Api) -> None:  # noqa: F811
     assert reply.json() == {**defaults, **change}
     assert api.get("/settings").json() == {**defaults, **change}
     # The stored keep_alive is the server's default from now on.
-    assert api.app.extensions["hearth_manager"].default_keep_alive == 3600.0  # type: ignore[attr-defined]
+    manager = api.app.extensions["hearth_manager"]  # type: ignore[attr-defined]
+    assert manager.default_keep_alive == 3600.0
+    assert manager.pulls.parts == 8  # the next pull uses 8 ranged requests per blob
 
     # null resets one key; the rest stay.
     after = api.patch("/settings", json={"theme": None, "keep_alive": 60}).json()
@@ -47,6 +51,7 @@ def test_settings_defaults_patch_and_persist(api: Api) -> None:  # noqa: F811
         with app.test_client() as client:
             assert client.get("/api/v1/settings").get_json()["default_model"] == "gemma3:270m"
         assert app.extensions["hearth_manager"].default_keep_alive == 60.0
+        assert app.extensions["hearth_manager"].pulls.parts == 8
     finally:
         store.close()
 
@@ -65,6 +70,8 @@ def test_settings_validation(api: Api) -> None:  # noqa: F811
         ({"pull_concurrency": 17}, "pull_concurrency"),
         ({"pull_concurrency": 2.5}, "pull_concurrency"),
         ({"models_dir": "relative/dir"}, "models_dir"),
+        ({"ollama_port": 80}, "ollama_port"),
+        ({"ollama_port": "11434"}, "ollama_port"),
         ({"window": "big"}, "window"),
         ({"theme": "dark", "pull_concurrency": -1}, "pull_concurrency"),
     ]

@@ -28,7 +28,7 @@ def test_new_database_settings(tmp_path: Path) -> None:
         conn = store._conn()
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         assert {"chats", "messages", "settings", "schema_migrations"} <= names

@@ -7,11 +7,13 @@ silently does nothing. ``null`` resets a key to its default.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from app.models.errors import BadRequest
 from app.models.options import validate_options
+from app.models.pull import DEFAULT_PARTS
 from app.runner.keepalive import parse_keep_alive
 
 THEMES = ("light", "dark", "system")
@@ -22,11 +24,12 @@ DEFAULTS: dict[str, Any] = {
     "default_system_prompt": "",
     "default_options": {},
     "keep_alive": "5m",
-    "pull_concurrency": 4,
+    "pull_concurrency": DEFAULT_PARTS,
     "models_dir": None,
+    "ollama_port": None,
     "window": {},
 }
-RESTART_KEYS = ("models_dir",)
+RESTART_KEYS = ("models_dir", "ollama_port")
 """Stored at once but used only from the next start (the model store is opened at start-up)."""
 
 
@@ -76,6 +79,12 @@ def _models_dir(value: Any) -> str:
     return value
 
 
+def _ollama_port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1024 <= value <= 65535:
+        raise BadRequest("ollama_port must be a port number from 1024 to 65535, or null (off)")
+    return value
+
+
 def _window(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadRequest("window must be an object")
@@ -92,6 +101,7 @@ CHECKS = {
     "keep_alive": _keep_alive,
     "pull_concurrency": _pull_concurrency,
     "models_dir": _models_dir,
+    "ollama_port": _ollama_port,
     "window": _window,
 }
 
@@ -109,3 +119,29 @@ def clean_patch(body: Any) -> dict[str, Any]:
 def effective(stored: dict[str, Any]) -> dict[str, Any]:
     """Defaults overlaid with stored values (unknown stored keys, from a newer Hearth, dropped)."""
     return {key: stored.get(key, default) for key, default in DEFAULTS.items()}
+
+
+def read_stored(database_path: Path) -> dict[str, Any]:
+    """Stored settings, read without opening (or migrating) the chat store.
+
+    Why: the models directory and the drop-in port are needed before the
+    manager and the servers exist, which is before the chat store opens.
+    A missing, foreign or unreadable file means "nothing stored".
+    """
+    if not database_path.is_file():
+        return {}
+    try:
+        conn = sqlite3.connect(f"{database_path.as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = conn.execute("SELECT key, value FROM settings").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return {}
+    stored: dict[str, Any] = {}
+    for key, text in rows:
+        try:
+            stored[key] = CHECKS[key](json.loads(text)) if key in CHECKS else None
+        except (ValueError, BadRequest):
+            continue  # an invalid stored value falls back to the default
+    return {key: value for key, value in stored.items() if value is not None}

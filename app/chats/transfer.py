@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 from app.chats.db import now, parse_time
 from app.chats.migrations import ROLES
@@ -59,6 +60,21 @@ def export_markdown(chat: dict[str, Any]) -> str:
 def export_filename(chat: dict[str, Any], extension: str) -> str:
     stem = re.sub(r"[^\w\- ]+", "", chat.get("title") or "").strip().replace(" ", "-")[:60]
     return f"{stem or 'chat'}.{extension}"
+
+
+def content_disposition(filename: str) -> str:
+    """An ``attachment`` header value that survives any title (RFC 6266).
+
+    Why both forms: HTTP header values are Latin-1 on the wire, so a
+    Cyrillic or CJK title cannot go in ``filename=``; browsers use the
+    UTF-8 ``filename*=`` form and older clients fall back to the ASCII one.
+    """
+    stem, _, extension = filename.rpartition(".")
+    ascii_stem = stem.encode("ascii", "ignore").decode().strip("-") or "chat"
+    ascii_name = f"{ascii_stem}.{extension}"
+    if ascii_name == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 # -- import ---------------------------------------------------------------

@@ -34,6 +34,7 @@ from app.pins import LLAMA_CPP_PYTHON_VERSION
 from app.server import HTTPServer
 from app.settings import Settings
 from app.web import create_app
+from app.web.factory import create_ollama_app
 
 log = logging.getLogger(__name__)
 DEFAULT_GEOMETRY = {"width": 1200, "height": 800}
@@ -62,6 +63,7 @@ class DesktopShell:
         self.settings = settings
         self.manager: ModelManager | None = None
         self.server: HTTPServer | None = None
+        self.drop_in: HTTPServer | None = None
         self.chats: ChatStore | None = None
         self.window: Any = None
         self.tray: Any = None
@@ -305,6 +307,7 @@ class DesktopShell:
             self.server = HTTPServer(app, "127.0.0.1", 0)
             self.server.start_in_thread()
             lock.publish(self.server.url)
+            self._start_drop_in()
             self.manager.resume_pulls()
             log.info("Serving on %s", self.server.url)
             print(f"Serving on {self.server.url}", flush=True)
@@ -337,6 +340,25 @@ class DesktopShell:
             lock.release()
         return 0
 
+    def _start_drop_in(self) -> None:
+        """The opt-in Ollama drop-in port (setting, flag or env), if one is asked for.
+
+        A busy port (an Ollama already running there, say) is reported and
+        skipped: the window is still useful without it.
+        """
+        port = self.settings.ollama_port
+        if not port or self.manager is None:
+            return
+        server = HTTPServer(create_ollama_app(self.settings, self.manager), "127.0.0.1", port)
+        try:
+            server.start_in_thread()
+        except OSError as error:
+            log.warning("Ollama drop-in port %s not opened: %s", port, error)
+            print(f"warning: cannot serve the Ollama API on port {port}: {error}", flush=True)
+            return
+        self.drop_in = server
+        print(f"Ollama drop-in API: {server.url}/api", flush=True)
+
     def _wait_for_signal(self, watched: set[signal.Signals]) -> None:
         signal.sigwait(watched)
         log.info("signal received: closing the window")
@@ -347,9 +369,10 @@ class DesktopShell:
 
         Pulls in progress are kept on disk and resume at the next start.
         """
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+        for server in (self.drop_in, self.server):
+            if server is not None:
+                server.stop()
+        self.server = self.drop_in = None
         if self.chats is not None:
             self.chats.close()
             self.chats = None

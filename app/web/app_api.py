@@ -18,6 +18,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from app.chats import ChatStore
 from app.chats import preferences as prefs
 from app.chats.transfer import (
+    content_disposition,
     export_filename,
     export_json,
     export_markdown,
@@ -55,7 +56,7 @@ def register_app_api(
     """Open the chat database (migrating it) and serve ``/api/v1`` on ``app``.
 
     Returns the store so the caller can ``close()`` it at shutdown. The stored
-    ``keep_alive`` setting becomes the manager's default right away. Calling it
+    ``keep_alive`` and ``pull_concurrency`` settings reach the manager right away. Calling it
     again on the same app returns the store already there.
     """
     if app_api.name in app.blueprints:
@@ -64,7 +65,7 @@ def register_app_api(
     app.extensions["hearth_chats"] = store
     app.extensions["hearth_doctor_cache"] = _DoctorCache(settings)
     app.register_blueprint(app_api, url_prefix="/api/v1")
-    _apply_keep_alive(manager, prefs.effective(store.get_settings())["keep_alive"])
+    _apply_live_settings(manager, prefs.effective(store.get_settings()))
     return store
 
 
@@ -76,9 +77,12 @@ def _manager() -> ModelManager:
     return current_app.extensions["hearth_manager"]
 
 
-def _apply_keep_alive(manager: Any, value: Any) -> None:
+def _apply_live_settings(manager: Any, current: dict[str, Any]) -> None:
+    """Settings the running manager uses at once: the default keep_alive, pull parts."""
     if hasattr(manager, "default_keep_alive"):
-        manager.default_keep_alive = parse_keep_alive(value)
+        manager.default_keep_alive = parse_keep_alive(current["keep_alive"])
+    if hasattr(manager, "pulls"):
+        manager.pulls.parts = current["pull_concurrency"]
 
 
 # -- request parsing -----------------------------------------------------------
@@ -192,8 +196,7 @@ def export_chat(chat_id: str) -> Response:
         response = Response(export_markdown(chat), mimetype="text/markdown")
     else:
         response = jsonify(export_json(chat))
-    name = export_filename(chat, kind)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Content-Disposition"] = content_disposition(export_filename(chat, kind))
     return response
 
 
@@ -227,8 +230,7 @@ def get_settings() -> Response:
 def update_settings() -> Response:
     changes = prefs.clean_patch(_object_body())
     current = prefs.effective(chats().set_settings(changes))
-    if "keep_alive" in changes:
-        _apply_keep_alive(_manager(), current["keep_alive"])
+    _apply_live_settings(_manager(), current)
     return jsonify(current)
 
 

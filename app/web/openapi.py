@@ -184,10 +184,24 @@ SCHEMAS: dict[str, Any] = {
                 " loaded. Becomes the server's default at once.",
                 "default": DEFAULTS["keep_alive"],
             },
-            "pull_concurrency": {"type": "integer", "minimum": 1, "maximum": 16, "default": 4},
+            "pull_concurrency": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 16,
+                "default": DEFAULTS["pull_concurrency"],
+                "description": "Ranged requests at once per blob; used by the next pull.",
+            },
             "models_dir": {
                 "type": ["string", "null"],
                 "description": "Absolute path. Stored only: takes effect when Hearth restarts.",
+                "default": None,
+            },
+            "ollama_port": {
+                "type": ["integer", "null"],
+                "minimum": 1024,
+                "maximum": 65535,
+                "description": "Serve the Ollama API at Ollama's own paths on this port too"
+                " (e.g. 11434); null is off. Takes effect when Hearth restarts.",
                 "default": None,
             },
             "window": {"type": "object", "description": "Desktop window size and position."},
@@ -324,7 +338,7 @@ def _paths() -> dict[str, Any]:
             },
             "patch": {
                 "summary": "Change app settings",
-                "description": "models_dir is stored only and takes effect on restart.",
+                "description": "models_dir and ollama_port take effect on restart.",
                 "requestBody": _body(_ref("Settings")),
                 "responses": {"200": _json(_ref("Settings")), **_errors(400, 413)},
             },
