@@ -13,7 +13,18 @@ from collections.abc import Callable
 
 from cheroot import wsgi
 
+from app.web.disconnect import ENVIRON_KEY
+
 log = logging.getLogger(__name__)
+
+
+class _Gateway(wsgi.Gateway_10):
+    """WSGI 1.0 plus the client's socket, so a generation can tell when its client left."""
+
+    def get_environ(self) -> dict:
+        environ = super().get_environ()
+        environ[ENVIRON_KEY] = self.req.conn.socket
+        return environ
 
 
 class HTTPServer:
@@ -21,6 +32,7 @@ class HTTPServer:
 
     def __init__(self, app: Callable, host: str, port: int, threads: int = 32) -> None:
         self.server = wsgi.Server((host, port), app, numthreads=threads, server_name="hearth")
+        self.server.gateway = _Gateway
         # Long generations must not be cut by an idle timeout while a slot is queued.
         self.server.timeout = 3600
         self.server.shutdown_timeout = 2

@@ -2,7 +2,7 @@
 
 Precedence, highest first: CLI flags (passed as ``overrides``), environment
 variables (``HEARTH_HOME``, ``HEARTH_MODELS``, ``HEARTH_LLAMA_SERVER``,
-``HEARTH_HOST``, ``HEARTH_PORT``), then platformdirs defaults for the app
+``HEARTH_HOST``, ``HEARTH_PORT`` and the runner knobs below), then platformdirs defaults for the app
 name "Hearth". Nothing else in the code base computes a directory.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -40,6 +41,14 @@ class Settings:
     """Opt-in drop-in listener serving the Ollama API at ``/api`` (e.g. 11434)."""
     pull_max_bytes_per_second: float | None = None
     """Bandwidth cap for pulls (``HEARTH_PULL_MAX_BPS``), for metered links."""
+    num_parallel: int | None = None
+    """Slots per llama-server (``HEARTH_NUM_PARALLEL``); None chooses from memory (1 or 2)."""
+    max_loaded_models: int = 3
+    """Models kept loaded at once (``HEARTH_MAX_LOADED_MODELS``); the idlest is unloaded."""
+    context_length: int = 4096
+    """Default ``num_ctx`` per slot (``HEARTH_CONTEXT_LENGTH``), capped by the model's own."""
+    load_timeout: float = 300.0
+    """Seconds a llama-server may take to become ready (``HEARTH_LOAD_TIMEOUT``)."""
 
     @property
     def llama_server_cache(self) -> Path:
@@ -73,6 +82,24 @@ def _path_env(env: dict[str, str], name: str) -> Path | None:
 
 def _list_env(env: dict[str, str], name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+
+class SettingsError(ValueError):
+    """An environment variable or flag Hearth cannot use; the message says which."""
+
+
+def _number_env(env: dict[str, str], name: str, kind: type, low: float) -> Any:
+    """A numeric variable, or None when unset; a bad value is a clear error at start."""
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = kind(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {text!r}") from None
+    if value < low:
+        raise SettingsError(f"{name} must be at least {low:g}")
+    return value
 
 
 def default_llama_server_cache() -> Path:
@@ -111,5 +138,11 @@ def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Set
         pull_max_bytes_per_second=float(cap) if (cap := env.get("HEARTH_PULL_MAX_BPS")) else None,
         ollama_port=int(drop_in) if (drop_in := env.get("HEARTH_OLLAMA_PORT")) else None,
         require_token=env.get("HEARTH_REQUIRE_TOKEN", "").strip().lower() in {"1", "true", "yes"},
+        num_parallel=_number_env(env, "HEARTH_NUM_PARALLEL", int, 1),
     )
-    return settings.with_overrides(**overrides)
+    runner_knobs = {
+        "max_loaded_models": _number_env(env, "HEARTH_MAX_LOADED_MODELS", int, 1),
+        "context_length": _number_env(env, "HEARTH_CONTEXT_LENGTH", int, 256),
+        "load_timeout": _number_env(env, "HEARTH_LOAD_TIMEOUT", float, 0.1),
+    }
+    return settings.with_overrides(**runner_knobs).with_overrides(**overrides)

@@ -200,6 +200,10 @@ def test_import_of_bad_files_writes_nothing(store: ModelStore, tmp_path: Path) -
             list(import_gguf(store, fake, parse_name("fake:1")))
     with pytest.raises(BadRequest):
         list(import_gguf(store, tmp_path / "missing.gguf", parse_name("fake:1")))
+    # A real GGUF that is not a language model (a vision projector on its own).
+    projector = write_tiny_gguf(tmp_path / "mmproj.gguf", projector=True)
+    with pytest.raises(BadRequest, match="vision projector, not a model"):
+        list(import_gguf(store, projector, parse_name("fake:1")))
     assert files_in(store) == set()
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 
+import ollama
 import openai
 import pytest
 import requests
 
 from tests.conftest import GEMMA_NAME
 from tests.hearth_process import HearthProcess
+from tests.test_generation_features import WEATHER_TOOL
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +82,98 @@ def test_json_schema_output(client: openai.OpenAI) -> None:
     assert isinstance(json.loads(reply.choices[0].message.content or "")["city"], str)
 
 
+def test_json_object_output(client: openai.OpenAI) -> None:
+    reply = client.chat.completions.create(
+        model=GEMMA_NAME,
+        messages=[{"role": "user", "content": "Give a JSON object describing a cat."}],
+        response_format={"type": "json_object"},
+        max_tokens=40,
+        temperature=0,
+    )
+    content = reply.choices[0].message.content or ""
+    if reply.choices[0].finish_reason == "stop":
+        assert isinstance(json.loads(content), dict)
+    else:  # cut at max_tokens: still the start of a JSON object, never prose
+        assert content.lstrip().startswith("{")
+
+
+# A Hermes-style template that renders assistant tool calls and tool results,
+# so a whole tool round trip reaches llama-server as a prompt.
+HERMES_TEMPLATE = """{%- if tools %}<|im_start|>system
+You may call these tools: {{ tools | tojson }}<|im_end|>
+{% endif %}{%- for message in messages -%}
+<|im_start|>{{ message.role }}
+{% if message.tool_calls -%}
+{%- for call in message.tool_calls -%}
+<tool_call>
+{"name": "{{ call.function.name }}", "arguments": {{ call.function.arguments | tojson }}}
+</tool_call>
+{%- endfor -%}
+{%- else -%}
+{{ message.content }}
+{%- endif -%}<|im_end|>
+{% endfor -%}
+{%- if add_generation_prompt -%}<|im_start|>assistant
+{% endif -%}"""
+
+
+@pytest.fixture(scope="module")
+def tool_model(hearth: HearthProcess) -> Iterator[str]:
+    client = ollama.Client(host=hearth.ollama_url)
+    client.create(model="tooly-openai:1", from_=GEMMA_NAME, template=HERMES_TEMPLATE)
+    yield "tooly-openai:1"
+    client.delete("tooly-openai:1")  # also unloads it, for the tests that count runners
+
+
+def test_tool_round_trip_reaches_the_model(client: openai.OpenAI, tool_model: str) -> None:
+    """The caller's tool call and the tool's result go back in; the model answers.
+
+    Whether a model *emits* a tool call is up to the model: Gemma 3 270M has
+    no tool training, so that half is covered where Hearth parses
+    llama-server's tool-call deltas (tests/test_keepalive_translate.py).
+    """
+    messages: list[dict] = [
+        {"role": "user", "content": "What is the weather in Oslo?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 18 C"},
+    ]
+    for choice in ("auto", "none", {"type": "function", "function": {"name": "get_weather"}}):
+        answer = client.chat.completions.create(
+            model=tool_model,
+            messages=messages,  # type: ignore[arg-type]
+            tools=[WEATHER_TOOL],  # type: ignore[list-item]
+            tool_choice=choice,  # type: ignore[arg-type]
+            max_tokens=8,
+            temperature=0,
+        )
+        assert answer.choices[0].finish_reason in {"stop", "length", "tool_calls"}
+        assert answer.usage is not None and answer.usage.prompt_tokens > 40  # tools and result
+    with pytest.raises(openai.BadRequestError, match="not among the tools"):
+        client.chat.completions.create(
+            model=tool_model,
+            messages=[{"role": "user", "content": "x"}],
+            tools=[WEATHER_TOOL],  # type: ignore[list-item]
+            tool_choice={"type": "function", "function": {"name": "nope"}},
+        )
+
+
 def test_completions(client: openai.OpenAI) -> None:
     reply = client.completions.create(model=GEMMA_NAME, prompt="The sea is", max_tokens=5)
     assert reply.choices[0].text and reply.usage.completion_tokens == 5
+    listed = client.completions.create(model=GEMMA_NAME, prompt=["The sky is"], max_tokens=3)
+    assert listed.choices[0].text and listed.usage.completion_tokens == 3
+    with pytest.raises(openai.BadRequestError, match="one prompt per request"):
+        client.completions.create(model=GEMMA_NAME, prompt=["a", "b"], max_tokens=3)
     streamed = list(
         client.completions.create(model=GEMMA_NAME, prompt="Hi", max_tokens=3, stream=True)
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -86,6 +88,51 @@ def test_disconnect_stops_generation(hearth: HearthProcess) -> None:
     reply.close()
     time.sleep(1.0)
     assert cpu_seconds(server, 0.5) < 0.05  # and it stopped within a second
+
+
+def raw_post(url: str, path: str, body: dict) -> socket.socket:
+    """Send one HTTP request on a plain socket and leave it open, unread."""
+    parsed = urlsplit(url)
+    data = json.dumps(body).encode()
+    client = socket.create_connection((parsed.hostname, parsed.port), timeout=10)
+    client.sendall(
+        f"POST {parsed.path}{path} HTTP/1.1\r\nHost: {parsed.netloc}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+        + data
+    )
+    return client
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/generate", {"prompt": "Tell me a long story", "options": {"num_predict": 4000}}),
+        (
+            "/v1/chat/completions",
+            {"messages": [{"role": "user", "content": "A long story"}], "max_tokens": 4000},
+        ),
+    ],
+)
+def test_disconnect_stops_a_non_streamed_generation(
+    hearth: HearthProcess, path: str, body: dict
+) -> None:
+    """No byte is written until the answer is done, yet leaving still stops the slot."""
+    requests.post(f"{hearth.ollama_url}/api/generate", json={"model": GEMMA_NAME}, timeout=120)
+    (server,) = hearth.llama_servers()
+    client = raw_post(hearth.ollama_url, path, {"model": GEMMA_NAME, "stream": False, **body})
+    time.sleep(1.0)
+    assert cpu_seconds(server, 0.3) > 0.1  # it is busy generating
+    client.close()
+    time.sleep(1.0)
+    assert cpu_seconds(server, 0.5) < 0.05  # and it stopped within a second
+    (same,) = hearth.llama_servers()
+    assert same.pid == server.pid  # a cut we made is not a crash: the runner stays
+    again = requests.post(
+        f"{hearth.ollama_url}/api/generate",
+        json={"model": GEMMA_NAME, "prompt": "Hi", "stream": False, "options": {"num_predict": 2}},
+        timeout=60,
+    )
+    assert again.status_code == 200 and again.json()["eval_count"] == 2
 
 
 def test_crash_mid_answer_then_recover(hearth: HearthProcess) -> None:

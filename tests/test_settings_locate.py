@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.runner.locate import LlamaServerNotFound, build_key, locate_llama_server
-from app.settings import load_settings
+from app.settings import SettingsError, load_settings
 
 
 def test_hearth_home_owns_every_directory(tmp_path: Path) -> None:
@@ -59,3 +59,56 @@ def test_not_found_says_what_to_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     settings = load_settings({"HEARTH_HOME": str(tmp_path)})
     with pytest.raises(LlamaServerNotFound, match="packaging/build_llama_server.py"):
         locate_llama_server(settings)
+
+
+def _binary(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    binary = folder / "llama-server"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    return binary
+
+
+def test_locate_order_env_frozen_cache_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each source wins over the ones after it, and is used when those before it are absent."""
+    monkeypatch.setattr("app.runner.locate.default_llama_server_cache", lambda: tmp_path / "none")
+    on_path = _binary(tmp_path / "bin")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    home = {"HEARTH_HOME": str(tmp_path / "home")}
+    assert locate_llama_server(load_settings(home)) == on_path
+
+    cache = tmp_path / "home" / "cache" / "llama-server" / build_key("cpu", False)
+    cached = _binary(cache)
+    (cache / "build-info.json").write_text("{}")
+    assert locate_llama_server(load_settings(home)) == cached
+
+    bundle = tmp_path / "bundle"
+    frozen = _binary(bundle)
+    monkeypatch.setattr("sys.frozen", True, raising=False)
+    monkeypatch.setattr("sys.executable", str(bundle / "hearth"))
+    assert locate_llama_server(load_settings(home)) == frozen
+
+    env = _binary(tmp_path / "env")
+    assert locate_llama_server(load_settings({**home, "HEARTH_LLAMA_SERVER": str(env)})) == env
+
+
+def test_runner_knobs_from_the_environment(tmp_path: Path) -> None:
+    defaults = load_settings({"HEARTH_HOME": str(tmp_path)})
+    assert (defaults.num_parallel, defaults.max_loaded_models) == (None, 3)
+    assert (defaults.context_length, defaults.load_timeout) == (4096, 300.0)
+    tuned = load_settings(
+        {
+            "HEARTH_HOME": str(tmp_path),
+            "HEARTH_NUM_PARALLEL": "4",
+            "HEARTH_MAX_LOADED_MODELS": "1",
+            "HEARTH_CONTEXT_LENGTH": "8192",
+            "HEARTH_LOAD_TIMEOUT": "30",
+        }
+    )
+    assert (tuned.num_parallel, tuned.max_loaded_models) == (4, 1)
+    assert (tuned.context_length, tuned.load_timeout) == (8192, 30.0)
+    for bad in ({"HEARTH_NUM_PARALLEL": "0"}, {"HEARTH_CONTEXT_LENGTH": "lots"}):
+        with pytest.raises(SettingsError):
+            load_settings({"HEARTH_HOME": str(tmp_path), **bad})

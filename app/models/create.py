@@ -225,7 +225,15 @@ def import_gguf(store: ModelStore, path: Path, name: ModelName) -> Iterator[dict
         raise BadRequest(f"no such file: {path}")
     if not is_gguf(path):
         raise NotGGUF(f"{path} is not a GGUF file")
-    read_gguf(path, keep_arrays=0)  # a truncated or corrupt header fails here, before copying
+    # A truncated or corrupt header, or a GGUF that is no model, fails here, before copying.
+    metadata, _ = read_gguf(path, keep_arrays=0)
+    if is_projector(metadata):
+        raise BadRequest(f"{path} is a vision projector, not a model: import the model GGUF")
     yield {"status": "copying file"}
     digest = store.import_file(path)
-    yield from create_model(store, name, files={path.name: digest})
+    try:
+        yield from create_model(store, name, files={path.name: digest})
+    except BaseException:
+        # Whatever made create refuse, the copy must not stay behind unreferenced.
+        store.prune_blobs({digest})
+        raise

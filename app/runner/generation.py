@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from app.models.errors import BadRequest, HearthError
+from app.runner.abort import Abort, ClientGone, cut_upstream
 from app.runner.process import LlamaServerFailed
 from app.runner.scheduler import Lease, Scheduler
 from app.runner.translate import (
@@ -57,7 +58,11 @@ def _lease(scheduler: Scheduler, spec: Any, options: dict[str, Any], keep_alive:
         raise RunnerError(f"llama-server failed to start: {error}") from error
 
 
-def _post(lease: Lease, path: str, body: dict[str, Any], stream: bool) -> requests.Response:
+def _post(
+    lease: Lease, path: str, body: dict[str, Any], stream: bool, abort: Abort | None = None
+) -> requests.Response:
+    if abort is not None and abort.is_set():
+        raise ClientGone()
     server = lease.server
     try:
         reply = server.session.post(
@@ -76,7 +81,17 @@ def _post(lease: Lease, path: str, body: dict[str, Any], stream: bool) -> reques
         if reply.status_code >= 500 and not lease.server.alive():
             lease.mark_failed()
         raise UpstreamRejected(reply.status_code, message)
+    if abort is not None:
+        abort.on_abort(cut_upstream(reply))
     return reply
+
+
+def _upstream_failed(lease: Lease, error: Exception, abort: Abort | None) -> Exception:
+    """The error for a broken llama-server stream: our own cut, or a runner that failed."""
+    if abort is not None and abort.is_set():
+        return ClientGone()  # we cut it because the client left; the runner is fine
+    lease.mark_failed()
+    return RunnerError(_crash_message(lease, error))
 
 
 def _crash_message(lease: Lease, error: Exception) -> str:
@@ -100,6 +115,17 @@ def _sse(reply: requests.Response) -> Iterator[dict[str, Any]]:
             raise RunnerError(line[7:].decode("utf-8", "replace"))
 
 
+def _cache_prompt(options: dict[str, Any]) -> bool:
+    """Reuse the slot's cached prompt, except when a ``seed`` asks for a repeatable answer.
+
+    Why: a prompt evaluated partly from cache goes through other batch
+    shapes than one evaluated whole, and the tiny float differences change
+    what a sampler draws. With a seed, the same request must give the same
+    answer, so its prompt is evaluated whole every time.
+    """
+    return options.get("seed") is None
+
+
 def _merged_options(spec: Any, request_options: dict[str, Any]) -> dict[str, Any]:
     return {**(spec.params or {}), **request_options}
 
@@ -116,7 +142,7 @@ def _chat_body(
         "messages": converted,
         "stream": True,
         "stream_options": {"include_usage": True},
-        "cache_prompt": True,
+        "cache_prompt": _cache_prompt(options),
         **sampling_body(options, num_ctx),
         **format_body(request.get("format")),
         **think_body(request.get("think"), spec.capabilities),
@@ -126,14 +152,34 @@ def _chat_body(
         if not isinstance(tools, list):
             raise BadRequest("tools must be a list")
         body["tools"] = tools
+        choice = request.get("tool_choice")
+        if choice is not None:
+            body["tools"], body["tool_choice"] = tool_choice_body(tools, choice)
     return body
 
 
+def tool_choice_body(tools: list[Any], choice: Any) -> tuple[list[Any], str]:
+    """OpenAI's ``tool_choice`` in the words llama-server knows ("auto", "none", "required").
+
+    Naming one function (``{"type": "function", "function": {"name": ...}}``)
+    becomes "required" over that function alone, which is what it means.
+    """
+    if choice in ("auto", "none", "required"):
+        return tools, choice
+    name = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+    if not isinstance(name, str):
+        raise BadRequest('tool_choice must be "auto", "none", "required" or name a function')
+    chosen = [t for t in tools if isinstance(t, dict) and t.get("function", {}).get("name") == name]
+    if not chosen:
+        raise BadRequest(f"tool_choice names {name!r}, which is not among the tools")
+    return chosen, "required"
+
+
 def _stream_chat(
-    lease: Lease, body: dict[str, Any], started: float
+    lease: Lease, body: dict[str, Any], abort: Abort | None
 ) -> Iterator[tuple[str, str, list[dict[str, Any]], dict[str, Any] | None]]:
     """(content piece, thinking piece, finished tool calls, final info) from llama-server."""
-    reply = _post(lease, "/v1/chat/completions", body, stream=True)
+    reply = _post(lease, "/v1/chat/completions", body, stream=True, abort=abort)
     calls: dict[int, dict[str, Any]] = {}
     finish: str | None = None
     timings: dict[str, Any] | None = None
@@ -159,13 +205,11 @@ def _stream_chat(
                 if choice.get("finish_reason"):
                     finish = choice["finish_reason"]
     except (requests.RequestException, ValueError) as error:
-        lease.mark_failed()
-        raise RunnerError(_crash_message(lease, error)) from error
+        raise _upstream_failed(lease, error, abort) from error
     finally:
         reply.close()
     if finish is None:
-        lease.mark_failed()
-        raise RunnerError(_crash_message(lease, EOFError("stream ended early")))
+        raise _upstream_failed(lease, EOFError("stream ended early"), abort)
     finished_calls = [tool_call_in(calls[i]) for i in sorted(calls)]
     info = {"finish_reason": finish, "timings": timings}
     yield "", "", finished_calls, info
@@ -203,8 +247,9 @@ def chat(
     request: dict[str, Any],
     request_options: dict[str, Any],
     keep_alive: float,
+    abort: Abort | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Ollama ``/api/chat`` stream objects for one request."""
+    """Ollama ``/api/chat`` stream objects for one request; ``abort`` set = the client left."""
     started = time.monotonic()
     model = spec.display
     options = _merged_options(spec, request_options)
@@ -217,7 +262,7 @@ def chat(
     lease = _lease(scheduler, spec, options, keep_alive)
     try:
         body = _chat_body(spec, request, options, lease.runner.config.ctx_per_slot)
-        with contextlib.closing(_stream_chat(lease, body, started)) as pieces:
+        with contextlib.closing(_stream_chat(lease, body, abort)) as pieces:
             for content, thinking, calls, info in pieces:
                 if info is None:
                     message: dict[str, Any] = {"role": "assistant", "content": content}
@@ -256,8 +301,9 @@ def generate(
     request: dict[str, Any],
     request_options: dict[str, Any],
     keep_alive: float,
+    abort: Abort | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Ollama ``/api/generate`` stream objects for one request."""
+    """Ollama ``/api/generate`` stream objects for one request; ``abort`` set = the client left."""
     started = time.monotonic()
     model = spec.display
     raw = bool(request.get("raw"))
@@ -274,7 +320,9 @@ def generate(
     try:
         num_ctx = lease.runner.config.ctx_per_slot
         if raw or request.get("suffix"):
-            yield from _generate_raw(lease, request, prompt, options, num_ctx, model, started)
+            yield from _generate_raw(
+                lease, request, prompt, options, num_ctx, model, started, abort
+            )
             return
         chat_request = {
             "messages": [{"role": "user", "content": prompt, "images": request.get("images")}],
@@ -284,7 +332,7 @@ def generate(
         if request.get("system"):
             chat_request["system"] = request["system"]
         body = _chat_body(spec, chat_request, options, num_ctx)
-        with contextlib.closing(_stream_chat(lease, body, started)) as pieces:
+        with contextlib.closing(_stream_chat(lease, body, abort)) as pieces:
             for content, thinking, calls, info in pieces:
                 if info is None:
                     chunk: dict[str, Any] = {
@@ -321,9 +369,14 @@ def _generate_raw(
     num_ctx: int,
     model: str,
     started: float,
+    abort: Abort | None,
 ) -> Iterator[dict[str, Any]]:
     """``raw`` prompts and fill-in-the-middle go to llama-server's native endpoints."""
-    body: dict[str, Any] = {"stream": True, "cache_prompt": True, **sampling_body(options, num_ctx)}
+    body: dict[str, Any] = {
+        "stream": True,
+        "cache_prompt": _cache_prompt(options),
+        **sampling_body(options, num_ctx),
+    }
     fmt = format_body(request.get("format")).get("response_format")
     if fmt is not None:
         body["json_schema"] = fmt.get("json_schema", {}).get("schema", {})
@@ -333,7 +386,7 @@ def _generate_raw(
     else:
         path = "/completion"
         body["prompt"] = prompt
-    reply = _post(lease, path, body, stream=True)
+    reply = _post(lease, path, body, stream=True, abort=abort)
     final: dict[str, Any] | None = None
     try:
         for event in _sse(reply):
@@ -344,13 +397,11 @@ def _generate_raw(
                 break
             yield _raw_chunk(model, event.get("content", ""))
     except (requests.RequestException, ValueError) as error:
-        lease.mark_failed()
-        raise RunnerError(_crash_message(lease, error)) from error
+        raise _upstream_failed(lease, error, abort) from error
     finally:
         reply.close()
     if final is None:
-        lease.mark_failed()
-        raise RunnerError(_crash_message(lease, EOFError("stream ended early")))
+        raise _upstream_failed(lease, EOFError("stream ended early"), abort)
     total_ns = int((time.monotonic() - started) * 1e9)
     yield {
         "model": model,

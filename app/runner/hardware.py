@@ -82,8 +82,43 @@ def _nvidia_gpus() -> list[GPU]:
     return gpus
 
 
+def nvidia_memory_by_pid() -> dict[int, int]:
+    """Bytes of GPU memory each process holds on NVIDIA GPUs (empty without nvidia-smi).
+
+    Why per process: ``/api/ps`` reports ``size_vram`` of each loaded model,
+    and a llama-server's own allocation is what tells how much of the model
+    was offloaded (``--fit`` decides the layer count at load time).
+    """
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return {}
+    try:
+        out = subprocess.run(
+            [smi, "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    used: dict[int, int] = {}
+    for line in out.strip().splitlines():
+        try:
+            pid, mib = (int(part.strip()) for part in line.split(","))
+        except ValueError:
+            continue  # "[N/A]" on some drivers
+        used[pid] = used.get(pid, 0) + mib * 2**20
+    return used
+
+
+def unified_memory() -> bool:
+    """Apple silicon: the GPU uses the same memory as the CPU (all of a model is "VRAM")."""
+    return platform.system() == "Darwin" and platform.machine() == "arm64"
+
+
 def _apple_gpu() -> list[GPU]:
-    if platform.system() != "Darwin" or platform.machine() != "arm64":
+    if not unified_memory():
         return []
     # Apple silicon shares memory between CPU and GPU.
     return [GPU("Apple GPU (Metal)", "apple", psutil.virtual_memory().total)]

@@ -134,6 +134,8 @@ def chat_request(body: dict[str, Any]) -> dict[str, Any]:
     }
     if body.get("tools"):
         request["tools"] = body["tools"]
+        if body.get("tool_choice") is not None:
+            request["tool_choice"] = body["tool_choice"]
     effort = body.get("reasoning_effort") or (body.get("reasoning") or {}).get("effort")
     if effort is not None:
         if effort not in _EFFORT:
@@ -145,6 +147,10 @@ def chat_request(body: dict[str, Any]) -> dict[str, Any]:
 def completion_request(body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI text completion request as an Ollama ``/api/generate`` (raw) request."""
     prompt = body.get("prompt")
+    if isinstance(prompt, list) and len(prompt) == 1:
+        prompt = prompt[0]  # the openai client's list form, as Ollama accepts it
+    elif isinstance(prompt, list):
+        raise BadRequest("prompt: one prompt per request is supported (a string or a list of one)")
     if not isinstance(prompt, str):
         raise BadRequest("prompt must be a string")
     request: dict[str, Any] = {

@@ -215,7 +215,7 @@ class LlamaServer:
                 tail = self.log_tail()
                 self.stop()
                 raise LlamaServerFailed(
-                    f"llama-server did not become ready within {timeout:.0f} s", tail
+                    f"llama-server did not become ready within {timeout:g} s", tail
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 0.2)

@@ -22,14 +22,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from app.runner.hardware import detect_hardware
+import psutil
+
+from app.runner.hardware import detect_hardware, nvidia_memory_by_pid, unified_memory
 from app.runner.process import LaunchConfig, LlamaServer, LlamaServerFailed
 
 log = logging.getLogger(__name__)
 
 DEFAULT_NUM_CTX = 4096
 DEFAULT_PARALLEL = 2
+"""Slots when memory allows: two chats (or a chat and its title) stream at once."""
 LOAD_TIMEOUT = 300.0
+GIB = 2**30
 FAR_FUTURE = datetime(2318, 1, 1, tzinfo=UTC)
 
 
@@ -88,6 +92,33 @@ class Lease:
             self._release(self)
 
 
+def auto_parallel(model_bytes: int, available: int) -> int:
+    """Two slots when the weights, two slots' caches and 1 GiB to spare fit in free memory.
+
+    A slot's KV cache and buffers at the default context are taken as a
+    quarter of the weights (about right for 4-bit models at 4096 tokens).
+    Where that does not fit, one slot: a second chat then waits its turn
+    instead of pushing the machine into swap. GPU offload is left to
+    llama-server's own ``--fit``, which sizes layers to free VRAM at load.
+    """
+    needed = model_bytes + 2 * (model_bytes // 4) + GIB
+    return DEFAULT_PARALLEL if available >= needed else 1
+
+
+def runner_memory(server: LlamaServer, on_gpu: dict[int, int]) -> tuple[int, int]:
+    """(total, in VRAM) bytes of one llama-server, as Ollama's ``size``/``size_vram``.
+
+    Resident memory plus what the process holds on NVIDIA GPUs; on Apple
+    silicon memory is shared, so all of it counts as VRAM, as Ollama does.
+    A CPU-only runner has ``size_vram`` 0.
+    """
+    resident = server.memory()
+    if unified_memory():
+        return resident, resident
+    vram = on_gpu.get(server.pid or -1, 0)
+    return resident + vram, vram
+
+
 def _safe_log_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:100]
 
@@ -120,15 +151,19 @@ class Scheduler:
         log_dir: Path,
         *,
         max_loaded: int = 3,
-        parallel: int = DEFAULT_PARALLEL,
+        parallel: int | None = None,
         default_num_ctx: int = DEFAULT_NUM_CTX,
         threads: int | None = None,
+        load_timeout: float = LOAD_TIMEOUT,
     ) -> None:
         self._locate = binary_locator
         self.log_dir = log_dir
         self.max_loaded = max_loaded
         self.parallel = parallel
+        """Configured slots per runner; None chooses per model (``auto_parallel``)."""
+        self._auto_parallel: dict[str, int] = {}
         self.default_num_ctx = default_num_ctx
+        self.load_timeout = load_timeout
         self.threads = threads or detect_hardware().physical_cores
         self._runners: dict[tuple[str, LaunchConfig], Runner] = {}
         self._lock = threading.RLock()
@@ -144,7 +179,7 @@ class Scheduler:
         if spec.context_length_train:
             num_ctx = min(num_ctx, int(spec.context_length_train))
         num_ctx = max(num_ctx, 256)
-        parallel = 1 if spec.is_embedding else self.parallel
+        parallel = self._parallel_for(spec)
         num_gpu = options.get("num_gpu")
         num_thread = options.get("num_thread")
         num_batch = options.get("num_batch")
@@ -164,6 +199,28 @@ class Scheduler:
             alias=spec.display,
             extra_args=_template_args(spec) + (() if spec.is_embedding else ("--pooling", "mean")),
         )
+
+    def _parallel_for(self, spec: Any) -> int:
+        """Slots for a model: configured, or chosen once per model from free memory.
+
+        Chosen once because the slot count is part of the launch config: a
+        choice that followed every change in free memory would reload the
+        model between two requests.
+        """
+        if spec.is_embedding:
+            return 1
+        if self.parallel:
+            return self.parallel
+        with self._lock:
+            chosen = self._auto_parallel.get(spec.digest)
+            if chosen is None:
+                try:
+                    model_bytes = Path(spec.model_path).stat().st_size
+                except OSError:
+                    model_bytes = 0
+                chosen = auto_parallel(model_bytes, psutil.virtual_memory().available)
+                self._auto_parallel[spec.digest] = chosen
+            return chosen
 
     # -- leasing -------------------------------------------------------
     def lease(self, spec: Any, options: dict[str, Any], keep_alive: float) -> Lease:
@@ -217,7 +274,7 @@ class Scheduler:
         started = time.monotonic()
         try:
             runner.server.start()
-            runner.server.wait_ready(LOAD_TIMEOUT)
+            runner.server.wait_ready(self.load_timeout)
         except Exception as error:  # noqa: BLE001 - handed to every waiting request
             log.warning("loading %s failed: %s", runner.name, error)
             runner.load_error = error
@@ -296,13 +353,15 @@ class Scheduler:
     def ps(self) -> list[dict[str, Any]]:
         """Loaded models in ``/api/ps`` order (latest expiry first)."""
         entries = []
-        for runner in self.loaded():
-            size = runner.server.memory()
+        loaded = self.loaded()
+        on_gpu = nvidia_memory_by_pid() if loaded else {}
+        for runner in loaded:
+            size, vram = runner_memory(runner.server, on_gpu)
             entries.append(
                 {
                     "runner": runner,
                     "size": size,
-                    "size_vram": 0,
+                    "size_vram": vram,
                     "expires_at": runner.deadline(),
                     "context_length": runner.config.ctx_per_slot,
                 }

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from app.models.errors import BadRequest, HearthError
 from app.models.manager import OLLAMA_COMPAT_VERSION, ModelManager
+from app.web.disconnect import watched_generation
 from app.web.ndjson import aggregate_chat, aggregate_generate, last_status, ndjson_stream
 
 ollama_api = Blueprint("ollama_api", __name__)
@@ -129,13 +130,15 @@ def ps() -> Response:
 @ollama_api.post("/api/generate")
 def generate() -> Response:
     body = json_body()
-    return _respond(manager().generate(body), wants_stream(body), aggregate_generate)
+    objects = watched_generation(lambda abort: manager().generate(body, abort))
+    return _respond(objects, wants_stream(body), aggregate_generate)
 
 
 @ollama_api.post("/api/chat")
 def chat() -> Response:
     body = json_body()
-    return _respond(manager().chat(body), wants_stream(body), aggregate_chat)
+    objects = watched_generation(lambda abort: manager().chat(body, abort))
+    return _respond(objects, wants_stream(body), aggregate_chat)
 
 
 @ollama_api.post("/api/embed")

@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from app.models.errors import BadRequest, HearthError, ModelNotFound
 from app.models.names import parse_name
 from app.runner import openai_compat
+from app.web.disconnect import watched_generation
 from app.web.ndjson import aggregate_chat, aggregate_generate
 from app.web.ollama_api import json_body, manager
 
@@ -55,6 +56,10 @@ def _sse(chunks: Iterator[dict[str, Any]], source: Iterator[dict[str, Any]]) -> 
         except HearthError as error:
             body = _error_body(error.status, str(error))
             yield b"data: " + _dumps(body).encode() + b"\n\n"
+        except Exception as error:  # noqa: BLE001 - the status line is already sent
+            log.exception("stream failed")
+            body = _error_body(500, f"internal error: {type(error).__name__}")
+            yield b"data: " + _dumps(body).encode() + b"\n\n"
         finally:
             source.close()  # type: ignore[attr-defined]
         yield b"data: [DONE]\n\n"
@@ -85,7 +90,8 @@ def _respond(
 @openai_api.post("/chat/completions")
 def chat_completions() -> Response:
     body = json_body()
-    objects = manager().chat(openai_compat.chat_request(body))
+    translated = openai_compat.chat_request(body)
+    objects = watched_generation(lambda abort: manager().chat(translated, abort))
     stream = openai_compat.ChatStream(str(body.get("model")), _include_usage(body))
     return _respond(body, objects, stream, aggregate_chat)
 
@@ -93,7 +99,8 @@ def chat_completions() -> Response:
 @openai_api.post("/completions")
 def completions() -> Response:
     body = json_body()
-    objects = manager().generate(openai_compat.completion_request(body))
+    translated = openai_compat.completion_request(body)
+    objects = watched_generation(lambda abort: manager().generate(translated, abort))
     stream = openai_compat.CompletionStream(str(body.get("model")), _include_usage(body))
     return _respond(body, objects, stream, aggregate_generate)
 
