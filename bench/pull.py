@@ -19,14 +19,11 @@ in the same run:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -38,40 +35,8 @@ sys.path.insert(0, str(REPO))
 from app.runner.locate import locate_llama_server  # noqa: E402
 from app.settings import load_settings  # noqa: E402
 from tests.hearth_process import HearthProcess  # noqa: E402
-from tests.registry import RegistryServer, free_port, push_model  # noqa: E402
-
-
-class CountingRelay:
-    """Forwards 127.0.0.1:port to the registry, counting bytes sent back."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target = ("127.0.0.1", target_port)
-        self.port = free_port()
-        self.bytes_down = 0
-        self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            client, _ = self._listener.accept()
-            upstream = socket.create_connection(self.target)
-            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, sink: socket.socket, count: bool) -> None:
-        try:
-            while data := source.recv(1 << 16):
-                sink.sendall(data)
-                if count:
-                    with self._lock:
-                        self.bytes_down += len(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                with contextlib.suppress(OSError):
-                    end.shutdown(socket.SHUT_RDWR)
+from tests.registry import RegistryServer, push_model  # noqa: E402
+from tests.relay import CountingRelay  # noqa: E402
 
 
 def wait_for_model(url: str, name: str, timeout: float = 600) -> None:

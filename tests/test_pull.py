@@ -44,6 +44,7 @@ from app.models.pull_errors import (
 from app.models.pulls import PullRegistry
 from app.models.store import ModelStore
 from tests.registry import RegistryServer, free_port, push_model
+from tests.relay import CountingRelay
 
 REPO = Path(__file__).resolve().parent.parent
 KIB = 1024
@@ -231,28 +232,34 @@ for line in pull_model(ModelStore(Path(sys.argv[1])), parse_name(sys.argv[2]), p
 
 
 def test_killed_pull_resumes_refetching_less_than_a_part_per_part(registry, store):
-    size = 8 * MIB
+    """SIGKILL half-way, then resume: the registry serves at most one part's worth twice.
+
+    The bytes are counted where they leave the registry (a relay in front of
+    it), not by the client, so data received but never recorded counts too.
+    """
+    # Parts large against what sits in socket buffers when the process dies (a few
+    # MiB a connection on loopback: the relay's send buffer and the client's
+    # receive buffer, sent but never read), as real parts (100 MB and up) are.
+    size = 128 * MIB
+    part = 32 * MIB
     pushed, model = push_random(registry, "hearth/killed", size=size)
-    name = f"{registry.host}/hearth/killed"
+    relay = CountingRelay(registry.port)
+    name = f"127.0.0.1:{relay.port}/hearth/killed"
     digest = pushed.layers[0]["digest"]
-    script = KILLED_PULL.format(part=2 * MIB, rate=4 * MIB)
+    script = KILLED_PULL.format(part=part, rate=16 * MIB)
     worker = subprocess.Popen(
         [sys.executable, "-c", script, str(store.root), name],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
     )
-    received = 0
     assert worker.stdout is not None
     for raw in worker.stdout:
-        line = json.loads(raw)
-        received = line["got"]
-        if line["completed"] >= size // 2:
+        if json.loads(raw)["completed"] >= size // 2:
             worker.send_signal(signal.SIGKILL)
             break
     worker.wait(10)
     assert worker.returncode == -signal.SIGKILL
-    # The worker may have received a little more after its last printed line.
     assert_nothing_visible(store)
     saved = total_saved(store, digest, size)
     assert 0 < saved < size
@@ -261,16 +268,12 @@ def test_killed_pull_resumes_refetching_less_than_a_part_per_part(registry, stor
     lines = list(pull_model(store, parse_name(name), parts=4, tuning=FAST, stats=second))
     assert lines[-1] == {"status": "success"}
     small = len(TEMPLATE) + len(PARAMS) + pushed_config_size(pushed)
-    fetched_for_model = second.bytes_downloaded - small
-    assert fetched_for_model == size - saved
-    refetched = received + fetched_for_model - size
-    in_flight = 4
-    # Checkpoints every 0.25 s at ≤4 MiB/s: far below the bound of one part per part.
-    assert refetched <= in_flight * 2 * MIB
-    print(f"\nkilled at {received} B received, {saved} B saved, re-fetched {refetched} B")
-    assert store.blob_path(digest).read_bytes() == model
-    served = registry.served_bytes(digest)
-    assert served >= size
+    assert second.bytes_downloaded - small == size - saved  # the rest, and only the rest
+    # Two pulls' manifests, small layers and HTTP headers: a few KiB above the blob.
+    overhead = 2 * small + 64 * KIB
+    refetched = relay.bytes_down - size - overhead
+    assert refetched <= part, f"{refetched} B served twice, more than one part ({part} B)"
+    print(f"\nkilled with {saved} B saved; registry served {relay.bytes_down} B in all")
 
 
 def test_registry_stopped_mid_pull_then_resumes(fresh_registry, store):

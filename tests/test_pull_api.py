@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import requests
 
 from tests.hearth_process import HearthProcess
 from tests.registry import RegistryServer, push_model
+from tests.relay import CountingRelay
 
 PARAMS = b'{"temperature": 0.7}'
 CONFIG = {"model_format": "gguf", "model_family": "gemma3", "file_type": "Q4_K_M"}
@@ -78,19 +80,24 @@ def test_pull_resumes_after_hearth_restart(
     tmp_path_factory: pytest.TempPathFactory,
     llama_server_binary: Path,
     registry: RegistryServer,
+    gemma_gguf_path: Path,
     pushed_gemma: str,
 ) -> None:
     """Hearth is killed mid-pull and started again: the pull resumes by itself.
 
     The download is slowed with HEARTH_PULL_MAX_BPS, a named stand-in for a
-    slow network (the registry is on loopback and would finish at once).
+    slow network (the registry is on loopback and would finish at once). A
+    relay in front of the registry counts what it really served.
     """
+    relay = CountingRelay(registry.port)
+    name = f"127.0.0.1:{relay.port}/library/pullme:270m"
+    size = gemma_gguf_path.stat().st_size
     home = tmp_path_factory.mktemp("resume-home")
     slow = {"HEARTH_PULL_MAX_BPS": str(40 * 2**20)}
     first = HearthProcess(home, llama_server_binary, extra_env=slow)
     first.start()
     requests.post(
-        f"{first.ollama_url}/api/pull", json={"model": pushed_gemma}, stream=True, timeout=30
+        f"{first.ollama_url}/api/pull", json={"model": name}, stream=True, timeout=30
     ).close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -103,19 +110,182 @@ def test_pull_resumes_after_hearth_restart(
     first.process.wait()
     partials = list((home / "models" / "blobs").glob("*-partial"))
     assert partials, "the interrupted pull left no partial data to resume from"
+    served_before_restart = relay.bytes_down
+    assert served_before_restart < size
 
     second = HearthProcess(home, llama_server_binary)
     second.start()
     try:
+        assert "Resuming the pull of 127.0.0.1" in "".join(second.output)
         deadline = time.monotonic() + 60
         names: list[str] = []
         while time.monotonic() < deadline:
             tags = requests.get(f"{second.ollama_url}/api/tags", timeout=5).json()["models"]
             names = [m["name"] for m in tags]
-            if pushed_gemma in names:
+            if name in names:
                 break
             time.sleep(0.2)
-        assert pushed_gemma in names
+        assert name in names
         assert not list((home / "models" / "blobs").glob("*-partial*"))
+        # It resumed: what the registry served twice is under one 100 MB part, not the blob.
+        refetched = relay.bytes_down - size - 256 * 1024
+        assert refetched < 100 * 10**6, f"{refetched} B served twice"
     finally:
         second.stop()
+
+
+def test_quit_mid_pull_saves_it_for_the_next_start(
+    tmp_path_factory: pytest.TempPathFactory,
+    llama_server_binary: Path,
+    pushed_gemma: str,
+) -> None:
+    """A clean quit (SIGTERM) in the middle of a pull keeps it; the next start finishes it."""
+    home = tmp_path_factory.mktemp("quit-home")
+    first = HearthProcess(home, llama_server_binary, extra_env={"HEARTH_PULL_MAX_BPS": "20e6"})
+    first.start()
+    requests.post(
+        f"{first.ollama_url}/api/pull", json={"model": pushed_gemma}, stream=True, timeout=30
+    ).close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pulls = requests.get(f"{first.ollama_url}/api/pulls", timeout=5).json()["pulls"]
+        if pulls and pulls[0]["completed"] > 20 * 2**20:
+            break
+        time.sleep(0.1)
+    first.stop()  # SIGTERM: a graceful quit
+    assert first.process is not None and first.process.returncode == 0
+    pending = json.loads((home / "pulls.json").read_text())
+    assert len(pending) == 1 and "pullme" in next(iter(pending))
+    second = HearthProcess(home, llama_server_binary)
+    second.start()
+    try:
+        deadline = time.monotonic() + 60
+        names: list[str] = []
+        while time.monotonic() < deadline and pushed_gemma not in names:
+            tags = requests.get(f"{second.ollama_url}/api/tags", timeout=5).json()["models"]
+            names = [m["name"] for m in tags]
+            time.sleep(0.2)
+        assert pushed_gemma in names
+    finally:
+        second.stop()
+    assert json.loads((home / "pulls.json").read_text()) == {}
+
+
+def test_system_pulls_cancel_and_pull_concurrency_setting(
+    tmp_path_factory: pytest.TempPathFactory,
+    llama_server_binary: Path,
+    gemma_gguf_path: Path,
+    registry: RegistryServer,
+) -> None:
+    """/api/v1/system shows loaded models and running pulls; the settings reach the manager.
+
+    HEARTH_PULL_MAX_BPS slows the loopback download (a named stand-in for a
+    slow network) so the pull is still running while the test looks at it.
+    """
+    # A blob of its own (not Gemma's, which the import below puts in the store).
+    big = tmp_path_factory.mktemp("big") / "random.bin"
+    with big.open("wb") as handle:
+        for _ in range(25):
+            handle.write(os.urandom(10**7))
+    push_model(registry.url, "library/bigrandom", "1", [("model", big)], CONFIG)
+    pushed = f"{registry.host}/library/bigrandom:1"
+    home = tmp_path_factory.mktemp("system-home")
+    process = HearthProcess(
+        home, llama_server_binary, extra_env={"HEARTH_PULL_MAX_BPS": str(20 * 2**20)}
+    )
+    process.cli("import", str(gemma_gguf_path), "local:1")
+    process.start()
+    api = f"{process.url}/api/v1"
+    try:
+        # The 250 MB blob is 3 parts by default (parts are at least 100 MB); 2 when asked.
+        patched = requests.patch(f"{api}/settings", json={"pull_concurrency": 2}, timeout=10)
+        assert patched.status_code == 200 and patched.json()["pull_concurrency"] == 2
+        requests.post(
+            f"{process.ollama_url}/api/generate", json={"model": "local:1"}, timeout=120
+        ).raise_for_status()
+        requests.post(
+            f"{process.ollama_url}/api/pull", json={"model": pushed}, stream=True, timeout=30
+        ).close()
+        deadline = time.monotonic() + 30
+        system: dict = {}
+        while time.monotonic() < deadline:
+            system = requests.get(f"{api}/system", timeout=10).json()
+            if system["pulls"] and system["pulls"][0]["completed"] > 0:
+                break
+            time.sleep(0.1)
+        assert [m["name"] for m in system["loaded_models"]] == ["local:1"]
+        assert system["loaded_models"][0]["size"] > 0
+        (pull,) = system["pulls"]
+        assert pull["model"] == pushed and pull["total"] > pull["completed"] > 0
+        records = sorted((home / "models" / "blobs").glob("*-partial-*"))
+        assert [r.name[-2:] for r in records] == ["-0", "-1"]
+
+        cancelled = requests.delete(
+            f"{process.ollama_url}/api/pulls", json={"model": pushed}, timeout=10
+        )
+        assert cancelled.status_code == 200
+        deadline = time.monotonic() + 20
+        while (
+            time.monotonic() < deadline
+            and requests.get(f"{api}/system", timeout=10).json()["pulls"]
+        ):
+            time.sleep(0.1)
+        assert requests.get(f"{api}/system", timeout=10).json()["pulls"] == []
+        assert pushed not in process.cli("list").stdout
+        assert list((home / "models" / "blobs").glob("*-partial")), "cancel keeps the parts"
+        missing = requests.delete(
+            f"{process.ollama_url}/api/pulls", json={"model": pushed}, timeout=10
+        )
+        assert missing.status_code == 404
+    finally:
+        process.stop()
+
+
+def test_cli_pull_next_to_the_app_downloads_each_blob_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    llama_server_binary: Path,
+    registry: RegistryServer,
+    gemma_gguf_path: Path,
+    pushed_gemma: str,
+) -> None:
+    """`hearth pull` in a terminal while the app pulls the same model into the same store.
+
+    The two processes share no memory; the lock on the partial file makes the
+    second wait for the first instead of writing the same file. The relay
+    counts what the registry served: the 253 MB blob once, not twice.
+    HEARTH_PULL_MAX_BPS slows both (a named stand-in for a slow network).
+    """
+    relay = CountingRelay(registry.port)
+    name = f"127.0.0.1:{relay.port}/library/pullme:270m"
+    home = tmp_path_factory.mktemp("two-process-home")
+    app = HearthProcess(home, llama_server_binary, extra_env={"HEARTH_PULL_MAX_BPS": "60e6"})
+    app.start()
+    try:
+        requests.post(
+            f"{app.ollama_url}/api/pull", json={"model": name}, stream=True, timeout=30
+        ).close()
+        deadline = time.monotonic() + 30
+        while (
+            not requests.get(f"{app.ollama_url}/api/pulls", timeout=5)
+            .json()["pulls"][0]
+            .get("completed")
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        cli = app.cli("pull", name, timeout=180)
+        assert "success" in cli.stdout
+        deadline = time.monotonic() + 60
+        while requests.get(f"{app.ollama_url}/api/pulls", timeout=5).json()["pulls"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        tags = requests.get(f"{app.ollama_url}/api/tags", timeout=5).json()["models"]
+        assert [m["name"] for m in tags] == [name]
+        size = gemma_gguf_path.stat().st_size
+        assert relay.bytes_down < size + 1_000_000, relay.bytes_down  # one download, not two
+        assert not list((home / "models" / "blobs").glob("*-partial*"))
+        reply = ollama.Client(host=app.ollama_url).generate(
+            model=name, prompt="Hi", options={"num_predict": 2}
+        )
+        assert reply.done
+    finally:
+        app.stop()

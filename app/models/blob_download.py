@@ -29,13 +29,18 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one process per store there
+    fcntl = None  # type: ignore[assignment]
 
 from app.models.digests import blob_filename, parse_digest
 from app.models.pull_errors import (
@@ -192,10 +197,13 @@ class BlobDownload:
 
     def _run(self) -> None:
         try:
-            self._download()
-            if self._stopping():
-                raise PullCancelled()
-            self._commit()
+            with self._exclusive():
+                if self.final.exists():
+                    return  # another Hearth process finished it while we waited
+                self._download()
+                if self._stopping():
+                    raise PullCancelled()
+                self._commit()
         except BaseException as error:  # noqa: BLE001 - handed to the waiting pull
             if isinstance(error, BlobSizeMismatch | BlobDigestMismatch):
                 # The registry's blob is not what the manifest says: saved parts are worthless.
@@ -205,11 +213,54 @@ class BlobDownload:
             _release(self)
             self.done.set()
 
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold an advisory lock on the partial file so one process downloads a blob at once.
+
+        Why: the app and a ``hearth pull`` in a terminal share the store but
+        not their in-process registry of pulls; two writers on one partial
+        file would corrupt each other's records. A second process waits,
+        showing the first one's progress from its records, and then finds
+        the blob in place (or resumes it, if the first process died: the
+        kernel drops a dead process's lock). No-op where ``fcntl`` is absent.
+        """
+        if fcntl is None:
+            yield
+            return
+        fd = os.open(self.partial, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if self._stopping():
+                        raise PullCancelled() from None
+                    self.parts = load_parts(self.partial, self.size) or self.parts
+                    time.sleep(0.2)
+            if self.final.exists():
+                self._drop_empty_partial(fd)
+            yield
+        finally:
+            os.close(fd)
+
+    def _drop_empty_partial(self, fd: int) -> None:
+        """After waiting: the partial we created (empty, no records) is not needed."""
+        with contextlib.suppress(OSError):
+            mine = os.fstat(fd)
+            if (
+                mine.st_size == 0
+                and not self._record_files()
+                and os.stat(self.partial).st_ino == mine.st_ino
+            ):
+                self.partial.unlink()
+
     def _download(self) -> None:
         resumed = self._load_records()
         if resumed is None:
             self.parts = plan_parts(self.size, self.tuning)
-            self._remove_partial_files()
+            self._remove_records()
+            # Truncated in place, not replaced: the lock is on this very file.
             with self.partial.open("wb") as handle:
                 handle.truncate(self.size)
             for part in self.parts:

@@ -18,13 +18,14 @@ from typing import Any
 from app.models.blob_download import PullTuning
 from app.models.create import create_model, import_gguf
 from app.models.digests import parse_digest
-from app.models.errors import BadRequest, ModelNotFound
+from app.models.errors import BadRequest, HearthError, ModelNotFound
 from app.models.names import ModelName, parse_name
 from app.models.options import validate_options
 from app.models.pulls import PullRegistry
 from app.models.show import resolve_for_run, show_model, tag_entry
 from app.models.store import ModelStore
 from app.runner import generation
+from app.runner.abort import Abort
 from app.runner.keepalive import DEFAULT_KEEP_ALIVE, parse_keep_alive
 from app.runner.locate import locate_llama_server
 from app.runner.scheduler import Scheduler
@@ -45,7 +46,12 @@ class ModelManager:
         self.store = ModelStore(settings.models_dir)
         self.default_keep_alive = DEFAULT_KEEP_ALIVE
         self.scheduler = scheduler or Scheduler(
-            lambda: locate_llama_server(settings), settings.log_dir
+            lambda: locate_llama_server(settings),
+            settings.log_dir,
+            max_loaded=settings.max_loaded_models,
+            parallel=settings.num_parallel,
+            default_num_ctx=settings.context_length,
+            load_timeout=settings.load_timeout,
         )
         tuning = PullTuning(max_bytes_per_second=settings.pull_max_bytes_per_second)
         self.pulls = PullRegistry(self.store, tuning=tuning)
@@ -172,9 +178,13 @@ class ModelManager:
                 current[name] = {"insecure": insecure}
             else:
                 current.pop(name, None)
-            temp = self._pending_path.with_suffix(".tmp")
-            temp.write_text(json.dumps(current))
-            os.replace(temp, self._pending_path)
+            self._write_pending(current)
+
+    def _write_pending(self, pending: dict[str, Any]) -> None:
+        # A temp name of this process's own: the app and a CLI pull share the file.
+        temp = self._pending_path.with_suffix(f".{os.getpid()}.tmp")
+        temp.write_text(json.dumps(pending))
+        os.replace(temp, self._pending_path)
 
     def _pending_pulls(self) -> dict[str, dict[str, Any]]:
         try:
@@ -182,6 +192,12 @@ class ModelManager:
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
+
+    def _active_pull(self, name_text: str) -> Any:
+        try:
+            return self.pulls.get(self.parse(name_text))
+        except HearthError:
+            return None
 
     def resume_pulls(self) -> list[str]:
         """Restart the pulls that were running when Hearth last stopped."""
@@ -204,7 +220,8 @@ class ModelManager:
     def _keep_alive(self, request: dict[str, Any]) -> float:
         return parse_keep_alive(request.get("keep_alive"), self.default_keep_alive)
 
-    def chat(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def chat(self, request: dict[str, Any], abort: Abort | None = None) -> Iterator[dict[str, Any]]:
+        """``/api/chat`` objects; setting ``abort`` (the client left) stops the work at once."""
         spec = self._run_spec(request.get("model"))
         if spec.is_embedding:
             raise BadRequest(f'"{spec.display}" does not support chat')
@@ -212,15 +229,27 @@ class ModelManager:
         if messages is not None and not isinstance(messages, list):
             raise BadRequest("messages must be a list")
         return generation.chat(
-            self.scheduler, spec, request, self._request_options(request), self._keep_alive(request)
+            self.scheduler,
+            spec,
+            request,
+            self._request_options(request),
+            self._keep_alive(request),
+            abort,
         )
 
-    def generate(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def generate(
+        self, request: dict[str, Any], abort: Abort | None = None
+    ) -> Iterator[dict[str, Any]]:
         spec = self._run_spec(request.get("model"))
         if spec.is_embedding:
             raise BadRequest(f'"{spec.display}" does not support generate')
         return generation.generate(
-            self.scheduler, spec, request, self._request_options(request), self._keep_alive(request)
+            self.scheduler,
+            spec,
+            request,
+            self._request_options(request),
+            self._keep_alive(request),
+            abort,
         )
 
     def embed(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -283,11 +312,16 @@ class ModelManager:
         """Stop pulls (their parts stay on disk and resume next start) and runners."""
         with self._pending_lock:
             pending = self._pending_pulls()
+        running = {name: self._active_pull(name) for name in pending}
         self.pulls.cancel_all(wait=5)
+        # One that finished by itself just now is done, not pending: keep only the rest.
+        pending = {
+            name: info
+            for name, info in pending.items()
+            if not ((a := running[name]) is not None and a.finished and a.error is None)
+        }
         with self._pending_lock:  # cancelling at shutdown is not the user's cancel
-            temp = self._pending_path.with_suffix(".tmp")
-            temp.write_text(json.dumps(pending))
-            os.replace(temp, self._pending_path)
+            self._write_pending(pending)
         self.scheduler.shutdown()
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from app.models.blob_download import PullStats
 from app.models.errors import HearthError
 from app.models.names import ModelName
-from app.models.pull import pull_model
+from app.models.pull import DEFAULT_PARTS, pull_model
 from app.models.pull_errors import PullError
 from app.models.store import ModelStore
 
@@ -50,12 +50,15 @@ class ActivePull:
     error: BaseException | None = None
     finished: bool = False
     latest: dict[str, Any] = field(default_factory=dict)
+    first: dict[str, Any] | None = None
     changed: threading.Condition = field(default_factory=threading.Condition)
 
     def publish(self, line: dict[str, Any]) -> None:
         with self.changed:
             self.lines.append((self.next_seq, line))
             self.next_seq += 1
+            if self.first is None:
+                self.first = line
             self.latest = line
             self.changed.notify_all()
 
@@ -100,9 +103,17 @@ class ActivePull:
 class PullRegistry:
     """Starts, deduplicates, lists and cancels pulls into one store."""
 
-    def __init__(self, store: ModelStore, pull: PullFunction = pull_model, **pull_options: Any):
+    def __init__(
+        self,
+        store: ModelStore,
+        pull: PullFunction = pull_model,
+        parts: int = DEFAULT_PARTS,
+        **pull_options: Any,
+    ):
         self.store = store
         self._pull = pull
+        self.parts = parts
+        """Ranged requests at once per blob (the ``pull_concurrency`` setting); read per pull."""
         self._options = pull_options
         self._active: dict[tuple[str, str, str, str], ActivePull] = {}
         self._lock = threading.Lock()
@@ -114,6 +125,8 @@ class PullRegistry:
         from the iterator as ``HearthError`` after the lines before them.
         """
         active, seq = self._start_or_join(name, insecure)
+        if seq > 0 and active.first is not None:
+            return _chain([active.first], active.follow(seq))
         return active.follow(seq)
 
     def start(self, name: ModelName, *, insecure: bool = False) -> ActivePull:
@@ -156,7 +169,8 @@ class PullRegistry:
             active = self._active.get(key)
             if active is not None:
                 with active.changed:
-                    # Replay the newest line so a late watcher sees where things are.
+                    # Replay the first line ("pulling manifest", which clients expect
+                    # first) and the newest, so a late watcher sees where things are.
                     seq = active.lines[-1][0] if active.lines else 0
                 return active, seq
             active = ActivePull(name, insecure)
@@ -176,6 +190,7 @@ class PullRegistry:
                 insecure=active.insecure,
                 cancel=active.cancel,
                 stats=active.stats,
+                parts=self.parts,
                 **self._options,
             )
             for line in lines:
@@ -189,3 +204,8 @@ class PullRegistry:
                 if self._active.get(active.name.folded()) is active:
                     del self._active[active.name.folded()]
             active.finish(error)
+
+
+def _chain(head: list[dict[str, Any]], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    yield from head
+    yield from rest

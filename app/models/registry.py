@@ -15,6 +15,7 @@ What it guards against, since a registry is a remote party we do not trust:
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -180,13 +181,18 @@ class RegistryClient:
                 headers={"User-Agent": USER_AGENT},
                 timeout=(self.connect_timeout, self.read_timeout),
                 allow_redirects=False,
+                stream=True,  # read with a bound below, never whole
             )
+            with response:
+                if response.status_code != 200:
+                    raise Unauthorized()
+                body = _read_bounded(response, MAX_TOKEN_BYTES)
+        except BadManifest:
+            raise Unauthorized("unauthorized: the registry's token response is too large") from None
         except requests.RequestException as error:
             raise RegistryError(f"cannot get a registry token: {error}") from None
-        if response.status_code != 200 or len(response.content) > MAX_TOKEN_BYTES:
-            raise Unauthorized()
         try:
-            data: Any = response.json()
+            data: Any = json.loads(body)
         except ValueError:
             raise Unauthorized() from None
         token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None

@@ -310,6 +310,9 @@ def _modelfile(
         "",
         f"FROM {store.blob_path(_model_layer(manifest).digest)}",
     ]
+    # As Ollama writes them: a projector is another FROM, an adapter an ADAPTER.
+    lines += [f"FROM {store.blob_path(layer.digest)}" for layer in manifest.layers_of("projector")]
+    lines += [f"ADAPTER {store.blob_path(layer.digest)}" for layer in manifest.layers_of("adapter")]
     if template:
         lines.append(f'TEMPLATE """{template}"""')
     if system:
