@@ -81,12 +81,32 @@ def _setup_logging(settings: Settings, verbose: bool) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from app.desktop.instance import InstanceLock, running_url
+
+    settings = _settings(args)
+    _setup_logging(settings, args.verbose)
+    lock = InstanceLock(settings.data_dir)
+    if not lock.acquire():
+        # One Hearth per data directory: two servers on one database and store race.
+        where = running_url(settings.data_dir)
+        print(
+            f"error: Hearth is already running on {settings.data_dir}"
+            + (f" at {where}" if where else "")
+            + "; use that one, or pick another --home",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        return _serve(args, settings, lock)
+    finally:
+        lock.release()
+
+
+def _serve(args: argparse.Namespace, settings: Settings, lock: Any) -> int:
     from app.server import HTTPServer
     from app.web import create_app
     from app.web.factory import create_ollama_app
 
-    settings = _settings(args)
-    _setup_logging(settings, args.verbose)
     verifier = _lan_verifier(settings)
     manager = _manager(settings)
     web_app = create_app(settings, manager, verifier)
@@ -108,6 +128,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for name in manager.resume_pulls():
         print(f"Resuming the pull of {name}", flush=True)
     logging.getLogger("hearth").info("Serving on %s", server.url)
+    lock.publish(server.url)
     print(f"Serving on {server.url}", flush=True)
     print(f"Ollama API: {server.url}/ollama", flush=True)
 

@@ -14,7 +14,8 @@ from app.runner.locate import LlamaServerNotFound, build_info, locate_llama_serv
 from app.settings import Settings
 
 
-def _llama_server(settings: Settings) -> dict[str, Any]:
+def llama_server_info(settings: Settings) -> dict[str, Any]:
+    """The llama-server Hearth would run: path, backend and its own ``--version`` line."""
     try:
         binary = locate_llama_server(settings)
     except LlamaServerNotFound as error:
@@ -53,7 +54,7 @@ def doctor_report(settings: Settings) -> dict[str, Any]:
             "cache": str(settings.cache_dir),
             "logs": str(settings.log_dir),
         },
-        "llama_server": _llama_server(settings),
+        "llama_server": llama_server_info(settings),
         "hardware": hardware.as_dict(),
         "disk_free_models": disk_free(settings.models_dir),
     }

@@ -50,6 +50,9 @@ def measure(display: str, home: Path) -> dict[str, float]:
         except requests.RequestException:
             pass
         time.sleep(0.02)
+    if not ready:
+        app.kill()
+        raise SystemExit(f"the window never became interactive within 60 s (url {url or 'none'})")
     time.sleep(5)
     root = psutil.Process(app.pid)
     tree = [root, *root.children(recursive=True)]

@@ -141,3 +141,21 @@ def test_restart_settings_take_effect_at_the_next_start(
         assert tags.status_code == 200 and tags.json() == {"models": []}
     finally:
         second.stop()
+
+
+def test_a_second_serve_on_the_same_data_refuses(tmp_path: Path, llama_server_binary: Path) -> None:
+    """Two servers on one database and model store would race: the second one says so."""
+    first = HearthProcess(tmp_path, llama_server_binary)
+    first.start()
+    try:
+        second = HearthProcess(tmp_path, llama_server_binary)
+        with pytest.raises(RuntimeError) as refused:
+            second.start(timeout=30)
+        message = str(refused.value)
+        assert "already running" in message and first.url in message
+        assert requests.get(f"{first.url}/api/v1/chats", timeout=10).status_code == 200
+    finally:
+        first.stop()
+    again = HearthProcess(tmp_path, llama_server_binary)  # the lock went with the first one
+    again.start()
+    again.stop()

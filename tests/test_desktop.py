@@ -145,8 +145,25 @@ def test_window_menus_and_clean_exit(
         assert app.llama_servers() == []
 
         # The page-side menu actions run without errors in the real window.
-        for action in ("new_chat", "model_library", "toggle_theme", "zoom_in", "zoom_reset"):
+        for action in ("new_chat", "model_library", "zoom_in", "zoom_out", "zoom_reset"):
             app.menu(action)
+        # View > Toggle theme reaches the page, which saves the theme through /api/v1.
+        settings = f"{app.url}/api/v1/settings"
+        assert requests.get(settings, timeout=10).json()["theme"] == "system"
+        app.menu("toggle_theme")
+        deadline = time.monotonic() + 10
+        while requests.get(settings, timeout=10).json()["theme"] == "system":
+            assert time.monotonic() < deadline, "toggle_theme never reached the page"
+            time.sleep(0.1)
+        first = requests.get(settings, timeout=10).json()["theme"]
+        app.menu("toggle_theme")
+        deadline = time.monotonic() + 10
+        while requests.get(settings, timeout=10).json()["theme"] == first:
+            assert time.monotonic() < deadline, "a second toggle did not flip the theme"
+            time.sleep(0.1)
+        # Help > About names Hearth, llama.cpp, the llama-server build and its backend.
+        about = app.menu("about", show=False)["about"]
+        assert "Hearth " in about and "llama-cpp-python" in about and "cpu backend" in about
         app.menu("reload")
         app.wait_ready()
 

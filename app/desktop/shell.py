@@ -29,6 +29,7 @@ from app import __version__
 from app.chats import ChatStore
 from app.desktop.instance import InstanceLock, focus_running
 from app.desktop.tray import ICON, install_tray
+from app.doctor import llama_server_info
 from app.models.manager import ModelManager
 from app.pins import LLAMA_CPP_PYTHON_VERSION
 from app.server import HTTPServer
@@ -55,7 +56,18 @@ def open_folder(path: Path) -> None:
         os.startfile(path)  # type: ignore[attr-defined]  # noqa: S606
     else:
         opener = "open" if sys.platform == "darwin" else "xdg-open"
-        subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [opener, str(path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # The shell blocks SIGTERM/SIGINT in its threads; the file manager must not inherit it.
+            preexec_fn=_unblock_signals,
+            start_new_session=True,
+        )
+
+
+def _unblock_signals() -> None:  # pragma: no cover - runs in the child
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 
 
 class DesktopShell:
@@ -68,6 +80,7 @@ class DesktopShell:
         self.window: Any = None
         self.tray: Any = None
         self.ready = threading.Event()
+        self.quitting = threading.Event()
         self.geometry_path = settings.data_dir / "window.json"
         self.actions: dict[str, Callable[[dict[str, Any]], Any]] = {
             "new_chat": lambda _: self._js("window.hearth && window.hearth.newChat()"),
@@ -141,12 +154,23 @@ class DesktopShell:
         self._manager().start_pull(name, insecure=bool(args.get("insecure")))
         return {"status": "started", "model": name}
 
-    def about(self, _args: dict[str, Any]) -> dict[str, str]:
+    def about(self, args: dict[str, Any]) -> dict[str, str]:
+        """Versions in a dialog; ``{"show": false}`` only returns the text (for the page)."""
+        server = llama_server_info(self.settings)
+        if server.get("found"):
+            engine = (
+                f"llama-server {server.get('version') or '(version unknown)'}, "
+                f"{server.get('backend', 'unknown')} backend"
+            )
+        else:
+            engine = "llama-server: not found"
         text = (
-            f"Hearth {__version__}\nllama.cpp from llama-cpp-python {LLAMA_CPP_PYTHON_VERSION}\n"
+            f"Hearth {__version__}\n"
+            f"llama.cpp from llama-cpp-python {LLAMA_CPP_PYTHON_VERSION}\n"
+            f"{engine}\n"
             f"Python {platform.python_version()} on {platform.system()}"
         )
-        if self.window is not None:
+        if self.window is not None and args.get("show", True):
             threading.Thread(
                 target=self.window.create_confirmation_dialog, args=("About Hearth", text)
             ).start()
@@ -158,6 +182,8 @@ class DesktopShell:
             self.window.show()
 
     def quit(self) -> None:
+        """Close the window; asked before the window exists, the app never opens it."""
+        self.quitting.set()
         if self.window is not None:
             self.window.destroy()
 
@@ -328,6 +354,8 @@ class DesktopShell:
             self.window.events.closing += self._save_geometry
             threading.Thread(target=self._watch_title, daemon=True).start()
             self.tray = install_tray(self._run_action, self._manager().list_pulls)
+            if self.quitting.is_set():
+                return 0  # SIGTERM or Ctrl+C came during start-up: stop here, cleanly
             webview.start(
                 gui="qt" if sys.platform == "linux" else None,
                 icon=str(ICON),

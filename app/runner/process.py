@@ -116,8 +116,14 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     except OSError:
-        pass
+        return
+    if os.getppid() != _HEARTH_PID:
+        # Hearth died between fork and prctl: the death signal will never come.
+        os._exit(1)
 
+
+_HEARTH_PID = os.getpid()
+"""The parent every llama-server must have (read in the child after ``prctl``)."""
 
 # Linux delivers PR_SET_PDEATHSIG when the *thread* that forked the child
 # exits, not the process. Children are therefore always spawned from this one
