@@ -217,17 +217,42 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _running_hearth(settings: Settings) -> str | None:
+    """The URL of the Hearth serving this data directory, if one is up and answering.
+
+    Why: pulls belong to one registry of pulls, the running app's, so that a
+    terminal pull, the window and the API see, join and cancel the same pull.
+    """
+    import requests
+
+    from app.desktop.instance import running_url
+
+    url = running_url(settings.data_dir)
+    if url is None:
+        return None
+    try:
+        answer = requests.get(f"{url}/ollama/api/pulls", timeout=3)
+    except requests.RequestException:
+        return None  # a stale instance.json: that Hearth is gone
+    return url if answer.status_code == 200 else None
+
+
 def cmd_pull(args: argparse.Namespace) -> int:
-    """Pull with a progress bar per layer: bytes, speed and time left."""
-    manager = _manager(_settings(args))
+    """Pull with a progress bar per layer: bytes, speed and time left.
+
+    With a Hearth running on the same data, the pull runs in it (and goes on
+    if this terminal closes); otherwise in this process.
+    """
+    settings = _settings(args)
+    url = _running_hearth(settings)
+    if args.cancel:
+        return _cancel_pull(url, args.name)
+    if url is not None:
+        return _pull_through(url, args.name, args.insecure)
+    manager = _manager(settings)
     bar = ProgressBar()
     try:
-        for status in manager.pull({"model": args.name, "insecure": args.insecure}):
-            if "total" in status and status.get("digest"):
-                bar.update(status["status"], status.get("completed", 0), status["total"])
-            else:
-                bar.finish()
-                print(status["status"], flush=True)
+        _show_progress(bar, manager.pull({"model": args.name, "insecure": args.insecure}))
     except KeyboardInterrupt:
         bar.finish()
         manager.cancel_pull(args.name)
@@ -235,6 +260,88 @@ def cmd_pull(args: argparse.Namespace) -> int:
         return 130
     finally:
         manager.close()
+    return 0
+
+
+def _show_progress(bar: ProgressBar, statuses: Any) -> None:
+    for status in statuses:
+        if "error" in status:
+            bar.finish()
+            raise HearthError(status["error"])
+        if "total" in status and status.get("digest"):
+            bar.update(status["status"], status.get("completed", 0), status["total"])
+        else:
+            bar.finish()
+            print(status["status"], flush=True)
+
+
+def _pull_through(url: str, name: str, insecure: bool) -> int:
+    import requests
+
+    print(f"pulling in the running Hearth at {url}", flush=True)
+    bar = ProgressBar()
+    try:
+        with requests.post(
+            f"{url}/ollama/api/pull",
+            json={"model": name, "insecure": insecure},
+            stream=True,
+            timeout=(10, 600),
+        ) as reply:
+            if reply.status_code != 200:
+                raise HearthError(_error_text(reply))
+            lines = (json.loads(line) for line in reply.iter_lines() if line)
+            _show_progress(bar, lines)
+    except KeyboardInterrupt:
+        bar.finish()
+        print(
+            f"the pull goes on in the running Hearth; stop it with: hearth pull --cancel {name}",
+            file=sys.stderr,
+        )
+        return 130
+    except requests.RequestException as error:
+        raise HearthError(f"lost the running Hearth at {url}: {error}") from None
+    return 0
+
+
+def _cancel_pull(url: str | None, name: str) -> int:
+    import requests
+
+    if url is None:
+        print("no Hearth is running here, so no pull to cancel", file=sys.stderr)
+        return 1
+    reply = requests.delete(f"{url}/ollama/api/pulls", json={"model": name}, timeout=10)
+    if reply.status_code != 200:
+        raise HearthError(_error_text(reply))
+    print(f"cancelled the pull of {name}; pulling it again resumes where it stopped")
+    return 0
+
+
+def _error_text(reply: Any) -> str:
+    try:
+        return str(reply.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return f"Hearth answered {reply.status_code}"
+
+
+def cmd_pulls(args: argparse.Namespace) -> int:
+    """Pulls in progress in the running Hearth."""
+    import requests
+
+    url = _running_hearth(_settings(args))
+    if url is None:
+        print("no Hearth is running here (a pull in a terminal shows its own progress)")
+        return 0
+    pulls = requests.get(f"{url}/ollama/api/pulls", timeout=10).json()["pulls"]
+    if not pulls:
+        print("no pulls in progress")
+        return 0
+    rows = [("NAME", "PROGRESS", "STATUS")]
+    for pull in pulls:
+        total = pull.get("total") or 0
+        done = pull.get("completed") or 0
+        progress = f"{_human_size(done)}/{_human_size(total)}" if total else "-"
+        rows.append((pull["model"], progress, pull.get("status", "")))
+    _print_table(rows)
     return 0
 
 
@@ -418,7 +525,14 @@ def build_parser() -> argparse.ArgumentParser:
     pull = commands.add_parser("pull", help="pull a model from a registry")
     pull.add_argument("name")
     pull.add_argument("--insecure", action="store_true", help="allow plain http")
+    pull.add_argument(
+        "--cancel", action="store_true", help="stop this model's pull in the running Hearth"
+    )
     pull.set_defaults(func=cmd_pull)
+
+    commands.add_parser("pulls", help="pulls in progress in the running Hearth").set_defaults(
+        func=cmd_pulls
+    )
 
     commands.add_parser("list", aliases=["ls"], help="list models").set_defaults(func=cmd_list)
 

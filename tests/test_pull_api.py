@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import ollama
 import pytest
 import requests
 
-from tests.hearth_process import HearthProcess
+from tests.hearth_process import REPO, HearthProcess
 from tests.registry import RegistryServer, push_model
 from tests.relay import CountingRelay
 
@@ -241,51 +243,83 @@ def test_system_pulls_cancel_and_pull_concurrency_setting(
         process.stop()
 
 
-def test_cli_pull_next_to_the_app_downloads_each_blob_once(
+def test_terminal_pulls_join_the_running_app(
     tmp_path_factory: pytest.TempPathFactory,
     llama_server_binary: Path,
     registry: RegistryServer,
     gemma_gguf_path: Path,
     pushed_gemma: str,
 ) -> None:
-    """`hearth pull` in a terminal while the app pulls the same model into the same store.
+    """`hearth pull`, `hearth pulls` and `hearth pull --cancel` use the running app's pulls.
 
-    The two processes share no memory; the lock on the partial file makes the
-    second wait for the first instead of writing the same file. The relay
-    counts what the registry served: the 253 MB blob once, not twice.
-    HEARTH_PULL_MAX_BPS slows both (a named stand-in for a slow network).
+    The relay counts what the registry served: the 253 MB blob once, though
+    the app and the terminal both asked for it. HEARTH_PULL_MAX_BPS slows the
+    app's download (a named stand-in for a slow network).
     """
     relay = CountingRelay(registry.port)
     name = f"127.0.0.1:{relay.port}/library/pullme:270m"
-    home = tmp_path_factory.mktemp("two-process-home")
-    app = HearthProcess(home, llama_server_binary, extra_env={"HEARTH_PULL_MAX_BPS": "60e6"})
+    home = tmp_path_factory.mktemp("join-home")
+    app = HearthProcess(home, llama_server_binary, extra_env={"HEARTH_PULL_MAX_BPS": "40e6"})
     app.start()
     try:
         requests.post(
             f"{app.ollama_url}/api/pull", json={"model": name}, stream=True, timeout=30
         ).close()
-        deadline = time.monotonic() + 30
-        while (
-            not requests.get(f"{app.ollama_url}/api/pulls", timeout=5)
-            .json()["pulls"][0]
-            .get("completed")
-        ):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        listed = app.cli("pulls").stdout
+        assert "pullme:270m" in listed, listed
         cli = app.cli("pull", name, timeout=180)
-        assert "success" in cli.stdout
-        deadline = time.monotonic() + 60
-        while requests.get(f"{app.ollama_url}/api/pulls", timeout=5).json()["pulls"]:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        assert "pulling in the running Hearth" in cli.stdout and "success" in cli.stdout
+        assert app.cli("pulls").stdout.strip() == "no pulls in progress"
         tags = requests.get(f"{app.ollama_url}/api/tags", timeout=5).json()["models"]
         assert [m["name"] for m in tags] == [name]
         size = gemma_gguf_path.stat().st_size
         assert relay.bytes_down < size + 1_000_000, relay.bytes_down  # one download, not two
-        assert not list((home / "models" / "blobs").glob("*-partial*"))
-        reply = ollama.Client(host=app.ollama_url).generate(
-            model=name, prompt="Hi", options={"num_predict": 2}
-        )
-        assert reply.done
+
+        # Cancel from the terminal: the app's pull stops, its parts stay for a resume.
+        app.cli("rm", name)
+        requests.post(
+            f"{app.ollama_url}/api/pull", json={"model": name}, stream=True, timeout=30
+        ).close()
+        cancelled = app.cli("pull", "--cancel", name)
+        assert "cancelled the pull" in cancelled.stdout
+        deadline = time.monotonic() + 20
+        while requests.get(f"{app.ollama_url}/api/pulls", timeout=5).json()["pulls"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert name not in app.cli("list").stdout
     finally:
         app.stop()
+    assert "no Hearth is running" in app.cli("pulls").stdout
+
+
+def test_two_terminal_pulls_download_each_blob_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    llama_server_binary: Path,
+    registry: RegistryServer,
+    gemma_gguf_path: Path,
+    pushed_gemma: str,
+) -> None:
+    """Two `hearth pull` processes, no app: the lock on the partial file lets one download.
+
+    The second waits (showing the first one's progress from its records),
+    then finds the blob in place. HEARTH_PULL_MAX_BPS slows both.
+    """
+    relay = CountingRelay(registry.port)
+    name = f"127.0.0.1:{relay.port}/library/pullme:270m"
+    home = tmp_path_factory.mktemp("two-cli-home")
+    slow = HearthProcess(home, llama_server_binary, extra_env={"HEARTH_PULL_MAX_BPS": "60e6"})
+    env = slow.env()
+    command = [sys.executable, "-m", "app", "pull", name]
+    first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not list((home / "models" / "blobs").glob("*-partial-*")):
+        assert time.monotonic() < deadline, "the first pull never started"
+        time.sleep(0.05)
+    second = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    out, _ = first.communicate(timeout=180)
+    assert first.returncode == 0 and "success" in out
+    assert second.returncode == 0 and "success" in second.stdout, second.stderr
+    size = gemma_gguf_path.stat().st_size
+    assert relay.bytes_down < size + 1_000_000, relay.bytes_down
+    assert not list((home / "models" / "blobs").glob("*-partial*"))
+    assert name in slow.cli("list").stdout
