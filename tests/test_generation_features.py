@@ -128,3 +128,41 @@ def test_cli_twins(hearth: HearthProcess) -> None:
     assert missing.returncode == 1 and "not found" in missing.stderr
     doctor = json.loads(hearth.cli("doctor", "--json").stdout)
     assert doctor["llama_server"]["found"] and doctor["hardware"]["physical_cores"] >= 1
+
+
+# A Qwen3-style thinking template on Gemma: the generation prompt opens a
+# <think> block unless enable_thinking is false. Gemma never closes it, so
+# with thinking on the whole answer is reasoning, which is what the test needs.
+THINK_TEMPLATE = """{%- for message in messages -%}<start_of_turn>{{ 'model' if message.role == 'assistant' else message.role }}
+{% if message.reasoning_content %}<think>{{ message.reasoning_content }}</think>{% endif %}{{ message.content }}<end_of_turn>
+{% endfor -%}
+{%- if add_generation_prompt -%}<start_of_turn>model
+{% if enable_thinking is defined and not enable_thinking %}<think>
+
+</think>
+
+{% else %}<think>
+{% endif %}{%- endif -%}"""  # noqa: E501
+
+
+def test_think_splits_reasoning_into_thinking(client: ollama.Client) -> None:
+    """``think`` reaches the chat template; llama-server's reasoning comes back as ``thinking``."""
+    client.create(model="thinky:1", from_=GEMMA_NAME, template=THINK_TEMPLATE)
+    try:
+        assert "thinking" in (client.show("thinky:1").capabilities or [])
+        question = [{"role": "user", "content": "What is 2+2?"}]
+        options = {"num_predict": 12, "temperature": 0}
+        on = client.chat(model="thinky:1", messages=question, think=True, options=options)
+        assert on.message.thinking and not on.message.content
+        off = client.chat(model="thinky:1", messages=question, think=False, options=options)
+        assert not off.message.thinking and off.message.content
+        streamed = list(
+            client.chat(
+                model="thinky:1", messages=question, think=True, options=options, stream=True
+            )
+        )
+        assert "".join(c.message.thinking or "" for c in streamed) == on.message.thinking
+        generated = client.generate(model="thinky:1", prompt="2+2?", think=True, options=options)
+        assert generated.thinking and not generated.response
+    finally:
+        client.delete("thinky:1")
