@@ -443,3 +443,45 @@ def test_pull_from_a_registry(
     assert name in names
     requests.delete(server.ollama_url + "/api/delete", json={"model": name}, timeout=30)
     assert page.errors == []
+
+
+def test_a_fresh_window_starts_with_the_saved_defaults(page: Page, server: HearthProcess) -> None:
+    """The first new chat after a load gets the default system prompt and options."""
+    settings = f"{server.url}/api/v1/settings"
+    defaults = {"default_system_prompt": "Answer like a pirate.", "default_options": {"top_p": 0.7}}
+    assert requests.patch(settings, json=defaults, timeout=10).status_code == 200
+    try:
+        page.open("/")
+        page.page.wait_for_selector("#composer-input")
+        page.page.get_by_role("button", name="Chat settings").click()
+        panel = page.page.get_by_label("Chat settings", exact=True)
+        assert panel.locator("textarea").input_value() == "Answer like a pirate."
+        assert page.page.get_by_label("Top P").input_value() == "0.7"
+        page.page.get_by_role("button", name="Close chat settings").click()
+    finally:
+        requests.patch(
+            settings, json={"default_system_prompt": None, "default_options": None}, timeout=10
+        )
+
+
+def test_import_opens_the_imported_chat(page: Page, server: HearthProcess, tmp_path: Path) -> None:
+    api = f"{server.url}/api/v1"
+    source = requests.post(
+        f"{api}/chats",
+        json={"title": "Quince jam notes", "messages": [{"role": "user", "content": "jam?"}]},
+        timeout=10,
+    ).json()
+    exported = requests.get(f"{api}/chats/{source['id']}/export?format=json", timeout=10)
+    upload = tmp_path / "chat.json"
+    upload.write_bytes(exported.content)
+    page.open("/")
+    page.page.wait_for_selector("#composer-input")
+    page.page.set_input_files("nav input[type=file]", str(upload))
+    page.page.wait_for_function(
+        f"location.hash.startsWith('#/c/') && !location.hash.includes({json.dumps(source['id'])})"
+    )
+    imported_id = page.page.evaluate("location.hash").split("/")[-1]
+    assert requests.get(f"{api}/chats/{imported_id}", timeout=10).json()["title"] == (
+        "Quince jam notes"
+    )
+    page.page.get_by_text("Imported 1 chat from chat.json.").wait_for()

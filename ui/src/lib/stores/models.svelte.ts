@@ -5,6 +5,18 @@ import { isAbort } from '../services/ndjson';
 import type { InstalledModel, PullLine, RunningModel } from '../services/types';
 import { notices } from './notices.svelte';
 
+/**
+ * One spelling per model, as Ollama matches names: case-insensitive, with the
+ * default registry, namespace and tag filled in. "Gemma3" typed in the page and
+ * "gemma3:latest" listed by the server are the same pull, so one card.
+ */
+export function modelKey(name: string): string {
+  let key = name.trim().toLowerCase().replace(/^https?:\/\//, '');
+  key = key.replace(/^registry\.ollama\.ai\//, '').replace(/^library\//, '');
+  if (!key.slice(key.lastIndexOf('/') + 1).includes(':')) key += ':latest';
+  return key;
+}
+
 export interface LayerProgress {
   digest: string;
   total: number;
@@ -114,14 +126,15 @@ class ModelsStore {
   }
 
   activePull(model: string): PullState | undefined {
-    return this.pulls.find((pull) => pull.model === model && !pull.done);
+    const key = modelKey(model);
+    return this.pulls.find((pull) => modelKey(pull.model) === key && !pull.done);
   }
 
   /** Start (or join, after a reload) a pull and follow its progress. */
   async pull(model: string): Promise<void> {
     model = model.trim();
     if (!model || this.activePull(model)) return;
-    this.pulls = this.pulls.filter((pull) => pull.model !== model);
+    this.pulls = this.pulls.filter((pull) => modelKey(pull.model) !== modelKey(model));
     this.pulls.push({
       model,
       status: 'starting',

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { applyPullLine, models, pullTotals, type PullState } from './models.svelte';
+import { applyPullLine, modelKey, models, pullTotals, type PullState } from './models.svelte';
 
 function state(): PullState {
   return { model: 'm', status: '', layers: [], error: null, done: false, cancelled: false, startedAt: 0 };
@@ -55,5 +55,38 @@ describe('pull progress', () => {
     vi.stubGlobal('fetch', async () => new Response('{"error":"not found"}', { status: 404 }));
     const { listPulls } = await import('../services/models');
     expect(await listPulls()).toEqual([]);
+  });
+});
+
+describe('model names', () => {
+  it('gives one key to every spelling of a model, as Ollama matches them', () => {
+    expect(modelKey('Gemma3')).toBe('gemma3:latest');
+    expect(modelKey('gemma3:latest')).toBe('gemma3:latest');
+    expect(modelKey('registry.ollama.ai/library/gemma3')).toBe('gemma3:latest');
+    expect(modelKey('library/gemma3:270m')).toBe('gemma3:270m');
+    expect(modelKey('127.0.0.1:5000/team/model')).toBe('127.0.0.1:5000/team/model:latest');
+    expect(modelKey('hf.co/User/Repo:Q4_K_M')).toBe('hf.co/user/repo:q4_k_m');
+  });
+
+  it('does not start a second card when the server lists a pull under another spelling', async () => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const fetch = vi.fn(async (url: string) => {
+      if (url.endsWith('/pulls')) {
+        return new Response(JSON.stringify({ pulls: [{ model: 'gemma3:latest', name: 'registry.ollama.ai/library/gemma3:latest' }] }));
+      }
+      if (url.endsWith('/pull')) {
+        await held;
+        return new Response(JSON.stringify({ status: 'success' }) + '\n');
+      }
+      return new Response(JSON.stringify({ models: [] }));
+    });
+    vi.stubGlobal('fetch', fetch);
+    const started = models.pull('Gemma3');
+    await models.pickUp();
+    const cards = models.pulls.filter((pull) => modelKey(pull.model) === 'gemma3:latest' && !pull.done);
+    expect(cards).toHaveLength(1);
+    release();
+    await started;
   });
 });
