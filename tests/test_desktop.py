@@ -175,6 +175,10 @@ def test_window_menus_and_clean_exit(
         assert app.process.wait(timeout=30) == 0
         gone, alive = psutil.wait_procs(everything, timeout=15)
         assert not alive, alive
+        # The database was closed cleanly: the last connection checkpointed its WAL away.
+        home = tmp_path / "home"
+        assert not (home / "hearth.db-wal").exists()
+        assert f"Serving on {app.url}" in (home / "logs" / "hearth.log").read_text()
     finally:
         if app.process.poll() is None:
             app.process.kill()
@@ -184,7 +188,7 @@ def test_sigterm_and_kill_leave_nothing(
     display: str, tmp_path: Path, llama_server_binary: Path, gemma_gguf_path: Path
 ) -> None:
     home = tmp_path / "home"
-    for how in (signal.SIGTERM, signal.SIGKILL):
+    for how in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):
         app = Desktop(home, display, llama_server_binary)
         try:
             app.wait_ready()
@@ -194,9 +198,12 @@ def test_sigterm_and_kill_leave_nothing(
             children = app.llama_servers()
             assert len(children) == 1
             app.process.send_signal(how)
-            app.process.wait(timeout=30)
+            code = app.process.wait(timeout=30)
             gone, alive = psutil.wait_procs(children, timeout=5)
             assert not alive, f"llama-server survived {how.name}"
+            if how != signal.SIGKILL:  # Ctrl+C and SIGTERM are a normal quit
+                assert code == 0, f"{how.name} exit status {code}"
+                assert not (home / "hearth.db-wal").exists()
         finally:
             if app.process.poll() is None:
                 app.process.kill()
