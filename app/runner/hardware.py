@@ -61,13 +61,14 @@ def _cpu_flags() -> list[str]:
     return []
 
 
-def _nvidia_gpus() -> list[GPU]:
+def _nvidia_smi(query: str) -> list[str]:
+    """Rows of ``nvidia-smi --query-...=FIELDS`` as CSV; none without the tool or a GPU."""
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return []
     try:
         out = subprocess.run(
-            [smi, "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
+            [smi, query, "--format=csv,noheader,nounits"],
             capture_output=True,
             text=True,
             timeout=5,
@@ -75,8 +76,12 @@ def _nvidia_gpus() -> list[GPU]:
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
+    return out.strip().splitlines()
+
+
+def _nvidia_gpus() -> list[GPU]:
     gpus = []
-    for line in out.strip().splitlines():
+    for line in _nvidia_smi("--query-gpu=name,memory.total,memory.free"):
         name, total, free = (part.strip() for part in line.split(","))
         gpus.append(GPU(name, "nvidia", int(total) * 2**20, int(free) * 2**20))
     return gpus
@@ -89,21 +94,8 @@ def nvidia_memory_by_pid() -> dict[int, int]:
     and a llama-server's own allocation is what tells how much of the model
     was offloaded (``--fit`` decides the layer count at load time).
     """
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return {}
-    try:
-        out = subprocess.run(
-            [smi, "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {}
     used: dict[int, int] = {}
-    for line in out.strip().splitlines():
+    for line in _nvidia_smi("--query-compute-apps=pid,used_memory"):
         try:
             pid, mib = (int(part.strip()) for part in line.split(","))
         except ValueError:
