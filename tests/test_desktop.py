@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -40,7 +42,13 @@ def display() -> Iterator[str]:
 
 
 class Desktop:
-    def __init__(self, home: Path, display: str, llama_server: Path) -> None:
+    def __init__(
+        self,
+        home: Path,
+        display: str,
+        llama_server: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.home = home
         env = dict(os.environ)
         env.update(
@@ -49,6 +57,7 @@ class Desktop:
             HEARTH_LLAMA_SERVER=str(llama_server),
             QTWEBENGINE_DISABLE_SANDBOX="1",
             PYTHONUNBUFFERED="1",
+            **(extra_env or {}),
         )
         self.env = env
         self.started = time.monotonic()
@@ -230,24 +239,41 @@ def test_tray_icon_and_menu_pull(
     )
     time.sleep(1.0)
     push_model(registry.url, "library/menupull", "1", [("model", gemma_gguf_path)], {})
-    app = Desktop(tmp_path / "home", display, llama_server_binary)
+    home = tmp_path / "home"
+    home.mkdir()
+    # The window opens at the size it had last time.
+    (home / "window.json").write_text(json.dumps({"width": 900, "height": 640}))
+    # HEARTH_PULL_MAX_BPS: a named stand-in for a slow network, so the pull is seen running.
+    app = Desktop(home, display, llama_server_binary, {"HEARTH_PULL_MAX_BPS": "40e6"})
     try:
         app.wait_ready()
         state = requests.get(f"{app.url}/desktop/state", timeout=5).json()
         assert state["tray"] is True
+        assert state["geometry"] == {"width": 900, "height": 640}
+        assert state["title"] == "Hearth"
         name = f"{registry.host}/library/menupull:1"
         assert app.menu("pull_model", name=name)["status"] == "started"
+        titles: set[str] = set()
         deadline = time.monotonic() + 120
         names: list[str] = []
         while time.monotonic() < deadline and name not in names:
+            titles.add(requests.get(f"{app.url}/desktop/state", timeout=5).json()["title"])
             names = [
                 m["name"]
                 for m in requests.get(f"{app.url}/ollama/api/tags", timeout=5).json()["models"]
             ]
             time.sleep(0.2)
         assert name in names
+        # The title showed the pull while it ran, then went back.
+        assert any(re.fullmatch(r"Hearth — pulling .*menupull:1 \d+%", t) for t in titles), titles
+        deadline = time.monotonic() + 5
+        while requests.get(f"{app.url}/desktop/state", timeout=5).json()["title"] != "Hearth":
+            assert time.monotonic() < deadline, "the title kept showing a finished pull"
+            time.sleep(0.2)
         requests.post(f"{app.url}/desktop/menu/quit", json={}, timeout=10)
         assert app.process.wait(timeout=30) == 0
+        saved = json.loads((home / "window.json").read_text())
+        assert (saved["width"], saved["height"]) == (900, 640)
     finally:
         if app.process.poll() is None:
             app.process.kill()

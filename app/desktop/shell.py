@@ -81,6 +81,8 @@ class DesktopShell:
         self.tray: Any = None
         self.ready = threading.Event()
         self.quitting = threading.Event()
+        self.title = "Hearth"
+        """The window title as last set (pulls in progress show there)."""
         self.geometry_path = settings.data_dir / "window.json"
         self.actions: dict[str, Callable[[dict[str, Any]], Any]] = {
             "new_chat": lambda _: self._js("window.hearth && window.hearth.newChat()"),
@@ -198,10 +200,16 @@ class DesktopShell:
                 # The UI marks 'hearth:ready' once settings, models and chats are loaded.
                 mark = "performance.getEntriesByName('hearth:ready').length > 0"
                 interactive = bool(self._js(mark))
+            window = self.window
+            geometry = (
+                {"width": window.width, "height": window.height} if window is not None else None
+            )
             return jsonify(
                 ready=self.ready.is_set(),
                 interactive=interactive,
                 tray=self.tray is not None,
+                title=self.title,
+                geometry=geometry,
                 actions=sorted(self.actions),
             )
 
@@ -292,7 +300,7 @@ class DesktopShell:
     def _watch_title(self) -> None:
         """Show pulls in progress in the window title, as the menu bar cannot change."""
         base = "Hearth"
-        shown = base
+        shown = self.title = base
         while self.window is not None and self.manager is not None:
             title = base
             active = self.manager.list_pulls()
@@ -305,7 +313,7 @@ class DesktopShell:
                     title += f" (+{len(active) - 1})"
             if title != shown:
                 self.window.set_title(title)
-                shown = title
+                shown = self.title = title
             time.sleep(0.5)
 
     # -- lifecycle -----------------------------------------------------
