@@ -43,15 +43,29 @@ class ClientWatch(Abort):
         self._stopped.set()
 
     def _watch(self, client: socket.socket) -> None:
+        peek = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)
+        poller = select.poll() if hasattr(select, "poll") else None  # no fd-number limit
+        if poller is not None:
+            poller.register(client, select.POLLIN)
         while not self._stopped.is_set() and not self.is_set():
             try:
-                readable, _, _ = select.select([client], [], [], POLL_SECONDS)
-                if readable and client.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
-                    self.set()
+                if poller is not None:
+                    readable = bool(poller.poll(POLL_SECONDS * 1000))
+                else:
+                    readable = bool(select.select([client], [], [], POLL_SECONDS)[0])
+                if not readable:
+                    continue
+                if client.recv(1, peek) == b"":
+                    self.set()  # an orderly close: the client is gone
+                    return
+                # Bytes waiting (a pipelined next request): the client is still there.
+                self._stopped.wait(POLL_SECONDS)
             except BlockingIOError:
-                continue
-            except (OSError, ValueError):
-                self.set()  # the socket is already closed or broken
+                self._stopped.wait(POLL_SECONDS)
+            except ValueError:
+                return  # this socket cannot be watched here; that is no reason to stop
+            except OSError:
+                self.set()  # reset or broken: gone
 
 
 def watch_client(environ: dict[str, Any]) -> ClientWatch:

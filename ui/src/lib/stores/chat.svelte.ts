@@ -365,12 +365,15 @@ export class ChatStore {
         target.stats = { ...stats, ttft_ms: ttft, error: target.error.detail ?? target.error.title };
       }
     } finally {
+      // Saved before the answer shows as finished: a reload right after it
+      // (or closing the window) must find the whole answer, not the last
+      // periodic save.
+      if (saving) await saving;
+      await save(true);
       target.done = true;
       target.streaming = false;
       if (this.controller === controller) this.controller = null;
       this.streaming = false;
-      if (saving) await saving;
-      await save(true);
       this.updateLocal(chatId);
     }
     if (!target.error && !resume) this.maybeTitle(chatId, model);
