@@ -63,9 +63,31 @@ export function humanError(error: unknown, model?: string): HumanError {
   if (status === 0 || lower.includes('failed to fetch') || lower.includes('networkerror')) {
     return { title: "Can't reach Hearth's server. Is it still running?" };
   }
-  if (lower.includes('no space') || lower.includes('disk full') || lower.includes('enospc')) {
+  if (lower.includes('no space') || lower.includes('disk full') || lower.includes('enospc') || lower.includes('not enough disk space')) {
     return {
       title: 'The disk is full. Free some space (or delete a model) and try again.',
+      detail: message,
+    };
+  }
+  if (lower.includes('pull model manifest: file does not exist')) {
+    return {
+      title: 'No model by that name in the registry. Check the spelling and the tag (for example gemma3:270m).',
+      detail: message,
+    };
+  }
+  if (
+    /pull model manifest: .*(connection|resolve|max retries|timed out|unreachable)/.test(lower) ||
+    lower.includes('cannot get a registry token') ||
+    lower.includes('max retries exceeded')
+  ) {
+    return {
+      title: "Can't reach the model registry. Are you offline? A pull resumes where it stopped once you are back.",
+      detail: message,
+    };
+  }
+  if (lower.includes('model runner has unexpectedly stopped') || lower.includes('model runner stopped responding')) {
+    return {
+      title: 'The model stopped while answering (llama-server crashed). Try again; its log is below.',
       detail: message,
     };
   }
