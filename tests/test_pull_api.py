@@ -21,6 +21,32 @@ PARAMS = b'{"temperature": 0.7}'
 CONFIG = {"model_format": "gguf", "model_family": "gemma3", "file_type": "Q4_K_M"}
 
 
+def start_pull(process: HearthProcess, name: str, past_bytes: int = 0) -> None:
+    """Start a pull in ``process`` without watching it; wait until it has passed ``past_bytes``."""
+    requests.post(
+        f"{process.ollama_url}/api/pull", json={"model": name}, stream=True, timeout=30
+    ).close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pulls = requests.get(f"{process.ollama_url}/api/pulls", timeout=5).json()["pulls"]
+        if pulls and pulls[0]["completed"] > past_bytes:
+            return
+        time.sleep(0.1)
+
+
+def wait_for_tag(process: HearthProcess, name: str, timeout: float = 60) -> list[str]:
+    """The model names listed once ``name`` is among them (or when ``timeout`` runs out)."""
+    deadline = time.monotonic() + timeout
+    names: list[str] = []
+    while time.monotonic() < deadline:
+        tags = requests.get(f"{process.ollama_url}/api/tags", timeout=5).json()["models"]
+        names = [m["name"] for m in tags]
+        if name in names:
+            break
+        time.sleep(0.2)
+    return names
+
+
 @pytest.fixture(scope="module")
 def pushed_gemma(registry: RegistryServer, gemma_gguf_path: Path) -> str:
     push_model(
@@ -98,15 +124,7 @@ def test_pull_resumes_after_hearth_restart(
     slow = {"HEARTH_PULL_MAX_BPS": str(40 * 2**20)}
     first = HearthProcess(home, llama_server_binary, extra_env=slow)
     first.start()
-    requests.post(
-        f"{first.ollama_url}/api/pull", json={"model": name}, stream=True, timeout=30
-    ).close()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        pulls = requests.get(f"{first.ollama_url}/api/pulls", timeout=5).json()["pulls"]
-        if pulls and pulls[0]["completed"] > 50 * 2**20:
-            break
-        time.sleep(0.1)
+    start_pull(first, name, past_bytes=50 * 2**20)
     assert first.process is not None
     first.process.kill()
     first.process.wait()
@@ -119,15 +137,7 @@ def test_pull_resumes_after_hearth_restart(
     second.start()
     try:
         assert "Resuming the pull of 127.0.0.1" in "".join(second.output)
-        deadline = time.monotonic() + 60
-        names: list[str] = []
-        while time.monotonic() < deadline:
-            tags = requests.get(f"{second.ollama_url}/api/tags", timeout=5).json()["models"]
-            names = [m["name"] for m in tags]
-            if name in names:
-                break
-            time.sleep(0.2)
-        assert name in names
+        assert name in wait_for_tag(second, name)
         assert not list((home / "models" / "blobs").glob("*-partial*"))
         # It resumed: what the registry served twice is under one 100 MB part, not the blob.
         refetched = relay.bytes_down - size - 256 * 1024
@@ -145,15 +155,7 @@ def test_quit_mid_pull_saves_it_for_the_next_start(
     home = tmp_path_factory.mktemp("quit-home")
     first = HearthProcess(home, llama_server_binary, extra_env={"HEARTH_PULL_MAX_BPS": "20e6"})
     first.start()
-    requests.post(
-        f"{first.ollama_url}/api/pull", json={"model": pushed_gemma}, stream=True, timeout=30
-    ).close()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        pulls = requests.get(f"{first.ollama_url}/api/pulls", timeout=5).json()["pulls"]
-        if pulls and pulls[0]["completed"] > 20 * 2**20:
-            break
-        time.sleep(0.1)
+    start_pull(first, pushed_gemma, past_bytes=20 * 2**20)
     first.stop()  # SIGTERM: a graceful quit
     assert first.process is not None and first.process.returncode == 0
     pending = json.loads((home / "pulls.json").read_text())
@@ -161,13 +163,7 @@ def test_quit_mid_pull_saves_it_for_the_next_start(
     second = HearthProcess(home, llama_server_binary)
     second.start()
     try:
-        deadline = time.monotonic() + 60
-        names: list[str] = []
-        while time.monotonic() < deadline and pushed_gemma not in names:
-            tags = requests.get(f"{second.ollama_url}/api/tags", timeout=5).json()["models"]
-            names = [m["name"] for m in tags]
-            time.sleep(0.2)
-        assert pushed_gemma in names
+        assert pushed_gemma in wait_for_tag(second, pushed_gemma)
     finally:
         second.stop()
     assert json.loads((home / "pulls.json").read_text()) == {}

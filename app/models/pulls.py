@@ -207,5 +207,6 @@ class PullRegistry:
 
 
 def _chain(head: list[dict[str, Any]], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    # A generator, not itertools.chain: callers close() the stream they were given.
     yield from head
     yield from rest
