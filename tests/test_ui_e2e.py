@@ -169,25 +169,38 @@ def wait_done(page: Page, timeout: float = 90_000) -> None:
 # ---------------------------------------------------------------------------- tests
 
 
+PAGE_TIMING = """() => {
+  const paint = Object.fromEntries(
+    performance.getEntriesByType('paint').map(e => [e.name, e.startTime]));
+  const nav = performance.getEntriesByType('navigation')[0];
+  const ready = performance.getEntriesByName('hearth:ready')[0];
+  return { fcp: paint['first-contentful-paint'], dcl: nav.domContentLoadedEventEnd,
+           ready: ready.startTime };
+}"""
+
+
 def test_page_loads_clean_and_fast(page: Page) -> None:
-    page.open("/")
-    page.page.wait_for_function("performance.getEntriesByName('hearth:ready').length > 0")
-    timing = page.page.evaluate(
-        """() => {
-          const paint = Object.fromEntries(
-            performance.getEntriesByType('paint').map(e => [e.name, e.startTime]));
-          const nav = performance.getEntriesByType('navigation')[0];
-          const ready = performance.getEntriesByName('hearth:ready')[0];
-          return { fp: paint['first-paint'], fcp: paint['first-contentful-paint'],
-                   dcl: nav.domContentLoadedEventEnd, ready: ready.startTime };
-        }"""
-    )
-    METRICS["first_contentful_paint_ms"] = round(timing["fcp"], 1)
-    METRICS["app_ready_ms"] = round(timing["ready"], 1)
-    METRICS["dom_content_loaded_ms"] = round(timing["dcl"], 1)
-    assert timing["fcp"] < 3000
-    expect_title = page.page.title()
-    assert expect_title == "Hearth"
+    """First paint, cold (a new browser context) and warm (a reload, assets cached).
+
+    The figures go to ui-metrics.json and the closing notes; no timing is
+    asserted here, as a loaded CI machine would make such a test flaky.
+    """
+    for run in ("cold", "warm"):
+        if run == "cold":
+            page.open("/")
+        else:
+            page.page.reload()
+            page.page.wait_for_selector("#composer-input")
+        page.page.wait_for_function("performance.getEntriesByName('hearth:ready').length > 0")
+        page.page.wait_for_function(
+            "performance.getEntriesByName('first-contentful-paint').length > 0"
+        )
+        timing = page.page.evaluate(PAGE_TIMING)
+        suffix = "" if run == "cold" else "_warm"
+        METRICS[f"first_contentful_paint{suffix}_ms"] = round(timing["fcp"], 1)
+        METRICS[f"app_ready{suffix}_ms"] = round(timing["ready"], 1)
+        METRICS[f"dom_content_loaded{suffix}_ms"] = round(timing["dcl"], 1)
+    assert page.page.title() == "Hearth"
     assert page.page.get_by_role("heading", name="How can I help?").is_visible()
     page.shot("empty-chat")
     assert page.errors == []
@@ -273,6 +286,15 @@ def test_stop_mid_answer(page: Page) -> None:
     time.sleep(1.0)
     assert answer.inner_text() == text, "text kept growing after Stop"
     assert "stopped" in answer.locator("[data-testid=stats]").inner_text()
+    # the Stop button does the same as Escape
+    send(page, "Now write another long story, about a baker.")
+    page.page.wait_for_function(
+        "() => { const a = [...document.querySelectorAll('[data-testid=message-assistant]')];"
+        " return a.length === 2 && a[1].innerText.length > 40; }"
+    )
+    page.page.get_by_test_id("stop").click()
+    page.page.wait_for_selector("[data-testid=send]", timeout=10_000)
+    assert "stopped" in last_answer(page).locator("[data-testid=stats]").inner_text()
     # the server is free again: a new question is answered
     chat_options(page, max_tokens=8)
     send(page, "Say OK.")
@@ -486,3 +508,239 @@ def test_import_opens_the_imported_chat(page: Page, server: HearthProcess, tmp_p
         "Quince jam notes"
     )
     page.page.get_by_text("Imported 1 chat from chat.json.").wait_for()
+
+
+def stored_chat(server: HearthProcess, messages: list[dict[str, Any]], **fields: Any) -> str:
+    """A chat written through /api/v1, as an earlier session of the UI would have left it."""
+    reply = requests.post(
+        f"{server.url}/api/v1/chats",
+        json={"title": "Stored", "model": GEMMA_NAME, **fields, "messages": messages},
+        timeout=10,
+    )
+    assert reply.status_code == 201, reply.text
+    return reply.json()["id"]
+
+
+def test_copy_and_delete_a_message(page: Page, server: HearthProcess) -> None:
+    chat_id = stored_chat(
+        server,
+        [
+            {"role": "user", "content": "What is a quince?"},
+            {
+                "role": "assistant",
+                "content": "A quince is a **fruit** related to the pear.",
+                "done": True,
+            },
+            {"role": "user", "content": "Throwaway question"},
+        ],
+    )
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.open(f"/#/c/{chat_id}")
+    answer = last_answer(page)
+    answer.wait_for()
+    answer.hover()
+    answer.get_by_role("button", name="Copy message").click()
+    answer.get_by_role("button", name="Copy message").filter(has_text="Copied").wait_for()
+    # The copy is the message's Markdown source, not the rendered text.
+    assert page.page.evaluate("navigator.clipboard.readText()") == (
+        "A quince is a **fruit** related to the pear."
+    )
+    throwaway = page.page.locator("[data-testid=message-user]").filter(has_text="Throwaway")
+    throwaway.hover()
+    throwaway.get_by_role("button", name="Delete message").click()
+    throwaway.wait_for(state="detached")
+    stored = requests.get(f"{server.url}/api/v1/chats/{chat_id}", timeout=10).json()["messages"]
+    assert [m["content"] for m in stored] == [
+        "What is a quince?",
+        "A quince is a **fruit** related to the pear.",
+    ]
+    page.page.reload()
+    page.page.locator("[data-testid=message-user]").first.wait_for()
+    assert page.page.locator("[data-testid=message-user]").count() == 1
+    assert page.errors == []
+
+
+def test_thinking_math_and_tables_render_safely(page: Page, server: HearthProcess) -> None:
+    answer_md = (
+        "Energy: $$E = mc^2$$\n\n"
+        "| fruit | colour |\n|---|---|\n| quince | yellow |\n\n"
+        '<img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script>'
+    )
+    chat_id = stored_chat(
+        server,
+        [
+            {"role": "user", "content": "Explain."},
+            {
+                "role": "assistant",
+                "content": answer_md,
+                "thinking": "First I recall the famous formula.",
+                "done": True,
+            },
+        ],
+    )
+    page.open(f"/#/c/{chat_id}")
+    answer = last_answer(page)
+    answer.locator(".katex").first.wait_for()  # KaTeX is loaded lazily, on first math
+    assert answer.locator("table td").filter(has_text="quince").count() == 1
+    thinking = answer.locator("details.thinking")
+    assert thinking.count() == 1
+    assert not thinking.locator(".thinking-body").is_visible()  # collapsed at first
+    thinking.locator("summary").click()
+    assert thinking.locator(".thinking-body").inner_text() == "First I recall the famous formula."
+    assert page.page.evaluate("window.__pwned") is None
+    assert answer.locator("img[onerror], script").count() == 0
+    page.shot("thinking-math")
+    assert page.errors == []
+
+
+def test_light_and_system_themes(page: Page) -> None:
+    page.open("/#/settings")
+    background = "getComputedStyle(document.body).backgroundColor"
+    page.page.get_by_role("radio", name="Light").check()
+    assert page.page.evaluate("document.documentElement.dataset.theme") == "light"
+    light = page.page.evaluate(background)
+    page.shot("settings-light")
+    page.page.get_by_label("Match the system").check()
+    page.page.emulate_media(color_scheme="dark")
+    page.page.wait_for_function("document.documentElement.dataset.theme === 'dark'")
+    dark = page.page.evaluate(background)
+    page.page.emulate_media(color_scheme="light")
+    page.page.wait_for_function("document.documentElement.dataset.theme === 'light'")
+    assert light != dark
+    assert page.page.evaluate(background) == light
+    # The choice survives a reload.
+    page.page.reload()
+    page.page.wait_for_selector(".page h1")
+    assert page.page.get_by_label("Match the system").is_checked()
+    assert page.errors == []
+
+
+def test_settings_hold_default_sampling_options(page: Page, server: HearthProcess) -> None:
+    settings = f"{server.url}/api/v1/settings"
+    try:
+        page.open("/#/settings")
+        for label, value in (("Top P", "0.8"), ("Seed", "42")):
+            page.page.get_by_label(label, exact=True).fill(value)
+            page.page.get_by_label(label, exact=True).dispatch_event("change")
+        deadline = time.monotonic() + 10
+        while (requests.get(settings, timeout=10).json().get("default_options") or {}).get(
+            "seed"
+        ) != 42:
+            assert time.monotonic() < deadline, "the seed was not saved"
+            time.sleep(0.1)
+        stored = requests.get(settings, timeout=10).json()["default_options"]
+        assert stored["top_p"] == 0.8 and stored["seed"] == 42
+        page.shot("settings")
+        page.open("/")
+        page.page.get_by_role("button", name="Chat settings").click()
+        assert page.page.get_by_label("Seed").input_value() == "42"
+    finally:
+        requests.patch(settings, json={"default_options": None}, timeout=10)
+    assert page.errors == []
+
+
+def test_a_model_that_cannot_start_shows_its_full_log(
+    page: Page, server: HearthProcess, tmp_path: Path
+) -> None:
+    from tests.tinygguf import write_tiny_gguf
+
+    # A real GGUF llama-server refuses to load (its tensors are not a llama's).
+    broken = write_tiny_gguf(tmp_path / "broken.gguf")
+    server.cli("import", str(broken), "broken-ui:1")
+    try:
+        chat_id = stored_chat(server, [], model="broken-ui:1")
+        page.open(f"/#/c/{chat_id}")
+        send(page, "Hello?")
+        alert = last_answer(page).get_by_role("alert")
+        alert.wait_for(timeout=60_000)
+        assert "could not be started" in alert.inner_text()
+        alert.get_by_role("button", name="Show the full llama-server log").click()
+        log_text = page.page.get_by_test_id("runner-log").inner_text()
+        assert "$ " in log_text and "llama-server" in log_text  # the command line, then its output
+        assert "broken-ui" in alert.inner_text()  # the log file's path names the model
+        page.shot("runner-log")
+        # The same text through the API, which is bounded and names unknown models as such.
+        api = f"{server.url}/api/v1/logs/llama-server"
+        reply = requests.get(api, params={"model": "broken-ui:1"}, timeout=10).json()
+        assert reply["text"] and reply["path"].endswith("llama-server-broken-ui_1.log")
+        assert requests.get(api, params={"model": "nope:1"}, timeout=10).status_code == 404
+        assert requests.get(api, params={"model": "../../etc"}, timeout=10).status_code == 400
+    finally:
+        server.cli("rm", "broken-ui:1", check=False)
+
+
+def test_first_run_pull_with_progress_reload_cancel_and_resume(
+    browser: Any,
+    registry: Any,
+    tmp_path: Path,
+    llama_server_binary: Path,
+    gemma_gguf_path: Path,
+) -> None:
+    """A new user's first minutes: no models, a starter list, a pull they can watch,
+    reload, cancel and resume, then the model in the list. Pulls are slowed by
+    Hearth's own bandwidth cap (HEARTH_PULL_MAX_BPS) so each step can be seen."""
+    from tests.registry import push_model
+
+    push_model(
+        registry.url,
+        "library/firstrun",
+        "270m",
+        [("model", gemma_gguf_path), ("params", b'{"temperature": 0.7}')],
+        {"model_format": "gguf", "model_family": "gemma3", "file_type": "Q4_K_M"},
+    )
+    name = f"{registry.host}/library/firstrun:270m"
+    fresh = HearthProcess(
+        tmp_path / "home", llama_server_binary, extra_env={"HEARTH_PULL_MAX_BPS": "12000000"}
+    )
+    fresh.start()
+    page = Page(browser, fresh.url)
+    try:
+        page.open("/")
+        page.page.get_by_text("No models are installed yet.").wait_for()
+        page.shot("first-run")
+        page.page.get_by_role("button", name="Get a model").click()
+        page.page.get_by_role("heading", name="No models yet").wait_for()
+        assert page.page.get_by_role("button", name="Pull gemma3:270m").count() == 1  # a starter
+        page.shot("first-run-models")
+
+        page.page.get_by_label("Model to pull").fill(name)
+        page.page.get_by_role("button", name="Pull", exact=True).click()
+        percent = "(el) => Number(el.getAttribute('aria-valuenow'))"
+        page.page.wait_for_function(
+            "() => { const b = document.querySelector('[role=progressbar]');"
+            " return b && Number(b.getAttribute('aria-valuenow')) >= 5; }",
+            timeout=60_000,
+        )
+        card = page.page.get_by_test_id("pull-card").filter(has_text=name)
+        bar = card.locator("[role=progressbar]")
+        assert "/s" in card.inner_text() and "left" in card.inner_text()  # speed and ETA
+        assert page.page.locator(".strip").count() == 1  # the strip above every page
+        page.shot("pull-progress")
+        before_reload = bar.evaluate(percent)
+
+        # A reload does not stop the pull; the page finds it again and goes on showing it.
+        page.page.reload()
+        page.page.wait_for_function(
+            f"() => {{ const b = document.querySelector('[role=progressbar]');"
+            f" return b && Number(b.getAttribute('aria-valuenow')) > {before_reload}; }}",
+            timeout=60_000,
+        )
+        card.get_by_role("button", name="Cancel").click()
+        card.get_by_role("button", name=f"Resume the pull of {name}").wait_for()
+        assert "Cancelled at" in card.inner_text()
+        deadline = time.monotonic() + 10
+        while requests.get(fresh.ollama_url + "/api/pulls", timeout=10).json()["pulls"]:
+            assert time.monotonic() < deadline, "the cancelled pull is still running"
+            time.sleep(0.1)
+        kept = re.search(r"Cancelled at ([\d.]+) MB of 253 MB", card.inner_text())
+        assert kept and float(kept.group(1)) > 0, card.inner_text()
+        page.shot("pull-cancelled")
+
+        card.get_by_role("button", name=f"Resume the pull of {name}").click()
+        page.page.get_by_test_id("model-row").filter(has_text=name).wait_for(timeout=120_000)
+        tags = requests.get(fresh.ollama_url + "/api/tags", timeout=10).json()["models"]
+        assert [model["name"] for model in tags] == [name]
+        assert page.errors == []
+    finally:
+        page.close()
+        fresh.stop()

@@ -285,6 +285,27 @@ class ModelManager:
             self.scheduler, spec, prompt, self._request_options(request), self._keep_alive(request)
         )
 
+    def runner_log(self, name: Any, max_bytes: int = 256 * 1024) -> tuple[str, str]:
+        """(path, last ``max_bytes`` of text) of the llama-server log for model ``name``.
+
+        Why: the error a person sees carries only the last lines of the log;
+        the cause of a failed load (an unsupported architecture, a GPU
+        driver) is often further up. Empty text when the model never ran.
+        """
+        spec = self._run_spec(name)
+        path = self.scheduler.log_path(spec.display)
+        try:
+            with path.open("rb") as handle:
+                size = handle.seek(0, 2)
+                handle.seek(max(0, size - max_bytes))
+                data = handle.read(max_bytes)
+        except FileNotFoundError:
+            return str(path), ""
+        text = data.decode("utf-8", "replace")
+        if len(data) == max_bytes and "\n" in text:
+            text = text[text.index("\n") + 1 :]  # start at a whole line
+        return str(path), text
+
     def ps(self) -> list[dict[str, Any]]:
         models = []
         for entry in self.scheduler.ps():

@@ -263,12 +263,15 @@ class Scheduler:
 
     def _spawn(self, key: tuple[str, LaunchConfig], spec: Any, keep_alive: float) -> Runner:
         binary = self._locate()
-        log_path = self.log_dir / f"llama-server-{_safe_log_name(spec.display)}.log"
-        server = LlamaServer(binary, key[1], log_path)
+        server = LlamaServer(binary, key[1], self.log_path(spec.display))
         runner = Runner(key=key, name=spec.display, spec=spec, server=server, keep_alive=keep_alive)
         self._runners[key] = runner
         threading.Thread(target=self._load, args=(runner,), daemon=True).start()
         return runner
+
+    def log_path(self, display: str) -> Path:
+        """The file a model's llama-server writes its output to (kept across runs)."""
+        return self.log_dir / f"llama-server-{_safe_log_name(display)}.log"
 
     def _load(self, runner: Runner) -> None:
         started = time.monotonic()

@@ -277,6 +277,13 @@ def system() -> Response:
     )
 
 
+@app_api.get("/logs/llama-server")
+def runner_log() -> Response:
+    model = request.args.get("model", "")
+    path, text = _manager().runner_log(model)
+    return jsonify(model=model, path=path, text=text)
+
+
 @app_api.get("/openapi.json")
 def openapi() -> Response:
     return jsonify(openapi_document())

@@ -349,6 +349,29 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("System"))},
             },
         },
+        "/api/v1/logs/llama-server": {
+            "get": {
+                "summary": "The end of a model's llama-server log (up to 256 KiB)",
+                "description": "For the error a person sees when a model fails to start or"
+                " stops while answering; text is empty when the model never ran.",
+                "parameters": [
+                    {"name": "model", "in": "query", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "model": {"type": "string"},
+                                "path": {"type": "string"},
+                                "text": {"type": "string"},
+                            },
+                        }
+                    ),
+                    **_errors(400, 404),
+                },
+            },
+        },
         "/api/v1/openapi.json": {
             "get": {
                 "summary": "This document",

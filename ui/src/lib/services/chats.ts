@@ -91,6 +91,17 @@ export function getSystem(): Promise<Record<string, unknown>> {
   return getJson<Record<string, unknown>>(`${BASE}/system`);
 }
 
+export interface RunnerLog {
+  model: string;
+  path: string;
+  text: string;
+}
+
+/** The end of a model's llama-server log (the error itself carries only its last lines). */
+export function getRunnerLog(model: string): Promise<RunnerLog> {
+  return getJson<RunnerLog>(`${BASE}/logs/llama-server?model=${encodeURIComponent(model)}`);
+}
+
 function unwrapChat(data: ChatRecord | { chat: ChatRecord }): ChatRecord {
   if ('chat' in data && data.chat && typeof data.chat === 'object') {
     const chat = data.chat as ChatRecord;

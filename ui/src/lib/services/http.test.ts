@@ -29,10 +29,13 @@ describe('errors in words a person understands', () => {
     expect(shown.title).toMatch(/stopped while answering/);
     expect(shown.title).not.toContain('GGML_ASSERT');
     expect(shown.detail).toContain('GGML_ASSERT');
+    expect(shown.runnerLog).toBe(true);
   });
 
   it('keeps a model that will not start apart', () => {
     const failed = humanError(new ApiError(500, 'llama-server failed to start: llama-server exited with status 1'));
     expect(failed.title).toBe('The model could not be started.');
+    expect(failed.runnerLog).toBe(true);
+    expect(humanError(new ApiError(0, 'x')).runnerLog).toBeUndefined();
   });
 });

@@ -53,6 +53,8 @@ async function errorText(response: Response): Promise<string> {
 export interface HumanError {
   title: string;
   detail?: string;
+  /** the model's llama-server log explains this one: offer to show it */
+  runnerLog?: boolean;
 }
 
 /** Turn any error into words a person can act on. */
@@ -89,10 +91,11 @@ export function humanError(error: unknown, model?: string): HumanError {
     return {
       title: 'The model stopped while answering (llama-server crashed). Try again; its log is below.',
       detail: message,
+      runnerLog: true,
     };
   }
   if (lower.includes('llama-server') || lower.includes('failed to start') || lower.includes('failed to load')) {
-    return { title: 'The model could not be started.', detail: message };
+    return { title: 'The model could not be started.', detail: message, runnerLog: true };
   }
   if ((status === 404 && lower.includes('not found')) || /model .* not found/.test(lower)) {
     return {

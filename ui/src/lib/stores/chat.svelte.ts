@@ -309,6 +309,7 @@ export class ChatStore {
     target.streaming = true;
     target.done = false;
     target.error = undefined;
+    target.model = model;
     const started = performance.now();
     let ttft: number | undefined;
     let stats: MessageStats = {};

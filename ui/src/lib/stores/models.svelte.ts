@@ -167,7 +167,8 @@ class ModelsStore {
       }
     } finally {
       this.controllers.delete(model);
-      setTimeout(() => this.forget(model), pull.error ? 30_000 : 4_000);
+      // A failed or cancelled pull stays (with its Resume button) until dismissed.
+      if (!pull.error && !pull.cancelled) setTimeout(() => this.forget(model), 4_000);
     }
   }
 
@@ -180,6 +181,11 @@ class ModelsStore {
     } catch (error) {
       notices.error(humanError(error).title);
     }
+  }
+
+  /** Pull again after a failure or a cancel: the server keeps the parts it has, so it resumes. */
+  resume(model: string): Promise<void> {
+    return this.pull(model);
   }
 
   forget(model: string): void {

@@ -51,6 +51,34 @@ describe('pull progress', () => {
     expect(pull.error).toMatch(/disk is full/);
   });
 
+  it('keeps a failed pull until it is resumed, and the resume replaces its card', async () => {
+    let attempt = 0;
+    vi.stubGlobal('fetch', async (url: string) => {
+      if (url.endsWith('/pull')) {
+        attempt += 1;
+        if (attempt === 1) return new Response('{"status":"pulling manifest"}\n{"error":"max retries exceeded: connection reset"}\n');
+        return new Response('{"status":"pulling abc","digest":"sha256:abc","total":4,"completed":4}\n{"status":"success"}\n');
+      }
+      return new Response(JSON.stringify({ models: [] }));
+    });
+    vi.useFakeTimers();
+    try {
+      await models.pull('flaky:1');
+      vi.advanceTimersByTime(60_000);
+      const failed = models.pulls.filter((entry) => entry.model === 'flaky:1');
+      expect(failed).toHaveLength(1);
+      expect(failed[0].error).toMatch(/offline/);
+      await models.resume('flaky:1');
+    } finally {
+      vi.useRealTimers();
+    }
+    const cards = models.pulls.filter((entry) => entry.model === 'flaky:1');
+    expect(cards).toHaveLength(1);
+    expect(cards[0].error).toBeNull();
+    expect(cards[0].status).toBe('success');
+    expect(attempt).toBe(2);
+  });
+
   it('treats a missing /pulls endpoint as no pulls', async () => {
     vi.stubGlobal('fetch', async () => new Response('{"error":"not found"}', { status: 404 }));
     const { listPulls } = await import('../services/models');
