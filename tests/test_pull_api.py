@@ -13,6 +13,7 @@ import ollama
 import pytest
 import requests
 
+from app.models.blob_download import PullTuning, plan_parts
 from tests.hearth_process import REPO, HearthProcess
 from tests.registry import RegistryServer, push_model
 from tests.relay import CountingRelay
@@ -195,7 +196,7 @@ def test_system_pulls_cancel_and_pull_concurrency_setting(
     process.start()
     api = f"{process.url}/api/v1"
     try:
-        # The 250 MB blob is 3 parts by default (parts are at least 100 MB); 2 when asked.
+        # Parts are planned per worker: the setting changes how the blob is cut.
         patched = requests.patch(f"{api}/settings", json={"pull_concurrency": 2}, timeout=10)
         assert patched.status_code == 200 and patched.json()["pull_concurrency"] == 2
         requests.post(
@@ -215,8 +216,10 @@ def test_system_pulls_cancel_and_pull_concurrency_setting(
         assert system["loaded_models"][0]["size"] > 0
         (pull,) = system["pulls"]
         assert pull["model"] == pushed and pull["total"] > pull["completed"] > 0
-        records = sorted((home / "models" / "blobs").glob("*-partial-*"))
-        assert [r.name[-2:] for r in records] == ["-0", "-1"]
+        records = list((home / "models" / "blobs").glob("*-partial-*"))
+        planned = plan_parts(big.stat().st_size, PullTuning(max_parts=2))
+        assert len(planned) != len(plan_parts(big.stat().st_size, PullTuning(max_parts=16)))
+        assert sorted(int(r.name.rsplit("-", 1)[1]) for r in records) == list(range(len(planned)))
 
         cancelled = requests.delete(
             f"{process.ollama_url}/api/pulls", json={"model": pushed}, timeout=10

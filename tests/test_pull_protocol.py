@@ -222,3 +222,43 @@ def test_a_watcher_joining_late_sees_the_pull_from_its_first_line(
     assert late[0] == {"status": "pulling manifest"}
     assert late[-1] == {"status": "success"}
     assert list(first)[-1] == {"status": "success"}
+
+
+# -- reading blob bodies ---------------------------------------------------
+def test_blob_bodies_read_whole_plain_coded_and_chunked() -> None:
+    """The fast path (``readinto`` on one buffer) and the general one give the same bytes.
+
+    A CDN may send a blob gzip-coded or chunked; those must be decoded, so
+    they take ``iter_content``. Served by a small Flask stub, because the
+    real registry sends neither.
+    """
+    import gzip
+
+    import requests
+
+    from app.models.blob_download import body_chunks
+
+    data = bytes(range(256)) * 4096  # 1 MiB
+    app = Flask("bodies")
+
+    @app.get("/plain")
+    def plain() -> Response:
+        return Response(data)
+
+    @app.get("/gzip")
+    def coded() -> Response:
+        return Response(gzip.compress(data), headers={"Content-Encoding": "gzip"})
+
+    @app.get("/chunked")
+    def chunked() -> Response:
+        return Response(iter([data[:1000], data[1000:]]))  # no length: chunked
+
+    stub = StubServer(app)
+    try:
+        for path in ("plain", "gzip", "chunked"):
+            with requests.get(f"http://127.0.0.1:{stub.port}/{path}", stream=True) as reply:
+                pieces = [bytes(piece) for piece in body_chunks(reply, 64 * 1024)]
+            assert b"".join(pieces) == data, path
+            assert max(len(piece) for piece in pieces) <= 64 * 1024
+    finally:
+        stub.close()

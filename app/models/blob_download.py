@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import http.client
 import json
 import math
 import os
@@ -64,7 +65,10 @@ class PullTuning:
     """Knobs with Ollama's values as defaults; tests shrink them to stay fast."""
 
     max_parts: int = 16
-    min_part_size: int = 100 * MB
+    """Parts downloading at once (Ollama's number)."""
+    parts_per_worker: int = 4
+    """A blob is cut into about this many parts per worker, fetched in order (see plan_parts)."""
+    min_part_size: int = 16 * MB
     max_part_size: int = 1000 * MB
     max_attempts: int = 6
     backoff_base: float = 1.0
@@ -125,10 +129,19 @@ class Part:
 
 
 def plan_parts(size: int, tuning: PullTuning) -> list[Part]:
-    """Ollama's split: size/parts, clamped to [min, max] part size; parts tile the blob."""
+    """Parts that tile the blob: a few per worker, clamped to [min, max] part size.
+
+    Why a few per worker and not Ollama's one: the workers take parts in
+    order, so the bytes written from the start of the blob grow steadily
+    and the running hash (``_FollowingHash``) keeps up with them. With one
+    long part per worker, every part ends at about the same time, and most
+    of the blob was hashed only after its last byte arrived (0.6 s of a
+    2.2 s pull of 1 GiB on this project's machine). The records are
+    Ollama's, for any number of parts.
+    """
     if size <= 0:
         return []
-    part_size = math.ceil(size / max(1, tuning.max_parts))
+    part_size = math.ceil(size / (max(1, tuning.max_parts) * max(1, tuning.parts_per_worker)))
     part_size = max(tuning.min_part_size, min(tuning.max_part_size, part_size))
     return [
         Part(n, offset, min(part_size, size - offset))
@@ -141,15 +154,11 @@ class _FollowingHash:
 
     Parts are written in place, each from its own offset forward, so the
     bytes from 0 up to the first unfinished part's end of data are final.
-    A thread hashes that prefix as it grows, and flushes it to disk now and
-    then, so when the last byte lands only the tail is left to hash and
-    sync: verification and durability overlap the download instead of
-    following it (on a slow disk the final fsync alone used to cost as much
-    as the download). The digest is still checked before the rename, and a
-    resumed download hashes its saved prefix first.
+    A thread hashes that prefix as it grows, so when the last byte lands
+    only the tail is left to hash: verification overlaps the download
+    instead of following it. The digest is still checked before the
+    rename, and a resumed download hashes its saved prefix first.
     """
-
-    SYNC_EVERY = 64 * 2**20
 
     def __init__(self, path: Path, size: int, parts: Callable[[], list[Part]]) -> None:
         self.path = path
@@ -174,7 +183,6 @@ class _FollowingHash:
     def _run(self) -> None:
         try:
             with self.path.open("rb", buffering=0) as handle:
-                synced = 0
                 while self.hashed < self.size and not self._stop.is_set():
                     end = self.frontier()
                     if end <= self.hashed:
@@ -189,9 +197,6 @@ class _FollowingHash:
                             )
                         self.sha.update(chunk)
                         self.hashed += len(chunk)
-                    if self.hashed - synced >= self.SYNC_EVERY:
-                        _flush(handle.fileno())
-                        synced = self.hashed
         except BaseException as error:  # noqa: BLE001 - the commit falls back to a full hash
             self.error = error
 
@@ -206,6 +211,46 @@ class _FollowingHash:
         if self.error is not None or self.hashed != self.size:
             return None
         return "sha256:" + self.sha.hexdigest()
+
+
+class _BackgroundFlush:
+    """Writes the partial file's new data to disk while the download goes on.
+
+    Why: a blob must be on disk before its manifest makes it visible, so
+    the commit syncs the file. Left to the end, that sync waits for every
+    byte of the blob at disk speed (a 1 GiB pull stays below the kernel's
+    own write-back threshold on a 24 GB machine, so nothing is written
+    before it). Syncing every ``every`` new bytes in a thread of its own
+    (the call releases the GIL; the part threads keep writing) leaves the
+    final sync only the last stretch.
+    """
+
+    def __init__(self, path: Path, written: Callable[[], int], every: int = 64 * 2**20) -> None:
+        self.path = path
+        self._written = written
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pull-flush", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        synced = self._written()
+        try:
+            with self.path.open("rb", buffering=0) as handle:
+                while not self._stop.wait(0.1):
+                    now = self._written()
+                    if now - synced >= self.every:
+                        _flush(handle.fileno())
+                        synced = now
+        except OSError:
+            return  # the commit's own sync still makes the blob durable
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
 
 
 def _flush(fd: int) -> None:
@@ -353,6 +398,14 @@ class BlobDownload:
         pending = [part for part in self.parts if part.completed < part.size]
         if not pending:
             return
+        flusher = _BackgroundFlush(self.partial, lambda: self.completed)
+        flusher.start()
+        try:
+            self._fetch_parts(pending)
+        finally:
+            flusher.stop()
+
+    def _fetch_parts(self, pending: list[Part]) -> None:
         workers = min(len(pending), max(1, self.tuning.max_parts))
         errors: list[BaseException] = []
 
@@ -428,7 +481,7 @@ class BlobDownload:
         last_save = time.monotonic()
         with self.partial.open("r+b", buffering=0) as handle:
             handle.seek(part.offset + part.completed)
-            for chunk in response.iter_content(self.tuning.chunk_size):
+            for chunk in body_chunks(response, self.tuning.chunk_size):
                 if self._stopping():
                     return
                 if skip:
@@ -566,6 +619,34 @@ def _write_all(handle: Any, data: bytes, path: Path) -> None:
         if error.errno in _DISK_FULL:
             raise DiskFull(f"no space left on device while writing {path.name}: {error}") from None
         raise
+
+
+def body_chunks(response: requests.Response, size: int) -> Iterator[bytes | memoryview]:
+    """The response body in chunks of up to ``size`` bytes, each valid until the next.
+
+    Why: on a fast link the Python work per chunk, not the network, sets
+    the pull speed. Reading straight into one reused buffer through the
+    underlying ``http.client`` response skips urllib3's per-read copies and
+    generator layers (on this project's 2-core machine: about 1.5x the
+    throughput of ``iter_content`` over 10 parallel parts). Bodies with a
+    content coding, or a urllib3 without that attribute, take the general
+    path. Read failures surface as ``requests.ConnectionError``, as they
+    do from ``iter_content``, so the caller retries them the same way.
+    """
+    raw = getattr(response.raw, "_fp", None)
+    coded = response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+    if coded or not callable(getattr(raw, "readinto", None)):
+        yield from response.iter_content(size)
+        return
+    buffer = memoryview(bytearray(size))
+    while True:
+        try:
+            count = raw.readinto(buffer)
+        except (OSError, http.client.HTTPException) as error:
+            raise requests.ConnectionError(f"reading the blob failed: {error!r}") from error
+        if not count:
+            return
+        yield buffer[:count]
 
 
 def _sleep_until(deadline: float, stopping: Callable[[], bool]) -> None:
