@@ -17,6 +17,7 @@ import psutil
 import pytest
 import requests
 
+from tests import x11
 from tests.conftest import TEST_CACHE
 from tests.hearth_process import REPO
 
@@ -101,13 +102,23 @@ class Desktop:
         return [psutil.Process(self.process.pid), *psutil.Process(self.process.pid).children(True)]
 
 
-def screenshot(display: str, name: str) -> Path:
+def screenshot(display: str, name: str, window: int | None = None) -> Path:
+    """The whole screen, or only ``window`` (an X window id), as a PNG artifact."""
     ARTIFACTS.mkdir(exist_ok=True)
     target = ARTIFACTS / name
+    which = "root" if window is None else hex(window)
     subprocess.run(
-        ["import", "-display", display, "-window", "root", str(target)], check=True, timeout=30
+        ["import", "-display", display, "-window", which, str(target)], check=True, timeout=30
     )
     return target
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    out = subprocess.run(
+        ["identify", "-format", "%w %h", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    width, height = out.split()
+    return int(width), int(height)
 
 
 def image_spread(path: Path) -> float:
@@ -128,15 +139,29 @@ def test_window_menus_and_clean_exit(
     try:
         seconds = app.wait_ready()
         print(f"launch to interactive page: {seconds:.2f} s")
-        shot = screenshot(display, "desktop-window.png")
-        assert image_spread(shot) > 0.01, "the screenshot is blank"
+        with x11.connect(display) as connection:
+            window = x11.app_window(connection, app.process.pid)
+            assert window is not None, "no viewable window of the Hearth process"
+            shot = screenshot(display, "desktop-window.png", window=window.id)
+            assert image_spread(shot) > 0.01, "the window's screenshot is blank"
+            geometry = window.get_geometry()
+            assert image_size(shot) == (geometry.width, geometry.height)
 
-        # A second launch focuses this one instead of starting another server.
-        second = subprocess.run(
-            [sys.executable, "-m", "app"], cwd=REPO, env=app.env, capture_output=True, text=True,
-            timeout=60,
-        )  # fmt: skip
-        assert second.returncode == 0 and "already running" in second.stdout
+            # A second launch raises this window (here from under another
+            # client's window) instead of starting another server.
+            cover = x11.cover_with_window(connection)
+            assert x11.stacking_index(connection, window) < x11.stacking_index(connection, cover)
+            second = subprocess.run(
+                [sys.executable, "-m", "app"], cwd=REPO, env=app.env, capture_output=True,
+                text=True, timeout=60,
+            )  # fmt: skip
+            assert second.returncode == 0 and "already running" in second.stdout
+            deadline = time.monotonic() + 10
+            while x11.stacking_index(connection, window) < x11.stacking_index(connection, cover):
+                assert time.monotonic() < deadline, "the second launch did not raise the window"
+                time.sleep(0.1)
+            cover.destroy()
+            connection.sync()
 
         # File > Import GGUF… drives the manager; the model shows in the API.
         result = app.menu("import_gguf", path=str(gemma_gguf_path), name="desk:1")
@@ -188,6 +213,32 @@ def test_window_menus_and_clean_exit(
         home = tmp_path / "home"
         assert not (home / "hearth.db-wal").exists()
         assert f"Serving on {app.url}" in (home / "logs" / "hearth.log").read_text()
+    finally:
+        if app.process.poll() is None:
+            app.process.kill()
+
+
+def test_closing_the_window_quits_cleanly(
+    display: str, tmp_path: Path, llama_server_binary: Path, gemma_gguf_path: Path
+) -> None:
+    """The window's close button (the window manager's WM_DELETE_WINDOW) is a full quit."""
+    home = tmp_path / "home"
+    app = Desktop(home, display, llama_server_binary)
+    try:
+        app.wait_ready()
+        app.menu("import_gguf", path=str(gemma_gguf_path), name="desk:1")
+        requests.post(f"{app.url}/ollama/api/generate", json={"model": "desk:1"}, timeout=120)
+        everything = app.tree()
+        assert any(p.name().startswith("llama-server") for p in everything)
+        with x11.connect(display) as connection:
+            window = x11.app_window(connection, app.process.pid)
+            assert window is not None
+            x11.request_close(connection, window)
+        assert app.process.wait(timeout=30) == 0
+        gone, alive = psutil.wait_procs(everything, timeout=15)
+        assert not alive, alive
+        assert not (home / "hearth.db-wal").exists()
+        assert not (home / "instance.json").exists(), "the next launch would try to focus it"
     finally:
         if app.process.poll() is None:
             app.process.kill()

@@ -1,0 +1,87 @@
+"""Talking to the X server under the desktop tests, as a window manager would.
+
+The tests run Hearth under a bare Xvfb with no window manager, so nothing
+would otherwise close a window from its title bar or stack another window
+over it. python-xlib sends the very messages a window manager sends: the
+ICCCM ``WM_DELETE_WINDOW`` request (a click on the close button) and plain
+stacking requests. Nothing here is a fake: Qt receives real X events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from Xlib import X, Xatom, display
+from Xlib.protocol import event
+from Xlib.xobject.drawable import Window
+
+
+@contextlib.contextmanager
+def connect(name: str) -> Iterator[display.Display]:
+    connection = display.Display(name)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def _viewable(window: Window) -> bool:
+    try:
+        return window.get_attributes().map_state == X.IsViewable
+    except Exception:  # noqa: BLE001 - a window that went away meanwhile
+        return False
+
+
+def app_window(connection: display.Display, pid: int) -> Window | None:
+    """The largest viewable top-level window whose ``_NET_WM_PID`` is ``pid``."""
+    wm_pid = connection.intern_atom("_NET_WM_PID")
+    best: tuple[int, Window] | None = None
+    for window in connection.screen().root.query_tree().children:
+        try:
+            owner = window.get_full_property(wm_pid, Xatom.CARDINAL)
+        except Exception:  # noqa: BLE001
+            continue
+        if owner is None or owner.value[0] != pid or not _viewable(window):
+            continue
+        geometry = window.get_geometry()
+        area = geometry.width * geometry.height
+        if best is None or area > best[0]:
+            best = (area, window)
+    return best[1] if best else None
+
+
+def stacking_index(connection: display.Display, window: Window) -> int:
+    """Position among the root's children, bottom (0) to top."""
+    ids = [child.id for child in connection.screen().root.query_tree().children]
+    return ids.index(window.id)
+
+
+def cover_with_window(connection: display.Display) -> Window:
+    """Map a screen-sized window of another client on top of everything."""
+    screen = connection.screen()
+    cover = screen.root.create_window(
+        0,
+        0,
+        screen.width_in_pixels,
+        screen.height_in_pixels,
+        0,
+        screen.root_depth,
+        X.InputOutput,
+        X.CopyFromParent,
+        background_pixel=screen.black_pixel,
+    )
+    cover.map()
+    connection.sync()
+    return cover
+
+
+def request_close(connection: display.Display, window: Window) -> None:
+    """What a window manager sends when the user clicks the window's close button."""
+    protocols = connection.intern_atom("WM_PROTOCOLS")
+    delete = connection.intern_atom("WM_DELETE_WINDOW")
+    message = event.ClientMessage(
+        window=window, client_type=protocols, data=(32, [delete, X.CurrentTime, 0, 0, 0])
+    )
+    window.send_event(message, event_mask=X.NoEventMask)
+    connection.sync()
