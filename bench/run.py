@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from app.runner.locate import locate_llama_server  # noqa: E402
 from app.runner.process import free_port  # noqa: E402
+from app.runner.translate import sampling_body  # noqa: E402
 from app.settings import load_settings  # noqa: E402
 from tests.conftest import TEST_CACHE  # noqa: E402
 from tests.hearth_process import HearthProcess  # noqa: E402
@@ -144,15 +145,17 @@ def main() -> int:
             # No seed: a seeded request makes Hearth evaluate the prompt whole (for
             # repeatable answers), which is not what a plain chat pays.
             options = {"num_predict": args.tokens, "temperature": 0.8}
+            # The body Hearth itself sends llama-server for this chat (Ollama's
+            # sampling defaults filled in), so both sides run the same request.
+            ctx = int(command[command.index("--ctx-size") + 1]) // int(
+                command[command.index("--parallel") + 1]
+            )
             direct_body = {
                 "messages": [{"role": "user", "content": PROMPT}],
                 "stream": True,
-                "max_tokens": args.tokens,
-                "temperature": 0.8,
-                "top_k": 40,
-                "top_p": 0.9,
-                "min_p": 0.0,
+                "stream_options": {"include_usage": True},
                 "cache_prompt": True,
+                **sampling_body(options, ctx),
             }
             hearth_body = {
                 "model": MODEL,
