@@ -744,3 +744,69 @@ def test_first_run_pull_with_progress_reload_cancel_and_resume(
     finally:
         page.close()
         fresh.stop()
+
+
+def test_sidebar_rename_pin_delete_with_undo_and_export(page: Page, server: HearthProcess) -> None:
+    api = f"{server.url}/api/v1"
+    stamp = str(int(time.time() * 1000))
+    alpha = stored_chat(
+        server,
+        [
+            {"role": "user", "content": "Alpha question"},
+            {"role": "assistant", "content": "Alpha **answer**", "done": True},
+        ],
+        title=f"Alpha {stamp}",
+    )
+    beta = stored_chat(server, [{"role": "user", "content": "Beta"}], title=f"Beta {stamp}")
+    page.open("/")
+    chats = page.page.get_by_test_id("chat-list")
+    chats.get_by_text(f"Beta {stamp}").wait_for()
+    assert page.page.get_by_text("Today").count() >= 1  # grouped by date
+
+    def actions(title: str) -> None:
+        page.page.get_by_role("button", name=f"Actions for {title}").click()
+
+    actions(f"Beta {stamp}")
+    page.page.get_by_role("menuitem", name="Rename").click()
+    page.page.get_by_label("Rename chat").fill(f"Gamma {stamp}")
+    page.page.keyboard.press("Enter")
+    chats.get_by_text(f"Gamma {stamp}").wait_for()
+    deadline = time.monotonic() + 10
+    while requests.get(f"{api}/chats/{beta}", timeout=10).json()["title"] != f"Gamma {stamp}":
+        assert time.monotonic() < deadline, "the new title was not saved"
+        time.sleep(0.1)
+
+    actions(f"Alpha {stamp}")
+    page.page.get_by_role("menuitem", name="Pin").click()
+    deadline = time.monotonic() + 10
+    while not requests.get(f"{api}/chats/{alpha}", timeout=10).json()["pinned"]:
+        assert time.monotonic() < deadline, "the pin was not saved"
+        time.sleep(0.1)
+
+    # Delete, then Undo: the chat comes back and is never deleted on the server.
+    actions(f"Gamma {stamp}")
+    page.page.get_by_role("menuitem", name="Delete").click()
+    toast = page.page.get_by_role("status").filter(has_text=f"Deleted “Gamma {stamp}”")
+    toast.get_by_role("button", name="Undo").click()
+    chats.get_by_text(f"Gamma {stamp}").wait_for()
+    time.sleep(5.5)  # past the undo window
+    assert requests.get(f"{api}/chats/{beta}", timeout=10).status_code == 200
+    # Delete for good.
+    actions(f"Gamma {stamp}")
+    page.page.get_by_role("menuitem", name="Delete").click()
+    chats.get_by_text(f"Gamma {stamp}").wait_for(state="detached")
+    deadline = time.monotonic() + 15
+    while requests.get(f"{api}/chats/{beta}", timeout=10).status_code != 404:
+        assert time.monotonic() < deadline, "the chat was not deleted after the undo window"
+        time.sleep(0.2)
+
+    # Export the pinned chat as Markdown.
+    chats.get_by_text(f"Alpha {stamp}").click()
+    last_answer(page).wait_for()
+    page.page.get_by_role("button", name="Export").click()
+    with page.page.expect_download() as download:
+        page.page.get_by_role("menuitem", name="Markdown (.md)").click()
+    text = Path(download.value.path()).read_text()
+    assert f"Alpha {stamp}" in text and "Alpha **answer**" in text
+    page.shot("sidebar")
+    assert page.errors == []
