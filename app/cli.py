@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -122,22 +123,34 @@ def _serve(args: argparse.Namespace, settings: Settings, lock: Any) -> int:
         print(f"error: cannot listen on {settings.host}: {error}", file=sys.stderr)
         manager.close()
         return 1
-    for extra in servers[1:]:
-        extra.start_in_thread()
-        print(f"Ollama drop-in API: {extra.url}/api", flush=True)
-    for name in manager.resume_pulls():
-        print(f"Resuming the pull of {name}", flush=True)
-    logging.getLogger("hearth").info("Serving on %s", server.url)
-    lock.publish(server.url)
-    print(f"Serving on {server.url}", flush=True)
-    print(f"Ollama API: {server.url}/ollama", flush=True)
+    # Signals only ask for the stop; the main thread does it. Why not raise
+    # KeyboardInterrupt from the handler: landing inside the HTTP server's own
+    # code (a lock taken, a loop's bookkeeping) it could leave the shutdown
+    # waiting on something that never ends. Installed before the URL is
+    # printed, so a supervisor that signals as soon as it reads the URL gets
+    # a clean stop too.
+    stopping = threading.Event()
 
     def stop(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
+        stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
-        server.serve_forever()
+        for each in servers:
+            each.start_in_thread()
+        for extra in servers[1:]:
+            print(f"Ollama drop-in API: {extra.url}/api", flush=True)
+        for name in manager.resume_pulls():
+            print(f"Resuming the pull of {name}", flush=True)
+        logging.getLogger("hearth").info("Serving on %s", server.url)
+        lock.publish(server.url)
+        print(f"Serving on {server.url}", flush=True)
+        print(f"Ollama API: {server.url}/ollama", flush=True)
+        while not stopping.wait(0.5):
+            if not all(each.serving for each in servers):
+                logging.getLogger("hearth").error("the HTTP server stopped by itself")
+                return 1
     except KeyboardInterrupt:
         pass
     finally:

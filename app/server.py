@@ -28,7 +28,7 @@ class _Gateway(wsgi.Gateway_10):
 
 
 class HTTPServer:
-    """A cheroot server on host:port, runnable in the foreground or a thread."""
+    """A cheroot server on host:port, served from a thread of its own."""
 
     def __init__(self, app: Callable, host: str, port: int, threads: int = 32) -> None:
         self.server = wsgi.Server((host, port), app, numthreads=threads, server_name="hearth")
@@ -60,14 +60,15 @@ class HTTPServer:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
 
-    def serve_forever(self) -> None:
-        self.bind()
-        self.server.serve()
-
     def start_in_thread(self) -> None:
         self.bind()
         self._thread = threading.Thread(target=self.server.serve, name="http", daemon=True)
         self._thread.start()
+
+    @property
+    def serving(self) -> bool:
+        """True while the thread of ``start_in_thread`` runs."""
+        return self._thread is not None and self._thread.is_alive()
 
     def stop(self) -> None:
         self.server.stop()

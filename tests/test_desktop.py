@@ -347,6 +347,9 @@ def test_no_display_runs_the_server(tmp_path: Path, llama_server_binary: Path) -
         assert second.startswith("Serving on http://127.0.0.1:")
         url = second.split("Serving on ", 1)[1].strip()
         assert requests.get(f"{url}/ollama/api/version", timeout=10).status_code == 200
+        # SIGTERM right away is a clean stop, as for `hearth serve`.
+        process.terminate()
+        assert process.wait(timeout=20) == 0
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import ollama
 import pytest
+import requests
 
 from tests.conftest import GEMMA_NAME
 from tests.hearth_process import HearthProcess
@@ -51,6 +52,33 @@ def test_generate_streamed(client: ollama.Client) -> None:
     assert len(chunks) >= 3
     assert all(not chunk.done for chunk in chunks[:-1])
     assert chunks[-1].done and chunks[-1].eval_count == len(chunks) - 1
+
+
+def test_generate_context_carries_the_conversation(client: ollama.Client) -> None:
+    """The deprecated ``context``: returned with each answer, prepended when sent back."""
+    first = client.generate(model=GEMMA_NAME, prompt="My name is Ada.", options=SHORT)
+    assert first.context and all(isinstance(token, int) for token in first.context)
+    # The prompt as templated, then the answer: no fewer tokens than both counts.
+    assert len(first.context) >= first.prompt_eval_count + first.eval_count - 1
+    second = client.generate(
+        model=GEMMA_NAME, prompt="What is my name?", context=first.context, options=SHORT
+    )
+    assert second.response and second.done
+    # The earlier tokens were evaluated with the new prompt, and come back first.
+    assert second.prompt_eval_count > len(first.context)
+    assert second.context[: len(first.context)] == first.context
+    streamed = list(client.generate(model=GEMMA_NAME, prompt="Hi", options=SHORT, stream=True))
+    assert streamed[-1].context and not any(chunk.context for chunk in streamed[:-1])
+    raw = client.generate(model=GEMMA_NAME, prompt="Hi", raw=True, options=SHORT)
+    assert not raw.context  # Ollama returns none for raw prompts
+    # A context that is not token ids (the client itself would not send one) is a 400.
+    host = str(client._client.base_url).rstrip("/")
+    bad = requests.post(
+        f"{host}/api/generate",
+        json={"model": GEMMA_NAME, "prompt": "Hi", "context": ["x"], "stream": False},
+        timeout=30,
+    )
+    assert bad.status_code == 400 and "context" in bad.json()["error"]
 
 
 def test_chat_not_streamed(client: ollama.Client) -> None:

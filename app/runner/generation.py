@@ -312,6 +312,7 @@ def generate(
     prompt = request.get("prompt") or ""
     if not isinstance(prompt, str):
         raise BadRequest("prompt must be a string")
+    context = _context_tokens(request.get("context"))
     options = _merged_options(spec, request_options)
     if not prompt and not request.get("suffix"):
         yield _load_or_unload(scheduler, spec, options, keep_alive, {"response": ""})
@@ -332,9 +333,27 @@ def generate(
         if request.get("system"):
             chat_request["system"] = request["system"]
         body = _chat_body(spec, chat_request, options, num_ctx)
+        if context:
+            # An earlier answer's tokens, then this prompt in the model's template.
+            rendered = _rendered_prompt(lease, body)
+            yield from _generate_raw(
+                lease,
+                request,
+                prompt,
+                options,
+                num_ctx,
+                model,
+                started,
+                abort,
+                prompt_body=[*context, rendered],
+                context=(context, rendered),
+            )
+            return
+        answer: list[str] = []
         with contextlib.closing(_stream_chat(lease, body, abort)) as pieces:
             for content, thinking, calls, info in pieces:
                 if info is None:
+                    answer.append(content)
                     chunk: dict[str, Any] = {
                         "model": model,
                         "created_at": now_rfc3339(),
@@ -356,6 +375,9 @@ def generate(
                 }
                 if calls:
                     final["tool_calls"] = calls
+                tokens = _context_out(lease, [], _rendered_prompt(lease, body, quiet=True), answer)
+                if tokens is not None:
+                    final["context"] = tokens
                 yield final
     finally:
         lease.release()
@@ -370,8 +392,15 @@ def _generate_raw(
     model: str,
     started: float,
     abort: Abort | None,
+    prompt_body: list[Any] | None = None,
+    context: tuple[list[int], str] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """``raw`` prompts and fill-in-the-middle go to llama-server's native endpoints."""
+    """``raw`` prompts and fill-in-the-middle go to llama-server's native endpoints.
+
+    ``prompt_body`` replaces the prompt (llama-server takes token ids and
+    text mixed); with ``context`` (earlier tokens, this prompt rendered) the
+    final object carries the new ``context``.
+    """
     body: dict[str, Any] = {
         "stream": True,
         "cache_prompt": _cache_prompt(options),
@@ -385,16 +414,19 @@ def _generate_raw(
         body.update({"input_prefix": prompt, "input_suffix": request["suffix"]})
     else:
         path = "/completion"
-        body["prompt"] = prompt
+        body["prompt"] = prompt if prompt_body is None else prompt_body
     reply = _post(lease, path, body, stream=True, abort=abort)
     final: dict[str, Any] | None = None
+    answer: list[str] = []
     try:
         for event in _sse(reply):
             if event.get("stop"):
                 final = event
                 if event.get("content"):
+                    answer.append(event["content"])
                     yield _raw_chunk(model, event["content"])
                 break
+            answer.append(event.get("content", ""))
             yield _raw_chunk(model, event.get("content", ""))
     except (requests.RequestException, ValueError) as error:
         raise _upstream_failed(lease, error, abort) from error
@@ -403,7 +435,7 @@ def _generate_raw(
     if final is None:
         raise _upstream_failed(lease, EOFError("stream ended early"), abort)
     total_ns = int((time.monotonic() - started) * 1e9)
-    yield {
+    last: dict[str, Any] = {
         "model": model,
         "created_at": now_rfc3339(),
         "response": "",
@@ -411,6 +443,72 @@ def _generate_raw(
         "done_reason": done_reason(None, final.get("stop_type")),
         **metrics(final.get("timings"), total_ns, int(lease.load_seconds * 1e9)),
     }
+    if context is not None:
+        tokens = _context_out(lease, context[0], context[1], answer)
+        if tokens is not None:
+            last["context"] = tokens
+    yield last
+
+
+MAX_CONTEXT_TOKENS = 1 << 20
+
+
+def _context_tokens(value: Any) -> list[int]:
+    """The deprecated ``context`` of ``/api/generate``: token ids from an earlier answer."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(
+        isinstance(token, int) and not isinstance(token, bool) and token >= 0 for token in value
+    ):
+        raise BadRequest("context must be a list of token ids")
+    if len(value) > MAX_CONTEXT_TOKENS:
+        raise BadRequest("context is too long")
+    return value
+
+
+def _rendered_prompt(lease: Lease, body: dict[str, Any], quiet: bool = False) -> str | None:
+    """The chat body's messages in the model's template, as llama-server renders them.
+
+    ``quiet``: a failure gives None (the answer is already out; only its
+    ``context`` is lost) instead of raising.
+    """
+    wanted = ("messages", "tools", "chat_template_kwargs")
+    fields = {key: body[key] for key in wanted if key in body}
+    try:
+        reply = lease.server.session.post(
+            f"{lease.server.base_url}/apply-template", json=fields, timeout=UPSTREAM_TIMEOUT
+        )
+        reply.raise_for_status()
+        return str(reply.json()["prompt"])
+    except (requests.RequestException, ValueError, KeyError, TypeError) as error:
+        if quiet:
+            return None
+        raise RunnerError(f"llama-server could not apply the chat template: {error}") from error
+
+
+def _context_out(
+    lease: Lease, before: list[int], prompt: str | None, answer: list[str]
+) -> list[int] | None:
+    """Ollama's ``context`` for the next call: earlier tokens, this prompt and answer.
+
+    Why this costs a request after the answer: only the final object
+    carries it, so the tokens are counted once, by llama-server's own
+    tokenizer. None when llama-server could not say (the field is left out).
+    """
+    if prompt is None:
+        return None
+    try:
+        reply = lease.server.session.post(
+            f"{lease.server.base_url}/tokenize",
+            json={"content": prompt + "".join(answer), "add_special": not before,
+                  "parse_special": True},
+            timeout=UPSTREAM_TIMEOUT,
+        )  # fmt: skip
+        reply.raise_for_status()
+        tokens = reply.json()["tokens"]
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return None
+    return [*before, *(int(token) for token in tokens)]
 
 
 def _raw_chunk(model: str, text: str) -> dict[str, Any]:
