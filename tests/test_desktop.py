@@ -292,8 +292,8 @@ def test_tray_icon_and_menu_pull(
     push_model(registry.url, "library/menupull", "1", [("model", gemma_gguf_path)], {})
     home = tmp_path / "home"
     home.mkdir()
-    # The window opens at the size it had last time.
-    (home / "window.json").write_text(json.dumps({"width": 900, "height": 640}))
+    # The window opens at the size and place it had last time.
+    (home / "window.json").write_text(json.dumps({"width": 900, "height": 640, "x": 130, "y": 70}))
     # HEARTH_PULL_MAX_BPS: a named stand-in for a slow network, so the pull is seen running.
     app = Desktop(home, display, llama_server_binary, {"HEARTH_PULL_MAX_BPS": "40e6"})
     try:
@@ -301,6 +301,10 @@ def test_tray_icon_and_menu_pull(
         state = requests.get(f"{app.url}/desktop/state", timeout=5).json()
         assert state["tray"] is True
         assert state["geometry"] == {"width": 900, "height": 640}
+        with x11.connect(display) as connection:
+            window = x11.app_window(connection, app.process.pid)
+            assert window is not None
+            assert x11.position(connection, window) == (130, 70)
         assert state["title"] == "Hearth"
         name = f"{registry.host}/library/menupull:1"
         assert app.menu("pull_model", name=name)["status"] == "started"
@@ -324,7 +328,7 @@ def test_tray_icon_and_menu_pull(
         requests.post(f"{app.url}/desktop/menu/quit", json={}, timeout=10)
         assert app.process.wait(timeout=30) == 0
         saved = json.loads((home / "window.json").read_text())
-        assert (saved["width"], saved["height"]) == (900, 640)
+        assert (saved["width"], saved["height"], saved["x"], saved["y"]) == (900, 640, 130, 70)
     finally:
         if app.process.poll() is None:
             app.process.kill()

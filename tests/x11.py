@@ -51,6 +51,12 @@ def app_window(connection: display.Display, pid: int) -> Window | None:
     return best[1] if best else None
 
 
+def position(connection: display.Display, window: Window) -> tuple[int, int]:
+    """The window's top-left corner on the screen."""
+    origin = window.translate_coords(connection.screen().root, 0, 0)
+    return -origin.x, -origin.y
+
+
 def stacking_index(connection: display.Display, window: Window) -> int:
     """Position among the root's children, bottom (0) to top."""
     ids = [child.id for child in connection.screen().root.query_tree().children]
