@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -239,6 +240,62 @@ def test_closing_the_window_quits_cleanly(
         assert not alive, alive
         assert not (home / "hearth.db-wal").exists()
         assert not (home / "instance.json").exists(), "the next launch would try to focus it"
+    finally:
+        if app.process.poll() is None:
+            app.process.kill()
+
+
+def test_import_and_pull_through_their_dialogs(
+    display: str, tmp_path: Path, llama_server_binary: Path, gemma_gguf_path: Path
+) -> None:
+    """File > Import GGUF… and Models > Pull model… as a person uses them: Qt's file
+    dialog and the page's name prompt get real key presses (XTEST)."""
+    app = Desktop(tmp_path / "home", display, llama_server_binary)
+    try:
+        app.wait_ready()
+        with x11.connect(display) as connection:
+            main = x11.app_window(connection, app.process.pid)
+            assert main is not None
+
+            def next_dialog(title: str) -> x11.Window:
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    for window in x11.app_windows(connection, app.process.pid):
+                        if window.id != main.id and title in (window.get_wm_name() or ""):
+                            return window
+                    time.sleep(0.1)
+                raise AssertionError(f"no dialog titled {title!r} opened")
+
+            def menu_in_background(action: str) -> dict:
+                answer: dict = {}
+
+                def call() -> None:
+                    reply = requests.post(f"{app.url}/desktop/menu/{action}", json={}, timeout=120)
+                    answer.update(reply.json())
+
+                worker = threading.Thread(target=call)
+                worker.start()
+                answer["_thread"] = worker
+                return answer
+
+            imported = menu_in_background("import_gguf")
+            files = next_dialog("Open file")
+            screenshot(display, "desktop-file-dialog.png", window=files.id)
+            x11.type_text(connection, files, f"{gemma_gguf_path}\n")
+            prompt = next_dialog("Prompt")
+            x11.press(connection, prompt, "Control_L", "a")
+            x11.type_text(connection, prompt, "dialog:1\n")
+            imported["_thread"].join(60)
+            assert imported["result"] == {"status": "success", "model": "dialog:1"}
+            tags = requests.get(f"{app.url}/ollama/api/tags", timeout=10).json()["models"]
+            assert [model["name"] for model in tags] == ["dialog:1"]
+
+            # Escape in the pull prompt cancels; nothing starts.
+            pulled = menu_in_background("pull_model")
+            x11.press(connection, next_dialog("Prompt"), "Escape")
+            pulled["_thread"].join(60)
+            assert pulled["result"] == {"status": "cancelled"}
+            assert requests.get(f"{app.url}/ollama/api/pulls", timeout=10).json()["pulls"] == []
     finally:
         if app.process.poll() is None:
             app.process.kill()

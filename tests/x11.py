@@ -91,3 +91,54 @@ def request_close(connection: display.Display, window: Window) -> None:
     )
     window.send_event(message, event_mask=X.NoEventMask)
     connection.sync()
+
+
+def app_windows(connection: display.Display, pid: int) -> list[Window]:
+    """Every viewable top-level window of process ``pid``, bottom to top."""
+    wm_pid = connection.intern_atom("_NET_WM_PID")
+    found = []
+    for window in connection.screen().root.query_tree().children:
+        try:
+            owner = window.get_full_property(wm_pid, Xatom.CARDINAL)
+        except Exception:  # noqa: BLE001
+            continue
+        if owner is not None and owner.value[0] == pid and _viewable(window):
+            found.append(window)
+    return found
+
+
+def type_text(connection: display.Display, window: Window, text: str) -> None:
+    """Focus ``window`` and type ``text`` as key presses (XTEST, as a keyboard would)."""
+    from Xlib import XK
+    from Xlib.ext import xtest
+
+    window.set_input_focus(X.RevertToParent, X.CurrentTime)
+    connection.sync()
+    shift = connection.keysym_to_keycode(XK.string_to_keysym("Shift_L"))
+    names = {"/": "slash", ".": "period", "-": "minus", "_": "underscore", ":": "colon",
+             " ": "space", "\n": "Return"}  # fmt: skip
+    for char in text:
+        keysym = XK.string_to_keysym(names.get(char, char))
+        keycode = connection.keysym_to_keycode(keysym)
+        shifted = connection.keycode_to_keysym(keycode, 0) != keysym
+        if shifted:
+            xtest.fake_input(connection, X.KeyPress, shift)
+        xtest.fake_input(connection, X.KeyPress, keycode)
+        xtest.fake_input(connection, X.KeyRelease, keycode)
+        if shifted:
+            xtest.fake_input(connection, X.KeyRelease, shift)
+        connection.sync()
+
+
+def press(connection: display.Display, window: Window, *keys: str) -> None:
+    """Press a chord such as ("Control_L", "a") in ``window``."""
+    from Xlib import XK
+    from Xlib.ext import xtest
+
+    window.set_input_focus(X.RevertToParent, X.CurrentTime)
+    codes = [connection.keysym_to_keycode(XK.string_to_keysym(key)) for key in keys]
+    for code in codes:
+        xtest.fake_input(connection, X.KeyPress, code)
+    for code in reversed(codes):
+        xtest.fake_input(connection, X.KeyRelease, code)
+    connection.sync()
