@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -112,6 +114,30 @@ def screenshot(display: str, name: str, window: int | None = None) -> Path:
         ["import", "-display", display, "-window", which, str(target)], check=True, timeout=30
     )
     return target
+
+
+def wait_for_window(
+    connection: Any, pid: int, title: str, other_than: Any = None, timeout: float = 20
+) -> Any:
+    """The first viewable top-level window of ``pid`` whose title contains ``title``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for window in x11.app_windows(connection, pid):
+            skip = other_than is not None and window.id == other_than.id
+            if not skip and title in (window.get_wm_name() or ""):
+                return window
+        time.sleep(0.1)
+    raise AssertionError(f"no window titled {title!r} opened")
+
+
+def tray_menu(connection: Any, pid: int, *keys: str) -> None:
+    """Right-click Hearth's icon in the tray host, then press ``keys`` in its menu."""
+    (icon,) = x11.embedded_windows(connection, pid)
+    x11.click(connection, icon, button=3)
+    time.sleep(0.5)  # the menu pops up and grabs the keyboard
+    for key in keys:
+        x11.press(connection, None, key)
+        time.sleep(0.1)
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -258,13 +284,7 @@ def test_import_and_pull_through_their_dialogs(
             assert main is not None
 
             def next_dialog(title: str) -> x11.Window:
-                deadline = time.monotonic() + 20
-                while time.monotonic() < deadline:
-                    for window in x11.app_windows(connection, app.process.pid):
-                        if window.id != main.id and title in (window.get_wm_name() or ""):
-                            return window
-                    time.sleep(0.1)
-                raise AssertionError(f"no dialog titled {title!r} opened")
+                return wait_for_window(connection, app.process.pid, title, other_than=main)
 
             def menu_in_background(action: str) -> dict:
                 answer: dict = {}
@@ -353,18 +373,33 @@ def test_tray_icon_and_menu_pull(
     (home / "window.json").write_text(json.dumps({"width": 900, "height": 640, "x": 130, "y": 70}))
     # HEARTH_PULL_MAX_BPS: a named stand-in for a slow network, so the pull is seen running.
     app = Desktop(home, display, llama_server_binary, {"HEARTH_PULL_MAX_BPS": "40e6"})
+    stack = contextlib.ExitStack()
     try:
         app.wait_ready()
         state = requests.get(f"{app.url}/desktop/state", timeout=5).json()
         assert state["tray"] is True
         assert state["geometry"] == {"width": 900, "height": 640}
-        with x11.connect(display) as connection:
-            window = x11.app_window(connection, app.process.pid)
-            assert window is not None
-            assert x11.position(connection, window) == (130, 70)
+        connection = stack.enter_context(x11.connect(display))
+        window = x11.app_window(connection, app.process.pid)
+        assert window is not None
+        assert x11.position(connection, window) == (130, 70)
+        # The icon is docked in the tray host (a window of Hearth's inside trayer's).
+        assert len(x11.embedded_windows(connection, app.process.pid)) == 1
         assert state["title"] == "Hearth"
         name = f"{registry.host}/library/menupull:1"
-        assert app.menu("pull_model", name=name)["status"] == "started"
+        # Tray > Pull model… (second item) asks for a name in the page and pulls.
+        tray_menu(connection, app.process.pid, "Down", "Down", "Return")
+        prompt = wait_for_window(connection, app.process.pid, "Prompt", other_than=window)
+        x11.type_text(connection, prompt, f"{name}\n")
+        deadline = time.monotonic() + 20
+        while not requests.get(f"{app.url}/ollama/api/pulls", timeout=5).json()["pulls"]:
+            assert time.monotonic() < deadline, "the tray's Pull model… started no pull"
+            time.sleep(0.1)
+        # Tray > Pulls in progress lists it (saved as a screenshot).
+        tray_menu(connection, app.process.pid, "Down", "Down", "Down", "Right")
+        screenshot(display, "desktop-tray-menu.png")
+        x11.press(connection, None, "Escape")
+        x11.press(connection, None, "Escape")
         titles: set[str] = set()
         deadline = time.monotonic() + 120
         names: list[str] = []
@@ -382,11 +417,13 @@ def test_tray_icon_and_menu_pull(
         while requests.get(f"{app.url}/desktop/state", timeout=5).json()["title"] != "Hearth":
             assert time.monotonic() < deadline, "the title kept showing a finished pull"
             time.sleep(0.2)
-        requests.post(f"{app.url}/desktop/menu/quit", json={}, timeout=10)
+        # Tray > Quit Hearth (the last item: Up from none selected) quits cleanly.
+        tray_menu(connection, app.process.pid, "Up", "Return")
         assert app.process.wait(timeout=30) == 0
         saved = json.loads((home / "window.json").read_text())
         assert (saved["width"], saved["height"], saved["x"], saved["y"]) == (900, 640, 130, 70)
     finally:
+        stack.close()
         if app.process.poll() is None:
             app.process.kill()
         tray_host.terminate()

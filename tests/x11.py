@@ -130,15 +130,50 @@ def type_text(connection: display.Display, window: Window, text: str) -> None:
         connection.sync()
 
 
-def press(connection: display.Display, window: Window, *keys: str) -> None:
-    """Press a chord such as ("Control_L", "a") in ``window``."""
+def press(connection: display.Display, window: Window | None, *keys: str) -> None:
+    """Press a chord such as ("Control_L", "a") in ``window``; None: wherever the
+    keyboard is (an open menu grabs it, and moving the focus would close it)."""
     from Xlib import XK
     from Xlib.ext import xtest
 
-    window.set_input_focus(X.RevertToParent, X.CurrentTime)
+    if window is not None:
+        window.set_input_focus(X.RevertToParent, X.CurrentTime)
     codes = [connection.keysym_to_keycode(XK.string_to_keysym(key)) for key in keys]
     for code in codes:
         xtest.fake_input(connection, X.KeyPress, code)
     for code in reversed(codes):
         xtest.fake_input(connection, X.KeyRelease, code)
+    connection.sync()
+
+
+def embedded_windows(
+    connection: display.Display, pid: int, top: Window | None = None
+) -> list[Window]:
+    """Viewable windows of process ``pid`` inside other clients' windows (a tray icon
+    docked in a tray host), searched depth first."""
+    wm_pid = connection.intern_atom("_NET_WM_PID")
+    found: list[Window] = []
+    for window in (top or connection.screen().root).query_tree().children:
+        try:
+            owner = window.get_full_property(wm_pid, Xatom.CARDINAL)
+        except Exception:  # noqa: BLE001
+            owner = None
+        if owner is not None and owner.value[0] == pid:
+            if top is not None and _viewable(window):
+                found.append(window)
+            continue  # the app's own top-level windows are not embedded
+        found.extend(embedded_windows(connection, pid, window))
+    return found
+
+
+def click(connection: display.Display, window: Window, button: int = 1) -> None:
+    """Move the pointer to the middle of ``window`` and click ``button`` (XTEST)."""
+    from Xlib.ext import xtest
+
+    x, y = position(connection, window)
+    geometry = window.get_geometry()
+    middle = (x + geometry.width // 2, y + geometry.height // 2)
+    xtest.fake_input(connection, X.MotionNotify, x=middle[0], y=middle[1])
+    xtest.fake_input(connection, X.ButtonPress, button)
+    xtest.fake_input(connection, X.ButtonRelease, button)
     connection.sync()

@@ -17,6 +17,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 ICON = Path(__file__).resolve().parent / "assets" / "hearth.png"
+_QT_APP: Any = None
 
 
 def install_tray(
@@ -31,7 +32,19 @@ def install_tray(
         from qtpy.QtWidgets import QApplication, QMenu, QSystemTrayIcon
     except ImportError:
         return None
-    app = QApplication.instance() or QApplication(sys.argv)
+    global _QT_APP
+    # The application is pywebview's own, made the way it makes it (Qt
+    # WebEngine imported first, its Chromium flags set), and kept in a module
+    # global. Before, one made here was held only by a local: it was
+    # destroyed when this function returned, the tray icon (its child) with
+    # it, and pywebview made a second application with no icon.
+    try:
+        from webview.platforms import qt as webview_qt
+
+        webview_qt.setup_app()
+    except ImportError:
+        pass
+    app = _QT_APP = QApplication.instance() or QApplication(sys.argv)
     if not QSystemTrayIcon.isSystemTrayAvailable():
         log.info("tray icon: this desktop has no system tray")
         return None
