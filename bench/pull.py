@@ -55,6 +55,23 @@ def wait_for_model(url: str, name: str, timeout: float = 600) -> None:
     raise RuntimeError(f"{name} never appeared")
 
 
+def timed_curl(url: str, target: Path, sync: bool) -> float:
+    """Seconds for curl to fetch ``url`` into ``target`` (then fsync it, with ``sync``).
+
+    Each run starts after an ``os.sync()``: the disk's write-back speed swings
+    from run to run on a shared machine, and a run must not pay for the last.
+    """
+    os.sync()
+    started = time.perf_counter()
+    subprocess.run(["curl", "-sSf", "-o", str(target), url], check=True)
+    if sync:
+        with target.open("rb") as written:
+            os.fsync(written.fileno())
+    seconds = time.perf_counter() - started
+    target.unlink()
+    return seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1024)
@@ -84,25 +101,10 @@ def main() -> int:
             curl_synced_runs: list[float] = []
             try:
                 for _ in range(args.rounds):
-                    # Alternate, each from a clean page cache state: the disk's
-                    # write-back speed swings from run to run on a shared machine.
-                    os.sync()
-                    started = time.perf_counter()
-                    subprocess.run(
-                        ["curl", "-sSf", "-o", str(work / "curl.bin"), blob_url], check=True
-                    )
-                    curl_runs.append(time.perf_counter() - started)
-                    (work / "curl.bin").unlink()
+                    # Alternate, each from a clean page cache state (see timed_curl).
+                    curl_runs.append(timed_curl(blob_url, work / "curl.bin", sync=False))
                     # curl with the durability Hearth gives a blob: on disk, not just cached.
-                    os.sync()
-                    started = time.perf_counter()
-                    subprocess.run(
-                        ["curl", "-sSf", "-o", str(work / "curl.bin"), blob_url], check=True
-                    )
-                    with (work / "curl.bin").open("rb") as written:
-                        os.fsync(written.fileno())
-                    curl_synced_runs.append(time.perf_counter() - started)
-                    (work / "curl.bin").unlink()
+                    curl_synced_runs.append(timed_curl(blob_url, work / "curl.bin", sync=True))
                     os.sync()
                     started = time.perf_counter()
                     reply = requests.post(

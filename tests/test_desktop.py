@@ -23,6 +23,7 @@ import requests
 from tests import x11
 from tests.conftest import TEST_CACHE
 from tests.hearth_process import REPO
+from tests.waiting import wait_until
 
 ARTIFACTS = REPO / "tests" / "artifacts"
 
@@ -116,6 +117,15 @@ def screenshot(display: str, name: str, window: int | None = None) -> Path:
     return target
 
 
+def assert_quit_cleanly(app: Desktop, everything: list[psutil.Process], home: Path) -> None:
+    """Exit status 0, every process of the app's tree gone, the database closed cleanly
+    (the last connection checkpointed its WAL away)."""
+    assert app.process.wait(timeout=30) == 0
+    gone, alive = psutil.wait_procs(everything, timeout=15)
+    assert not alive, alive
+    assert not (home / "hearth.db-wal").exists()
+
+
 def wait_for_window(
     connection: Any, pid: int, title: str, other_than: Any = None, timeout: float = 20
 ) -> Any:
@@ -183,10 +193,12 @@ def test_window_menus_and_clean_exit(
                 text=True, timeout=60,
             )  # fmt: skip
             assert second.returncode == 0 and "already running" in second.stdout
-            deadline = time.monotonic() + 10
-            while x11.stacking_index(connection, window) < x11.stacking_index(connection, cover):
-                assert time.monotonic() < deadline, "the second launch did not raise the window"
-                time.sleep(0.1)
+            wait_until(
+                lambda: (
+                    x11.stacking_index(connection, window) > x11.stacking_index(connection, cover)
+                ),
+                "the second launch did not raise the window",
+            )
             cover.destroy()
             connection.sync()
 
@@ -212,16 +224,16 @@ def test_window_menus_and_clean_exit(
         settings = f"{app.url}/api/v1/settings"
         assert requests.get(settings, timeout=10).json()["theme"] == "system"
         app.menu("toggle_theme")
-        deadline = time.monotonic() + 10
-        while requests.get(settings, timeout=10).json()["theme"] == "system":
-            assert time.monotonic() < deadline, "toggle_theme never reached the page"
-            time.sleep(0.1)
+        wait_until(
+            lambda: requests.get(settings, timeout=10).json()["theme"] != "system",
+            "toggle_theme never reached the page",
+        )
         first = requests.get(settings, timeout=10).json()["theme"]
         app.menu("toggle_theme")
-        deadline = time.monotonic() + 10
-        while requests.get(settings, timeout=10).json()["theme"] == first:
-            assert time.monotonic() < deadline, "a second toggle did not flip the theme"
-            time.sleep(0.1)
+        wait_until(
+            lambda: requests.get(settings, timeout=10).json()["theme"] != first,
+            "a second toggle did not flip the theme",
+        )
         # Help > About names Hearth, llama.cpp, the llama-server build and its backend.
         about = app.menu("about", show=False)["about"]
         assert "Hearth " in about and "llama-cpp-python" in about and "cpu backend" in about
@@ -233,12 +245,8 @@ def test_window_menus_and_clean_exit(
         everything = app.tree()
         assert any(p.name().startswith("llama-server") for p in everything)
         requests.post(f"{app.url}/desktop/menu/quit", json={}, timeout=10)
-        assert app.process.wait(timeout=30) == 0
-        gone, alive = psutil.wait_procs(everything, timeout=15)
-        assert not alive, alive
-        # The database was closed cleanly: the last connection checkpointed its WAL away.
         home = tmp_path / "home"
-        assert not (home / "hearth.db-wal").exists()
+        assert_quit_cleanly(app, everything, home)
         assert f"Serving on {app.url}" in (home / "logs" / "hearth.log").read_text()
     finally:
         if app.process.poll() is None:
@@ -261,10 +269,7 @@ def test_closing_the_window_quits_cleanly(
             window = x11.app_window(connection, app.process.pid)
             assert window is not None
             x11.request_close(connection, window)
-        assert app.process.wait(timeout=30) == 0
-        gone, alive = psutil.wait_procs(everything, timeout=15)
-        assert not alive, alive
-        assert not (home / "hearth.db-wal").exists()
+        assert_quit_cleanly(app, everything, home)
         assert not (home / "instance.json").exists(), "the next launch would try to focus it"
     finally:
         if app.process.poll() is None:
@@ -391,10 +396,11 @@ def test_tray_icon_and_menu_pull(
         tray_menu(connection, app.process.pid, "Down", "Down", "Return")
         prompt = wait_for_window(connection, app.process.pid, "Prompt", other_than=window)
         x11.type_text(connection, prompt, f"{name}\n")
-        deadline = time.monotonic() + 20
-        while not requests.get(f"{app.url}/ollama/api/pulls", timeout=5).json()["pulls"]:
-            assert time.monotonic() < deadline, "the tray's Pull model… started no pull"
-            time.sleep(0.1)
+        wait_until(
+            lambda: requests.get(f"{app.url}/ollama/api/pulls", timeout=5).json()["pulls"],
+            "the tray's Pull model… started no pull",
+            timeout=20,
+        )
         # Tray > Pulls in progress lists it (saved as a screenshot).
         tray_menu(connection, app.process.pid, "Down", "Down", "Down", "Right")
         screenshot(display, "desktop-tray-menu.png")
@@ -413,10 +419,12 @@ def test_tray_icon_and_menu_pull(
         assert name in names
         # The title showed the pull while it ran, then went back.
         assert any(re.fullmatch(r"Hearth — pulling .*menupull:1 \d+%", t) for t in titles), titles
-        deadline = time.monotonic() + 5
-        while requests.get(f"{app.url}/desktop/state", timeout=5).json()["title"] != "Hearth":
-            assert time.monotonic() < deadline, "the title kept showing a finished pull"
-            time.sleep(0.2)
+        wait_until(
+            lambda: requests.get(f"{app.url}/desktop/state", timeout=5).json()["title"] == "Hearth",
+            "the title kept showing a finished pull",
+            timeout=5,
+            interval=0.2,
+        )
         # Tray > Quit Hearth (the last item: Up from none selected) quits cleanly.
         tray_menu(connection, app.process.pid, "Up", "Return")
         assert app.process.wait(timeout=30) == 0

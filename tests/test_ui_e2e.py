@@ -22,6 +22,7 @@ import requests
 
 from tests.conftest import GEMMA_NAME
 from tests.hearth_process import REPO, HearthProcess
+from tests.waiting import wait_until
 
 playwright_sync = pytest.importorskip(
     "playwright.sync_api", reason="pip install playwright (no browser download needed)"
@@ -438,19 +439,24 @@ def test_theme_and_shortcuts(page: Page) -> None:
     assert page.errors == []
 
 
-def test_pull_from_a_registry(
-    page: Page, server: HearthProcess, registry: Any, gemma_gguf_path: Path
-) -> None:
+def push_gemma(registry: Any, repository: str, gemma_gguf_path: Path) -> str:
+    """Push the test model into the local registry as an Ollama model; its pull name."""
     from tests.registry import push_model
 
     push_model(
         registry.url,
-        "library/uipull",
+        repository,
         "270m",
         [("model", gemma_gguf_path), ("params", b'{"temperature": 0.7}')],
         {"model_format": "gguf", "model_family": "gemma3", "file_type": "Q4_K_M"},
     )
-    name = f"{registry.host}/library/uipull:270m"
+    return f"{registry.host}/{repository}:270m"
+
+
+def test_pull_from_a_registry(
+    page: Page, server: HearthProcess, registry: Any, gemma_gguf_path: Path
+) -> None:
+    name = push_gemma(registry, "library/uipull", gemma_gguf_path)
     page.open("/#/models")
     page.page.get_by_label("Model to pull").fill(name)
     page.page.get_by_role("button", name="Pull", exact=True).click()
@@ -622,12 +628,13 @@ def test_settings_hold_default_sampling_options(page: Page, server: HearthProces
         for label, value in (("Top P", "0.8"), ("Seed", "42")):
             page.page.get_by_label(label, exact=True).fill(value)
             page.page.get_by_label(label, exact=True).dispatch_event("change")
-        deadline = time.monotonic() + 10
-        while (requests.get(settings, timeout=10).json().get("default_options") or {}).get(
-            "seed"
-        ) != 42:
-            assert time.monotonic() < deadline, "the seed was not saved"
-            time.sleep(0.1)
+        wait_until(
+            lambda: (
+                (requests.get(settings, timeout=10).json().get("default_options") or {}).get("seed")
+                == 42
+            ),
+            "the seed was not saved",
+        )
         stored = requests.get(settings, timeout=10).json()["default_options"]
         assert stored["top_p"] == 0.8 and stored["seed"] == 42
         page.shot("settings")
@@ -679,16 +686,7 @@ def test_first_run_pull_with_progress_reload_cancel_and_resume(
     """A new user's first minutes: no models, a starter list, a pull they can watch,
     reload, cancel and resume, then the model in the list. Pulls are slowed by
     Hearth's own bandwidth cap (HEARTH_PULL_MAX_BPS) so each step can be seen."""
-    from tests.registry import push_model
-
-    push_model(
-        registry.url,
-        "library/firstrun",
-        "270m",
-        [("model", gemma_gguf_path), ("params", b'{"temperature": 0.7}')],
-        {"model_format": "gguf", "model_family": "gemma3", "file_type": "Q4_K_M"},
-    )
-    name = f"{registry.host}/library/firstrun:270m"
+    name = push_gemma(registry, "library/firstrun", gemma_gguf_path)
     fresh = HearthProcess(
         tmp_path / "home", llama_server_binary, extra_env={"HEARTH_PULL_MAX_BPS": "12000000"}
     )
@@ -728,10 +726,10 @@ def test_first_run_pull_with_progress_reload_cancel_and_resume(
         card.get_by_role("button", name="Cancel").click()
         card.get_by_role("button", name=f"Resume the pull of {name}").wait_for()
         assert "Cancelled at" in card.inner_text()
-        deadline = time.monotonic() + 10
-        while requests.get(fresh.ollama_url + "/api/pulls", timeout=10).json()["pulls"]:
-            assert time.monotonic() < deadline, "the cancelled pull is still running"
-            time.sleep(0.1)
+        wait_until(
+            lambda: not requests.get(fresh.ollama_url + "/api/pulls", timeout=10).json()["pulls"],
+            "the cancelled pull is still running",
+        )
         kept = re.search(r"Cancelled at ([\d.]+) MB of 253 MB", card.inner_text())
         assert kept and float(kept.group(1)) > 0, card.inner_text()
         page.shot("pull-cancelled")
@@ -771,17 +769,17 @@ def test_sidebar_rename_pin_delete_with_undo_and_export(page: Page, server: Hear
     page.page.get_by_label("Rename chat").fill(f"Gamma {stamp}")
     page.page.keyboard.press("Enter")
     chats.get_by_text(f"Gamma {stamp}").wait_for()
-    deadline = time.monotonic() + 10
-    while requests.get(f"{api}/chats/{beta}", timeout=10).json()["title"] != f"Gamma {stamp}":
-        assert time.monotonic() < deadline, "the new title was not saved"
-        time.sleep(0.1)
+    wait_until(
+        lambda: requests.get(f"{api}/chats/{beta}", timeout=10).json()["title"] == f"Gamma {stamp}",
+        "the new title was not saved",
+    )
 
     actions(f"Alpha {stamp}")
     page.page.get_by_role("menuitem", name="Pin").click()
-    deadline = time.monotonic() + 10
-    while not requests.get(f"{api}/chats/{alpha}", timeout=10).json()["pinned"]:
-        assert time.monotonic() < deadline, "the pin was not saved"
-        time.sleep(0.1)
+    wait_until(
+        lambda: requests.get(f"{api}/chats/{alpha}", timeout=10).json()["pinned"],
+        "the pin was not saved",
+    )
 
     # Delete, then Undo: the chat comes back and is never deleted on the server.
     actions(f"Gamma {stamp}")
@@ -795,10 +793,12 @@ def test_sidebar_rename_pin_delete_with_undo_and_export(page: Page, server: Hear
     actions(f"Gamma {stamp}")
     page.page.get_by_role("menuitem", name="Delete").click()
     chats.get_by_text(f"Gamma {stamp}").wait_for(state="detached")
-    deadline = time.monotonic() + 15
-    while requests.get(f"{api}/chats/{beta}", timeout=10).status_code != 404:
-        assert time.monotonic() < deadline, "the chat was not deleted after the undo window"
-        time.sleep(0.2)
+    wait_until(
+        lambda: requests.get(f"{api}/chats/{beta}", timeout=10).status_code == 404,
+        "the chat was not deleted after the undo window",
+        timeout=15,
+        interval=0.2,
+    )
 
     # Export the pinned chat as Markdown.
     chats.get_by_text(f"Alpha {stamp}").click()

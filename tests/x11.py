@@ -33,22 +33,23 @@ def _viewable(window: Window) -> bool:
         return False
 
 
+def _owner_pid(connection: display.Display, window: Window) -> int | None:
+    """The ``_NET_WM_PID`` a client set on ``window``, if any."""
+    try:
+        owner = window.get_full_property(connection.intern_atom("_NET_WM_PID"), Xatom.CARDINAL)
+    except Exception:  # noqa: BLE001 - a window that went away meanwhile
+        return None
+    return int(owner.value[0]) if owner is not None else None
+
+
 def app_window(connection: display.Display, pid: int) -> Window | None:
     """The largest viewable top-level window whose ``_NET_WM_PID`` is ``pid``."""
-    wm_pid = connection.intern_atom("_NET_WM_PID")
-    best: tuple[int, Window] | None = None
-    for window in connection.screen().root.query_tree().children:
-        try:
-            owner = window.get_full_property(wm_pid, Xatom.CARDINAL)
-        except Exception:  # noqa: BLE001
-            continue
-        if owner is None or owner.value[0] != pid or not _viewable(window):
-            continue
+
+    def area(window: Window) -> int:
         geometry = window.get_geometry()
-        area = geometry.width * geometry.height
-        if best is None or area > best[0]:
-            best = (area, window)
-    return best[1] if best else None
+        return geometry.width * geometry.height
+
+    return max(app_windows(connection, pid), key=area, default=None)
 
 
 def position(connection: display.Display, window: Window) -> tuple[int, int]:
@@ -95,16 +96,11 @@ def request_close(connection: display.Display, window: Window) -> None:
 
 def app_windows(connection: display.Display, pid: int) -> list[Window]:
     """Every viewable top-level window of process ``pid``, bottom to top."""
-    wm_pid = connection.intern_atom("_NET_WM_PID")
-    found = []
-    for window in connection.screen().root.query_tree().children:
-        try:
-            owner = window.get_full_property(wm_pid, Xatom.CARDINAL)
-        except Exception:  # noqa: BLE001
-            continue
-        if owner is not None and owner.value[0] == pid and _viewable(window):
-            found.append(window)
-    return found
+    return [
+        window
+        for window in connection.screen().root.query_tree().children
+        if _owner_pid(connection, window) == pid and _viewable(window)
+    ]
 
 
 def type_text(connection: display.Display, window: Window, text: str) -> None:
@@ -151,14 +147,9 @@ def embedded_windows(
 ) -> list[Window]:
     """Viewable windows of process ``pid`` inside other clients' windows (a tray icon
     docked in a tray host), searched depth first."""
-    wm_pid = connection.intern_atom("_NET_WM_PID")
     found: list[Window] = []
     for window in (top or connection.screen().root).query_tree().children:
-        try:
-            owner = window.get_full_property(wm_pid, Xatom.CARDINAL)
-        except Exception:  # noqa: BLE001
-            owner = None
-        if owner is not None and owner.value[0] == pid:
+        if _owner_pid(connection, window) == pid:
             if top is not None and _viewable(window):
                 found.append(window)
             continue  # the app's own top-level windows are not embedded

@@ -466,6 +466,15 @@ def _context_tokens(value: Any) -> list[int]:
     return value
 
 
+def _runner_json(lease: Lease, path: str, body: dict[str, Any]) -> Any:
+    """A small non-streamed request to the lease's llama-server; its JSON answer."""
+    reply = lease.server.session.post(
+        f"{lease.server.base_url}{path}", json=body, timeout=UPSTREAM_TIMEOUT
+    )
+    reply.raise_for_status()
+    return reply.json()
+
+
 def _rendered_prompt(lease: Lease, body: dict[str, Any], quiet: bool = False) -> str | None:
     """The chat body's messages in the model's template, as llama-server renders them.
 
@@ -475,11 +484,7 @@ def _rendered_prompt(lease: Lease, body: dict[str, Any], quiet: bool = False) ->
     wanted = ("messages", "tools", "chat_template_kwargs")
     fields = {key: body[key] for key in wanted if key in body}
     try:
-        reply = lease.server.session.post(
-            f"{lease.server.base_url}/apply-template", json=fields, timeout=UPSTREAM_TIMEOUT
-        )
-        reply.raise_for_status()
-        return str(reply.json()["prompt"])
+        return str(_runner_json(lease, "/apply-template", fields)["prompt"])
     except (requests.RequestException, ValueError, KeyError, TypeError) as error:
         if quiet:
             return None
@@ -497,15 +502,12 @@ def _context_out(
     """
     if prompt is None:
         return None
+    text = prompt + "".join(answer)
     try:
-        reply = lease.server.session.post(
-            f"{lease.server.base_url}/tokenize",
-            json={"content": prompt + "".join(answer), "add_special": not before,
-                  "parse_special": True},
-            timeout=UPSTREAM_TIMEOUT,
-        )  # fmt: skip
-        reply.raise_for_status()
-        tokens = reply.json()["tokens"]
+        tokenized = _runner_json(
+            lease, "/tokenize", {"content": text, "add_special": not before, "parse_special": True}
+        )
+        tokens = tokenized["tokens"]
     except (requests.RequestException, ValueError, KeyError, TypeError):
         return None
     return [*before, *(int(token) for token in tokens)]
