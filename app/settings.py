@@ -9,7 +9,8 @@ name "Hearth". Nothing else in the code base computes a directory.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+import sys
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,12 @@ import platformdirs
 APP_NAME = "Hearth"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+CHILD_WATCHES = ("parent-death-signal", "guard-process")
+"""How llama-servers learn that Hearth died: the kernel tells them (Linux only), or a guard."""
+
+
+def default_child_watch() -> str:
+    return CHILD_WATCHES[0] if sys.platform.startswith("linux") else CHILD_WATCHES[1]
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,8 @@ class Settings:
     """Default ``num_ctx`` per slot (``HEARTH_CONTEXT_LENGTH``), capped by the model's own."""
     load_timeout: float = 300.0
     """Seconds a llama-server may take to become ready (``HEARTH_LOAD_TIMEOUT``)."""
+    child_watch: str = field(default_factory=default_child_watch)
+    """``HEARTH_CHILD_WATCH``: "parent-death-signal" (Linux) or "guard-process" (elsewhere)."""
 
     @property
     def llama_server_cache(self) -> Path:
@@ -102,6 +111,15 @@ def _number_env(env: dict[str, str], name: str, kind: type, low: float) -> Any:
     return value
 
 
+def _child_watch_env(env: dict[str, str]) -> str:
+    text = env.get("HEARTH_CHILD_WATCH", "").strip().lower() or default_child_watch()
+    if text not in CHILD_WATCHES:
+        raise SettingsError(f"HEARTH_CHILD_WATCH must be one of {', '.join(CHILD_WATCHES)}")
+    if text == CHILD_WATCHES[0] and not sys.platform.startswith("linux"):
+        raise SettingsError("HEARTH_CHILD_WATCH=parent-death-signal works on Linux only")
+    return text
+
+
 def default_llama_server_cache() -> Path:
     """The build cache used when no ``HEARTH_HOME`` is set.
 
@@ -139,6 +157,7 @@ def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Set
         ollama_port=int(drop_in) if (drop_in := env.get("HEARTH_OLLAMA_PORT")) else None,
         require_token=env.get("HEARTH_REQUIRE_TOKEN", "").strip().lower() in {"1", "true", "yes"},
         num_parallel=_number_env(env, "HEARTH_NUM_PARALLEL", int, 1),
+        child_watch=_child_watch_env(env),
     )
     runner_knobs = {
         "max_loaded_models": _number_env(env, "HEARTH_MAX_LOADED_MODELS", int, 1),

@@ -52,6 +52,7 @@ class ModelManager:
             parallel=settings.num_parallel,
             default_num_ctx=settings.context_length,
             load_timeout=settings.load_timeout,
+            child_watch=settings.child_watch,
         )
         tuning = PullTuning(max_bytes_per_second=settings.pull_max_bytes_per_second)
         self.pulls = PullRegistry(self.store, tuning=tuning)

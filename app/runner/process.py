@@ -5,13 +5,15 @@ GGUF models, and a crash in native code cannot take Hearth down with it.
 The child listens on a free 127.0.0.1 port with a random per-launch API key
 (passed through the environment so it never shows in the process list), so
 no other local program or web page can use it. On Linux the child is told
-to die with its parent (PR_SET_PDEATHSIG), so even ``kill -9`` of Hearth
+to die with its parent (PR_SET_PDEATHSIG); elsewhere a guard process stops
+it (``app.runner.child_guard``). Either way even ``kill -9`` of Hearth
 leaves no orphan.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import signal
@@ -21,12 +23,15 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 import requests
+
+from app.runner.child_guard import ChildGuard
 
 
 class LlamaServerFailed(RuntimeError):
@@ -102,13 +107,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Ask Linux to SIGKILL the child when Hearth dies, however it dies.
+def _prepare_child(die_with_parent: bool) -> None:  # pragma: no cover - runs in the child
+    """Unblock SIGTERM/SIGINT and, on Linux, ask to be SIGKILLed when Hearth dies.
 
-    Also unblocks SIGTERM/SIGINT, which the desktop shell blocks in its own
-    threads (and which a child would otherwise inherit, ignoring ``stop()``).
+    The desktop shell blocks SIGTERM/SIGINT in its own threads, and a child
+    would otherwise inherit that mask, ignoring ``stop()``. The death signal
+    comes however Hearth dies.
     """
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    if not die_with_parent:
+        return
     try:
         import ctypes
 
@@ -122,6 +130,14 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         os._exit(1)
 
 
+def _child_setup(guarded: bool) -> Callable[[], None] | None:
+    """What runs in a new child before llama-server (nothing on Windows, which has no fork)."""
+    if sys.platform == "win32":
+        return None
+    die_with_parent = not guarded and sys.platform.startswith("linux")
+    return functools.partial(_prepare_child, die_with_parent)
+
+
 _HEARTH_PID = os.getpid()
 """The parent every llama-server must have (read in the child after ``prctl``)."""
 
@@ -130,12 +146,20 @@ _HEARTH_PID = os.getpid()
 # long-lived thread, never from a short-lived loader thread.
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-spawner")
 
+CHILD_GUARD = ChildGuard()
+"""This process's one guard, for platforms (or settings) without the parent-death signal."""
+
 
 class LlamaServer:
     """A started (or starting) llama-server and the means to talk to it."""
 
-    def __init__(self, binary: Path, config: LaunchConfig, log_path: Path) -> None:
+    def __init__(
+        self, binary: Path, config: LaunchConfig, log_path: Path, *, guarded: bool = False
+    ) -> None:
+        """``guarded``: announce the child to ``CHILD_GUARD`` instead of asking for
+        the parent-death signal (which only Linux has)."""
         self.binary = binary
+        self.guarded = guarded
         self.config = config
         self.log_path = log_path
         self.port = 0
@@ -177,9 +201,11 @@ class LlamaServer:
             stderr=subprocess.STDOUT,
             cwd=str(self.binary.parent),
             env=env,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=_child_setup(self.guarded),
             start_new_session=True,  # a Ctrl+C in Hearth's terminal is Hearth's to handle
         ).result()
+        if self.guarded:
+            CHILD_GUARD.watch(self.process.pid)
         self._reader = threading.Thread(target=self._pump_log, args=(command,), daemon=True)
         self._reader.start()
 
@@ -253,5 +279,7 @@ class LlamaServer:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 process.wait(timeout=5)
+        if self.guarded:
+            CHILD_GUARD.forget(process.pid)
         self._join_reader()
         self.session.close()

@@ -26,6 +26,7 @@ import psutil
 
 from app.runner.hardware import detect_hardware, nvidia_memory_by_pid, unified_memory
 from app.runner.process import LaunchConfig, LlamaServer, LlamaServerFailed
+from app.settings import default_child_watch
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,7 @@ class Scheduler:
         default_num_ctx: int = DEFAULT_NUM_CTX,
         threads: int | None = None,
         load_timeout: float = LOAD_TIMEOUT,
+        child_watch: str | None = None,
     ) -> None:
         self._locate = binary_locator
         self.log_dir = log_dir
@@ -164,6 +166,8 @@ class Scheduler:
         self._auto_parallel: dict[str, int] = {}
         self.default_num_ctx = default_num_ctx
         self.load_timeout = load_timeout
+        self.child_watch = child_watch or default_child_watch()
+        """How runners are stopped if Hearth dies (see ``app.runner.child_guard``)."""
         self.threads = threads or detect_hardware().physical_cores
         self._runners: dict[tuple[str, LaunchConfig], Runner] = {}
         self._lock = threading.RLock()
@@ -263,7 +267,9 @@ class Scheduler:
 
     def _spawn(self, key: tuple[str, LaunchConfig], spec: Any, keep_alive: float) -> Runner:
         binary = self._locate()
-        server = LlamaServer(binary, key[1], self.log_path(spec.display))
+        server = LlamaServer(
+            binary, key[1], self.log_path(spec.display), guarded=self.child_watch == "guard-process"
+        )
         runner = Runner(key=key, name=spec.display, spec=spec, server=server, keep_alive=keep_alive)
         self._runners[key] = runner
         threading.Thread(target=self._load, args=(runner,), daemon=True).start()
