@@ -55,6 +55,7 @@ def doctor_report(settings: Settings) -> dict[str, Any]:
             "logs": str(settings.log_dir),
         },
         "llama_server": llama_server_info(settings),
+        "child_watch": settings.child_watch,
         "hardware": hardware.as_dict(),
         "disk_free_models": disk_free(settings.models_dir),
     }
@@ -76,6 +77,7 @@ def format_report(report: dict[str, Any]) -> str:
         lines += [
             f"llama-server: {server['path']}",
             f"  backend {server['backend']}, {server['version'] or 'version unknown'}",
+            f"  stopped if Hearth is killed by: {report['child_watch']}",
         ]
     else:
         lines += [f"llama-server: NOT FOUND. {server['error']}"]

@@ -128,6 +128,7 @@ def test_cli_twins(hearth: HearthProcess) -> None:
     assert missing.returncode == 1 and "not found" in missing.stderr
     doctor = json.loads(hearth.cli("doctor", "--json").stdout)
     assert doctor["llama_server"]["found"] and doctor["hardware"]["physical_cores"] >= 1
+    assert doctor["child_watch"] == "parent-death-signal"  # Linux
 
 
 # A Qwen3-style thinking template on Gemma: the generation prompt opens a
