@@ -116,6 +116,42 @@ def extract_llama_cpp(sdist: Path, into: Path) -> Path:
     return source
 
 
+def vulkan_headers_problem(source: Path, env: dict[str, str] | None = None) -> str | None:
+    """Why the Vulkan backend of this llama.cpp cannot build here, or None.
+
+    Checked before compiling because the failure otherwise comes minutes in,
+    deep in ``ggml-vulkan.cpp``: this llama.cpp uses ``VK_EXT_layer_settings``
+    unconditionally, which Debian 12's Vulkan headers (1.3.239) lack.
+    """
+    env = dict(os.environ if env is None else env)
+    sdk = env.get("VULKAN_SDK")
+    include_dirs = [Path(sdk) / "include"] if sdk else []
+    include_dirs += [Path("/usr/include"), Path("/usr/local/include")]
+    headers = [d / "vulkan" / "vulkan_core.h" for d in include_dirs]
+    header = next((path for path in headers if path.is_file()), None)
+    glslc = shutil.which("glslc", path=env.get("PATH")) or (
+        shutil.which("glslc", path=str(Path(sdk) / "bin")) if sdk else None
+    )
+    if header is None or glslc is None:
+        return (
+            "the Vulkan backend needs the Vulkan headers and glslc: install the LunarG Vulkan"
+            " SDK and set VULKAN_SDK (on Debian/Ubuntu: libvulkan-dev glslc)"
+        )
+    text = header.read_text(errors="replace")
+    version = re.search(r"#define VK_HEADER_VERSION (\d+)", text)
+    found = f"1.3.{version.group(1)}" if version else "unknown version"
+    vulkan_source = source / "ggml" / "src" / "ggml-vulkan" / "ggml-vulkan.cpp"
+    needs_layer_settings = vulkan_source.is_file() and "vk::LayerSettingEXT" in (
+        vulkan_source.read_text(errors="replace")
+    )
+    if needs_layer_settings and "VK_EXT_layer_settings" not in text:
+        return (
+            f"the Vulkan headers at {header} ({found}) lack VK_EXT_layer_settings, which this"
+            " llama.cpp uses: install newer headers (the LunarG Vulkan SDK) and set VULKAN_SDK"
+        )
+    return None
+
+
 def run_logged(command: list[str], cwd: Path) -> None:
     say("$ " + " ".join(command))
     process = subprocess.Popen(
@@ -174,6 +210,8 @@ def build(backend: str, portable: bool, jobs: int) -> Path:
         work = Path(work_text)
         sdist = download_sdist(LLAMA_CPP_PYTHON_VERSION, cache / "downloads")
         source = extract_llama_cpp(sdist, work)
+        if backend == "vulkan" and (problem := vulkan_headers_problem(source)):
+            raise SystemExit(f"cannot build the vulkan backend: {problem}")
         build_dir = work / "build"
         flags = COMMON_FLAGS + BACKEND_FLAGS[backend]
         flags += PORTABLE_FLAGS if portable else NATIVE_FLAGS
