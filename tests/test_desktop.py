@@ -117,6 +117,14 @@ def screenshot(display: str, name: str, window: int | None = None) -> Path:
     return target
 
 
+def load_and_list_processes(app: Desktop) -> list[psutil.Process]:
+    """Load desk:1, then the app's whole process tree (its llama-server among them)."""
+    requests.post(f"{app.url}/ollama/api/generate", json={"model": "desk:1"}, timeout=120)
+    everything = app.tree()
+    assert any(p.name().startswith("llama-server") for p in everything)
+    return everything
+
+
 def assert_quit_cleanly(app: Desktop, everything: list[psutil.Process], home: Path) -> None:
     """Exit status 0, every process of the app's tree gone, the database closed cleanly
     (the last connection checkpointed its WAL away)."""
@@ -241,9 +249,7 @@ def test_window_menus_and_clean_exit(
         app.wait_ready()
 
         # File > Quit closes the window; nothing of Hearth stays behind.
-        requests.post(f"{app.url}/ollama/api/generate", json={"model": "desk:1"}, timeout=120)
-        everything = app.tree()
-        assert any(p.name().startswith("llama-server") for p in everything)
+        everything = load_and_list_processes(app)
         requests.post(f"{app.url}/desktop/menu/quit", json={}, timeout=10)
         home = tmp_path / "home"
         assert_quit_cleanly(app, everything, home)
@@ -262,9 +268,7 @@ def test_closing_the_window_quits_cleanly(
     try:
         app.wait_ready()
         app.menu("import_gguf", path=str(gemma_gguf_path), name="desk:1")
-        requests.post(f"{app.url}/ollama/api/generate", json={"model": "desk:1"}, timeout=120)
-        everything = app.tree()
-        assert any(p.name().startswith("llama-server") for p in everything)
+        everything = load_and_list_processes(app)
         with x11.connect(display) as connection:
             window = x11.app_window(connection, app.process.pid)
             assert window is not None
