@@ -10,7 +10,7 @@ from typing import Any
 from app import __version__
 from app.pins import LLAMA_CPP_PYTHON_VERSION
 from app.runner.hardware import detect_hardware, disk_free
-from app.runner.locate import LlamaServerNotFound, build_info, locate_llama_server
+from app.runner.locate import LlamaServerNotFound, build_info, list_devices, locate_llama_server
 from app.settings import Settings
 
 
@@ -38,6 +38,7 @@ def llama_server_info(settings: Settings) -> dict[str, Any]:
         "portable": info.get("portable"),
         "llama_cpp_python": info.get("llama_cpp_python"),
         "version": version,
+        "devices": list_devices(binary),
     }
 
 
@@ -77,6 +78,7 @@ def format_report(report: dict[str, Any]) -> str:
         lines += [
             f"llama-server: {server['path']}",
             f"  backend {server['backend']}, {server['version'] or 'version unknown'}",
+            f"  devices: {'; '.join(server['devices']) or 'none (models run on the CPU)'}",
             f"  stopped if Hearth is killed by: {report['child_watch']}",
         ]
     else:

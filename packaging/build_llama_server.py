@@ -8,7 +8,7 @@ under ``<version>-<backend>-<variant>``. A second run finds the build there
 and returns at once.
 
 Usage: python packaging/build_llama_server.py [--backend cpu|cuda|vulkan|metal]
-       [--portable] [--jobs N] [--print-path]
+       [--portable] [--jobs N] [--print-path] [--rebuild] [--cmake-arg ARG ...]
 """
 
 from __future__ import annotations
@@ -138,8 +138,7 @@ def vulkan_headers_problem(source: Path, env: dict[str, str] | None = None) -> s
             " SDK and set VULKAN_SDK (on Debian/Ubuntu: libvulkan-dev glslc)"
         )
     text = header.read_text(errors="replace")
-    version = re.search(r"#define VK_HEADER_VERSION (\d+)", text)
-    found = f"1.3.{version.group(1)}" if version else "unknown version"
+    found = header_version(text)
     vulkan_source = source / "ggml" / "src" / "ggml-vulkan" / "ggml-vulkan.cpp"
     needs_layer_settings = vulkan_source.is_file() and "vk::LayerSettingEXT" in (
         vulkan_source.read_text(errors="replace")
@@ -148,8 +147,78 @@ def vulkan_headers_problem(source: Path, env: dict[str, str] | None = None) -> s
         return (
             f"the Vulkan headers at {header} ({found}) lack VK_EXT_layer_settings, which this"
             " llama.cpp uses: install newer headers (the LunarG Vulkan SDK) and set VULKAN_SDK"
+            " (on Debian 12: bash packaging/vulkan_sdk_debian12.sh makes such a folder)"
         )
     return None
+
+
+def cuda_architecture_problem(
+    portable: bool, extra_flags: list[str], gpu_names: list[str] | None = None
+) -> str | None:
+    """Why a CUDA build would fail at configure time, or None.
+
+    A native build compiles for the GPUs present (``native``), and CMake
+    stops when it finds none, as on a build machine without a GPU. Saying
+    so here, with the two ways out, beats CMake's message.
+    """
+    if portable or any(flag.startswith("-DCMAKE_CUDA_ARCHITECTURES=") for flag in extra_flags):
+        return None
+    names = visible_nvidia_gpus() if gpu_names is None else gpu_names
+    if names:
+        return None
+    return (
+        "no NVIDIA GPU is visible to build natively for: add --portable (every common GPU"
+        " architecture) or name yours, e.g. --cmake-arg -DCMAKE_CUDA_ARCHITECTURES=90"
+    )
+
+
+def visible_nvidia_gpus() -> list[str]:
+    """GPU names ``nvidia-smi -L`` lists (none without the driver)."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        listing = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line for line in listing.stdout.splitlines() if line.startswith("GPU ")]
+
+
+CUDA_RUNTIME = re.compile(r"lib(cudart|cublas|cublasLt)\.so\.\d+")
+
+
+def bundle_cuda_runtime(destination: Path) -> None:
+    """Copy the CUDA runtime and cuBLAS the build linked into the build's folder.
+
+    Why: the folder is meant to run as it is (the runner finds it in the
+    cache; packaging ships it), and on a machine with only the NVIDIA
+    driver there is no CUDA toolkit to resolve ``libcudart``/``libcublas``
+    from. The driver itself (``libcuda``) is never copied: it must match
+    the kernel module. Libraries are found with ``ldd``, so whatever the
+    build linked (toolkit, or a cuBLAS named with --cmake-arg) is what ships.
+    """
+    for library in sorted(destination.glob("*.so*")):
+        listing = subprocess.run(["ldd", str(library)], capture_output=True, text=True)
+        for line in listing.stdout.splitlines():
+            name, _, where = line.strip().partition(" => ")
+            resolved = where.split(" (")[0].strip()
+            if CUDA_RUNTIME.fullmatch(name) and resolved.startswith("/"):
+                target = destination / name
+                if not target.exists():
+                    say(f"bundling {resolved}")
+                    shutil.copy2(Path(resolved).resolve(), target)
+
+
+def header_version(vulkan_core: str) -> str:
+    """``1.4.309`` from the text of ``vulkan_core.h`` (older headers say only the patch)."""
+    patch = re.search(r"#define VK_HEADER_VERSION (\d+)", vulkan_core)
+    if patch is None:
+        return "unknown version"
+    complete = re.search(
+        r"#define VK_HEADER_VERSION_COMPLETE VK_MAKE_API_VERSION\(\d+, (\d+), (\d+),", vulkan_core
+    )
+    major, minor = complete.groups() if complete else ("1", "3")
+    return f"{major}.{minor}.{patch.group(1)}"
 
 
 def run_logged(command: list[str], cwd: Path) -> None:
@@ -197,13 +266,22 @@ def install(build_bin: Path, destination: Path) -> None:
     staging.rename(destination)
 
 
-def build(backend: str, portable: bool, jobs: int) -> Path:
+def build(
+    backend: str,
+    portable: bool,
+    jobs: int,
+    extra_flags: list[str] | None = None,
+    rebuild: bool = False,
+) -> Path:
     cache = default_llama_server_cache()
     key = build_key(backend, portable)
     found = cached_binary(cache, key)
-    if found is not None:
+    if found is not None and not rebuild:
         say(f"already built: {found}")
         return found
+    extra_flags = list(extra_flags or [])
+    if backend == "cuda" and (problem := cuda_architecture_problem(portable, extra_flags)):
+        raise SystemExit(f"cannot build the cuda backend: {problem}")
     say(f"building llama-server {key} (this takes several minutes, once)")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hearth-llama-") as work_text:
@@ -216,6 +294,7 @@ def build(backend: str, portable: bool, jobs: int) -> Path:
         flags = COMMON_FLAGS + BACKEND_FLAGS[backend]
         flags += PORTABLE_FLAGS if portable else NATIVE_FLAGS
         flags.append(f"-DLLAMA_BUILD_NUMBER={LLAMA_CPP_PYTHON_VERSION.replace('.', '')}")
+        flags += extra_flags
         run_logged(["cmake", "-S", str(source), "-B", str(build_dir), *flags], work)
         run_logged(
             ["cmake", "--build", str(build_dir), "--target", "llama-server", "-j", str(jobs)],
@@ -223,6 +302,8 @@ def build(backend: str, portable: bool, jobs: int) -> Path:
         )
         destination = cache / key
         install(build_dir / "bin", destination)
+        if backend == "cuda":
+            bundle_cuda_runtime(destination)
         info = {
             "llama_cpp_python": LLAMA_CPP_PYTHON_VERSION,
             "backend": backend,
@@ -242,10 +323,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portable", action="store_true", help="build for distribution")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--print-path", action="store_true", help="print only the binary path")
+    parser.add_argument(
+        "--cmake-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more CMake argument, e.g. -DCMAKE_CUDA_ARCHITECTURES=90 (repeatable)",
+    )
+    parser.add_argument("--rebuild", action="store_true", help="build even if one is cached")
     args = parser.parse_args(argv)
     if shutil.which("cmake") is None:
         raise SystemExit("cmake is required: apt-get install cmake g++ (or your OS's equivalent)")
-    binary = build(args.backend, args.portable, args.jobs)
+    binary = build(args.backend, args.portable, args.jobs, args.cmake_arg, args.rebuild)
     if args.print_path:
         print(binary)
     return 0

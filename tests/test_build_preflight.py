@@ -1,5 +1,8 @@
 """The llama-server build's checks before compiling a GPU backend.
 
+The CUDA check is given the GPU list instead of asking ``nvidia-smi``, so
+it is tested the same on machines with and without a GPU.
+
 The Vulkan headers here are stand-in files written by the test (a header
 of each version cannot be installed side by side on one machine); the
 check itself and the pinned llama.cpp's real requirement are what is tested.
@@ -14,7 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "packaging"))
 
-from build_llama_server import vulkan_headers_problem  # noqa: E402
+from build_llama_server import (  # noqa: E402
+    cuda_architecture_problem,
+    header_version,
+    vulkan_headers_problem,
+)
 
 
 def sdk(tmp_path: Path, header_version: int, layer_settings: bool) -> dict[str, str]:
@@ -79,3 +86,31 @@ def test_the_pinned_llama_cpp_really_needs_layer_settings() -> None:
         member = next(m for m in archive.getmembers() if m.name.endswith("/ggml-vulkan.cpp"))
         code = archive.extractfile(member).read().decode(errors="replace")  # type: ignore[union-attr]
     assert "vk::LayerSettingEXT" in code
+
+
+def test_header_version_reads_major_and_minor() -> None:
+    newer = (
+        "#define VK_HEADER_VERSION 309\n"
+        "#define VK_HEADER_VERSION_COMPLETE VK_MAKE_API_VERSION(0, 1, 4, VK_HEADER_VERSION)\n"
+    )
+    older = (
+        "#define VK_HEADER_VERSION 239\n"
+        "#define VK_HEADER_VERSION_COMPLETE VK_MAKE_API_VERSION(0, 1, 3, VK_HEADER_VERSION)\n"
+    )
+    assert header_version(newer) == "1.4.309"
+    assert header_version(older) == "1.3.239"
+    assert header_version("/* no version */") == "unknown version"
+
+
+def test_native_cuda_build_with_no_gpu_names_the_ways_out() -> None:
+    problem = cuda_architecture_problem(portable=False, extra_flags=[], gpu_names=[])
+    assert problem is not None
+    assert "--portable" in problem and "-DCMAKE_CUDA_ARCHITECTURES=" in problem
+
+
+def test_cuda_build_passes_with_a_gpu_a_named_architecture_or_portable() -> None:
+    gpu = ["GPU 0: NVIDIA H200 (UUID: GPU-0)"]
+    assert cuda_architecture_problem(portable=False, extra_flags=[], gpu_names=gpu) is None
+    named = ["-DCMAKE_CUDA_ARCHITECTURES=90"]
+    assert cuda_architecture_problem(portable=False, extra_flags=named, gpu_names=[]) is None
+    assert cuda_architecture_problem(portable=True, extra_flags=[], gpu_names=[]) is None

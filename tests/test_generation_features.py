@@ -129,6 +129,9 @@ def test_cli_twins(hearth: HearthProcess) -> None:
     doctor = json.loads(hearth.cli("doctor", "--json").stdout)
     assert doctor["llama_server"]["found"] and doctor["hardware"]["physical_cores"] >= 1
     assert doctor["child_watch"] == "parent-death-signal"  # Linux
+    assert isinstance(doctor["llama_server"]["devices"], list)
+    text = hearth.cli("doctor").stdout
+    assert "devices: " in text and "backend " in text
 
 
 # A Qwen3-style thinking template on Gemma: the generation prompt opens a

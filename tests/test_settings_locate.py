@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.runner.locate import LlamaServerNotFound, build_key, locate_llama_server
+from app.runner.locate import LlamaServerNotFound, build_key, list_devices, locate_llama_server
 from app.settings import SettingsError, load_settings
 
 
@@ -112,3 +112,45 @@ def test_runner_knobs_from_the_environment(tmp_path: Path) -> None:
     for bad in ({"HEARTH_NUM_PARALLEL": "0"}, {"HEARTH_CONTEXT_LENGTH": "lots"}):
         with pytest.raises(SettingsError):
             load_settings({"HEARTH_HOME": str(tmp_path), **bad})
+
+
+def _stand_in_build(cache: Path, backend: str, devices: list[str]) -> Path:
+    """A cached build whose ``--list-devices`` prints ``devices``.
+
+    A stand-in script, because a GPU cannot be had here: the choice between
+    builds is what is tested, the real ``--list-devices`` output format is
+    checked by ``test_real_build_lists_its_devices``.
+    """
+    folder = cache / "llama-server" / build_key(backend, False)
+    binary = _binary(folder)
+    listing = "\\n".join(f"  {device}" for device in devices) or "  (none)"
+    binary.write_text(f'#!/bin/sh\nprintf "Available devices:\\n{listing}\\n"\n')
+    (folder / "build-info.json").write_text(f'{{"backend": "{backend}"}}')
+    return binary
+
+
+def test_a_gpu_build_is_taken_only_when_it_sees_a_device(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.runner.locate.default_llama_server_cache", lambda: tmp_path / "none")
+    home = {"HEARTH_HOME": str(tmp_path / "home")}
+    cache = tmp_path / "home" / "cache"
+    vulkan = _stand_in_build(cache, "vulkan", [])
+    assert locate_llama_server(load_settings(home)) == vulkan  # the only build: still used
+    cpu = _stand_in_build(cache, "cpu", [])
+    assert locate_llama_server(load_settings(home)) == cpu
+    cuda = _stand_in_build(cache, "cuda", ["CUDA0: NVIDIA H200 (143771 MiB, 142000 MiB free)"])
+    assert locate_llama_server(load_settings(home)) == cuda
+    assert list_devices(cuda) == ["CUDA0: NVIDIA H200 (143771 MiB, 142000 MiB free)"]
+
+
+def test_real_build_lists_its_devices(llama_server_binary: Path) -> None:
+    """The real binary answers ``--list-devices`` in the form the choice reads."""
+    import subprocess
+
+    done = subprocess.run(
+        [str(llama_server_binary), "--list-devices"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0
+    assert "Available devices:" in (done.stdout + done.stderr).splitlines()
+    assert isinstance(list_devices(llama_server_binary), list)

@@ -3,13 +3,21 @@
 Search order: ``HEARTH_LLAMA_SERVER`` (via settings), next to a frozen
 executable, the build cache, then ``PATH``. When none exists the error says
 exactly which command builds one.
+
+Among cached builds, a GPU build (CUDA, Vulkan, Metal) is taken only when
+it sees a device (``llama-server --list-devices`` names one); otherwise the
+CPU build is. A GPU build with no device to use runs on the CPU anyway, so
+the choice costs nothing when it is wrong, but the CPU build starts faster
+and is the one the tests and the bench were measured with.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 from app.pins import LLAMA_CPP_PYTHON_VERSION
@@ -33,15 +41,60 @@ def cached_binary(cache: Path, key: str) -> Path | None:
     return binary if binary.is_file() and (cache / key / "build-info.json").is_file() else None
 
 
+def list_devices(binary: Path) -> list[str]:
+    """The devices a llama-server build can run models on, as it names them.
+
+    ``--list-devices`` prints "Available devices:" and one line per GPU
+    (``Vulkan0: NVIDIA H200 (143771 MiB, 142000 MiB free)``), or ``(none)``.
+    A build that cannot even start lists none. Cached per binary and
+    modification time: the answer only changes with the build or a driver.
+    """
+    try:
+        stamp = binary.stat().st_mtime_ns
+    except OSError:
+        return []
+    return list(_list_devices(str(binary), stamp))
+
+
+@lru_cache(maxsize=16)
+def _list_devices(binary: str, stamp: int) -> tuple[str, ...]:
+    try:
+        done = subprocess.run(
+            [binary, "--list-devices"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=str(Path(binary).parent),
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    lines = (done.stdout + done.stderr).splitlines()
+    if done.returncode != 0 or "Available devices:" not in [line.strip() for line in lines]:
+        return ()
+    start = [line.strip() for line in lines].index("Available devices:") + 1
+    devices = [line.strip() for line in lines[start:] if line.startswith((" ", "\t"))]
+    return tuple(device for device in devices if device and device != "(none)")
+
+
 def _cache_candidates(settings: Settings) -> list[Path]:
-    found: list[Path] = []
+    """Cached builds, best first: GPU builds that see a device, CPU builds, the other GPU builds."""
+    with_device: list[Path] = []
+    cpu: list[Path] = []
+    without_device: list[Path] = []
     for cache in dict.fromkeys([settings.llama_server_cache, default_llama_server_cache()]):
         for backend in ("cuda", "vulkan", "metal", "cpu"):
             for portable in (False, True):
                 binary = cached_binary(cache, build_key(backend, portable))
-                if binary is not None:
-                    found.append(binary)
-    return found
+                if binary is None:
+                    continue
+                if backend == "cpu":
+                    cpu.append(binary)
+                elif list_devices(binary):
+                    with_device.append(binary)
+                else:
+                    without_device.append(binary)
+    return with_device + cpu + without_device
 
 
 def locate_llama_server(settings: Settings) -> Path:
