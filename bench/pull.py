@@ -157,7 +157,10 @@ def main() -> int:
             results["bytes_sent_total"] = relay.bytes_down
             results["bytes_refetched_after_kill"] = refetched
             results["parts"] = len(plan_parts(size, PullTuning()))
-            results["parallel_parts"] = PullTuning().max_parts
+            tuning = PullTuning()
+            results["connections"] = (
+                f"from {tuning.start_connections}, doubled while it pays, up to {tuning.max_parts}"
+            )
         finally:
             registry.stop()
     out = REPO / "bench" / "results"

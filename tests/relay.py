@@ -2,7 +2,9 @@
 
 Used where a test or the pull benchmark must know exactly what the registry
 served (bytes fetched twice after an interruption), whatever the client
-believes it received.
+believes it received. With ``per_connection_rate`` it also stands in for a
+far-away server whose every connection is slow (a CDN across an ocean),
+which loopback cannot be: a named fake of a slow network.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 
 from tests.registry import free_port
 
@@ -17,10 +20,13 @@ from tests.registry import free_port
 class CountingRelay:
     """Forwards 127.0.0.1:port to the registry, counting bytes sent back."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, per_connection_rate: float | None = None) -> None:
         self.target = ("127.0.0.1", target_port)
         self.port = free_port()
         self.bytes_down = 0
+        self.per_connection_rate = per_connection_rate
+        self.open_connections = 0
+        self.most_open_connections = 0
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", self.port))
         threading.Thread(target=self._accept, daemon=True).start()
@@ -33,15 +39,28 @@ class CountingRelay:
             threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
 
     def _pipe(self, source: socket.socket, sink: socket.socket, count: bool) -> None:
+        if count:
+            with self._lock:
+                self.open_connections += 1
+                self.most_open_connections = max(self.most_open_connections, self.open_connections)
+        started, sent = time.monotonic(), 0
         try:
             while data := source.recv(1 << 16):
                 sink.sendall(data)
                 if count:
                     with self._lock:
                         self.bytes_down += len(data)
+                    sent += len(data)
+                    if self.per_connection_rate:
+                        time.sleep(
+                            max(0.0, started + sent / self.per_connection_rate - time.monotonic())
+                        )
         except OSError:
             pass
         finally:
+            if count:
+                with self._lock:
+                    self.open_connections -= 1
             for end in (source, sink):
                 with contextlib.suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)

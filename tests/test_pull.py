@@ -731,3 +731,28 @@ def test_repull_of_a_changed_tag_removes_unused_layers(registry, store):
     assert not store.has_blob(old.layers[0]["digest"])
     assert store.has_blob(new.layers[0]["digest"])
     assert store.read_manifest(name).raw == new.manifest
+
+
+def test_slow_connections_make_the_pull_open_more(registry, store):
+    """Where each connection is slow (a far-away CDN, faked by a throttling relay), the
+    pull doubles its connections while that raises throughput; the blob is intact."""
+    pushed, model = push_random(registry, "hearth/slowlinks", size=24 * MIB)
+    relay = CountingRelay(registry.port, per_connection_rate=4 * MIB)
+    name = parse_name(f"127.0.0.1:{relay.port}/hearth/slowlinks")
+    tuning = PullTuning(min_part_size=MIB, max_part_size=MIB, max_parts=8, backoff_base=0.05)
+    assert list(pull_model(store, name, parts=8, tuning=tuning))[-1] == {"status": "success"}
+    assert store.blob_path(pushed.layers[0]["digest"]).read_bytes() == model
+    assert relay.most_open_connections >= 4, relay.most_open_connections
+
+
+def test_a_link_that_more_connections_do_not_speed_up_keeps_few(registry, store):
+    """A capped link (the pull's own bandwidth cap): one doubling is tried, no more."""
+    pushed, model = push_random(registry, "hearth/capped", size=12 * MIB)
+    relay = CountingRelay(registry.port)
+    name = parse_name(f"127.0.0.1:{relay.port}/hearth/capped")
+    tuning = PullTuning(
+        min_part_size=MIB, max_part_size=MIB, max_parts=8, max_bytes_per_second=6 * MIB
+    )
+    assert list(pull_model(store, name, parts=8, tuning=tuning))[-1] == {"status": "success"}
+    assert store.blob_path(pushed.layers[0]["digest"]).read_bytes() == model
+    assert relay.most_open_connections <= 2, relay.most_open_connections

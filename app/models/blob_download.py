@@ -30,8 +30,8 @@ import math
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,12 @@ class PullTuning:
     chunk_size: int = 64 * 1024
     max_bytes_per_second: float | None = None
     """Bandwidth cap for the whole pull (metered links; tests use it to pull slowly)."""
+    start_connections: int = 1
+    """Parts fetched at once at first; doubled while each doubling pays (``ConnectionRamp``)."""
+    ramp_interval: float = 0.25
+    """Seconds per throughput reading of the ramp."""
+    ramp_gain: float = 1.15
+    """A doubling must raise throughput by this factor, or the ramp stops."""
 
 
 @dataclass
@@ -141,6 +147,53 @@ def plan_parts(size: int, tuning: PullTuning) -> list[Part]:
         Part(n, offset, min(part_size, size - offset))
         for n, offset in enumerate(range(0, size, part_size))
     ]
+
+
+class ConnectionRamp:
+    """How many parts to fetch at once: start with few, double while it pays.
+
+    Why not always Ollama's 16: the sha256 can only run over the finished
+    prefix of the file, and parts fetched side by side finish together at
+    the end, so the whole hash (0.6 s a GiB here) came after the download.
+    Where one connection already fills the link (a registry on the LAN or
+    loopback) more connections only push the hash to the end; where each
+    connection is slow (a CDN far away) they multiply throughput. So the
+    count doubles each time a doubling raised the measured rate by at least
+    ``gain``, and stops for good when two readings in a row after a doubling
+    show it did not (one noisy reading does not end the ramp). The reading
+    right after a change is skipped: new connections are still starting then.
+    """
+
+    def __init__(self, start: int, most: int, gain: float) -> None:
+        self.most = max(1, most)
+        self.connections = max(1, min(start, self.most))
+        self.gain = gain
+        self._best: float | None = None
+        self._settled = self.connections >= self.most
+        self._skip_next = True
+        self._misses = 0
+
+    @property
+    def settled(self) -> bool:
+        return self._settled
+
+    def observe(self, rate: float) -> int:
+        """Take one throughput reading (bytes/s); return how many connections to run."""
+        if self._settled:
+            return self.connections
+        if self._skip_next:
+            self._skip_next = False
+            return self.connections
+        if self._best is not None and rate < self._best * self.gain:
+            self._misses += 1
+            self._settled = self._misses >= 2
+            return self.connections
+        self._misses = 0
+        self._best = rate
+        self.connections = min(self.most, self.connections * 2)
+        self._settled = self.connections >= self.most
+        self._skip_next = True
+        return self.connections
 
 
 class _FollowingHash:
@@ -400,18 +453,57 @@ class BlobDownload:
             flusher.stop()
 
     def _fetch_parts(self, pending: list[Part]) -> None:
-        workers = min(len(pending), max(1, self.tuning.max_parts))
+        """Fetch ``pending`` lowest offset first, on as many connections as ``ConnectionRamp`` says.
+
+        Each connection takes the next part when its own is done, so the
+        finished prefix (what the hash can read) grows while parts arrive.
+        """
+        queue = deque(sorted(pending, key=lambda part: part.offset))
+        ramp = ConnectionRamp(
+            self.tuning.start_connections,
+            min(len(pending), max(1, self.tuning.max_parts)),
+            self.tuning.ramp_gain,
+        )
+        lock = threading.Lock()
         errors: list[BaseException] = []
+        workers: list[threading.Thread] = []
 
-        def run_part(part: Part) -> None:
-            try:
-                self._fetch_part(part)
-            except BaseException as error:  # noqa: BLE001 - collected, re-raised below
-                errors.append(error)
-                self._abort.set()  # one fatal part stops the others at once
+        def next_part() -> Part | None:
+            with lock:
+                return queue.popleft() if queue and not self._stopping() else None
 
-        with ThreadPoolExecutor(workers, thread_name_prefix="pull-part") as pool:
-            list(pool.map(run_part, pending))
+        def run_parts() -> None:
+            while (part := next_part()) is not None:
+                try:
+                    self._fetch_part(part)
+                except BaseException as error:  # noqa: BLE001 - collected, re-raised below
+                    errors.append(error)
+                    self._abort.set()  # one fatal part stops the others at once
+                    return
+
+        def add_workers(count: int) -> None:
+            while len(workers) < count and queue:
+                worker = threading.Thread(
+                    target=run_parts, name=f"pull-part-{len(workers)}", daemon=True
+                )
+                worker.start()
+                workers.append(worker)
+
+        add_workers(ramp.connections)
+        then, fetched = time.monotonic(), self.completed
+        while alive := [worker for worker in workers if worker.is_alive()]:
+            if ramp.settled or not queue:
+                for worker in alive:
+                    worker.join()
+                break
+            alive[0].join(max(0.0, then + self.tuning.ramp_interval - time.monotonic()))
+            now = time.monotonic()
+            if now - then >= self.tuning.ramp_interval:
+                total = self.completed
+                add_workers(ramp.observe((total - fetched) / (now - then)))
+                then, fetched = now, total
+        if self._stopping() and not errors and (queue or self.completed < self.size):
+            errors.append(PullCancelled())
         if errors:
             # Prefer the real cause over the PullCancelled of parts we stopped for it.
             real = [error for error in errors if not isinstance(error, PullCancelled)]

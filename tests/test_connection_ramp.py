@@ -1,0 +1,42 @@
+"""How many parts a pull fetches at once: few on a fast link, more while they pay.
+
+The rule alone, with readings given by the test; the pulls through a real
+registry that exercise it are in ``test_pull.py``.
+"""
+
+from __future__ import annotations
+
+from app.models.blob_download import ConnectionRamp
+
+
+def readings(ramp: ConnectionRamp, rates: list[float]) -> list[int]:
+    return [ramp.observe(rate) for rate in rates]
+
+
+def test_doubles_while_each_doubling_pays_then_stops_for_good() -> None:
+    ramp = ConnectionRamp(start=1, most=16, gain=1.15)
+    # Each change is followed by one skipped reading (new connections still starting).
+    rates = [0, 10, 0, 20, 0, 40, 0, 41, 42, 80, 160]
+    assert readings(ramp, rates) == [1, 2, 2, 4, 4, 8, 8, 8, 8, 8, 8]
+    assert ramp.settled
+
+
+def test_one_reading_without_gain_does_not_end_the_ramp() -> None:
+    ramp = ConnectionRamp(start=1, most=16, gain=1.15)
+    assert readings(ramp, [0, 10, 0, 9, 25, 0, 60]) == [1, 2, 2, 2, 4, 4, 8]
+    assert not ramp.settled
+
+
+def test_one_connection_that_fills_the_link_ends_at_two() -> None:
+    """The first doubling is always tried; a link already full stops it there."""
+    ramp = ConnectionRamp(start=1, most=16, gain=1.15)
+    assert readings(ramp, [0, 900, 0, 910, 905, 2000]) == [1, 2, 2, 2, 2, 2]
+    assert ramp.settled
+
+
+def test_never_more_than_most_or_the_parts() -> None:
+    ramp = ConnectionRamp(start=1, most=3, gain=1.15)
+    assert readings(ramp, [0, 1, 0, 2, 0, 4]) == [1, 2, 2, 3, 3, 3]
+    assert ramp.settled
+    assert ConnectionRamp(start=16, most=4, gain=1.15).connections == 4
+    assert ConnectionRamp(start=16, most=4, gain=1.15).settled
