@@ -1,4 +1,5 @@
-"""How many parts a pull fetches at once: few on a fast link, more while they pay.
+"""How many parts a pull fetches at once (few on a fast link, more while they pay),
+and the hash that follows them.
 
 The rule alone, with readings given by the test; the pulls through a real
 registry that exercise it are in ``test_pull.py``.
@@ -40,3 +41,35 @@ def test_never_more_than_most_or_the_parts() -> None:
     assert ramp.settled
     assert ConnectionRamp(start=16, most=4, gain=1.15).connections == 4
     assert ConnectionRamp(start=16, most=4, gain=1.15).settled
+
+
+def test_following_hash_takes_chunks_from_memory_and_the_rest_from_the_file(tmp_path) -> None:
+    """The part at the frontier is hashed as it is written; a part written ahead of it
+    is read back once the frontier reaches it; the digest is the file's either way."""
+    import hashlib
+    import os
+
+    from app.models.blob_download import Part, _FollowingHash
+
+    data = os.urandom(3 * 2**20)
+    half = len(data) // 2
+    path = tmp_path / "blob-partial"
+    path.write_bytes(b"\0" * len(data))
+    parts = [Part(0, 0, half), Part(1, half, len(data) - half)]
+    hasher = _FollowingHash(path, len(data), lambda: parts)
+    with path.open("r+b") as out:
+        out.seek(half)
+        out.write(data[half:])  # the second part first: nothing to hash yet
+        out.flush()
+        parts[1].completed = parts[1].size
+        hasher.feed(half, data[half:])  # not next in line: ignored
+        hasher.start()
+        out.seek(0)
+        for start in range(0, half, 65536):
+            chunk = data[start : min(start + 65536, half)]
+            out.write(chunk)
+            out.flush()
+            parts[0].completed += len(chunk)
+            hasher.feed(start, chunk)
+    assert hasher.finish() == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert 0 < hasher.fed <= half  # the first part, or most of it, came from memory

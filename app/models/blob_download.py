@@ -201,10 +201,13 @@ class _FollowingHash:
 
     Parts are written in place, each from its own offset forward, so the
     bytes from 0 up to the first unfinished part's end of data are final.
-    A thread hashes that prefix as it grows, so when the last byte lands
-    only the tail is left to hash: verification overlaps the download
-    instead of following it. The digest is still checked before the
-    rename, and a resumed download hashes its saved prefix first.
+    The part thread writing at that frontier hands each chunk to ``feed``
+    right after writing it, and it is hashed from memory; a thread of its
+    own reads from the file whatever the frontier passes without being fed
+    (a later part that was already written when the one before it
+    finished, or a resumed download's saved prefix). So when the last byte
+    lands almost nothing is left to hash, and most bytes are never read
+    back from the file. The digest is still checked before the rename.
     """
 
     def __init__(self, path: Path, size: int, parts: Callable[[], list[Part]]) -> None:
@@ -213,7 +216,10 @@ class _FollowingHash:
         self._parts = parts
         self.sha = hashlib.sha256()
         self.hashed = 0
+        self.fed = 0
+        """Bytes hashed from memory through ``feed`` (the rest were read back)."""
         self.error: BaseException | None = None
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pull-hash", daemon=True)
 
@@ -227,23 +233,37 @@ class _FollowingHash:
                 return part.offset + part.completed
         return self.size
 
+    def feed(self, offset: int, chunk: bytes | memoryview) -> None:
+        """A part thread wrote ``chunk`` at ``offset``: hash it now if it is next in line."""
+        if offset != self.hashed:  # unlocked peek; checked again under the lock
+            return
+        with self._lock:
+            if offset == self.hashed and self.error is None:
+                self.sha.update(chunk)
+                self.hashed += len(chunk)
+                self.fed += len(chunk)
+
     def _run(self) -> None:
         try:
             with self.path.open("rb", buffering=0) as handle:
                 while self.hashed < self.size and not self._stop.is_set():
-                    end = self.frontier()
-                    if end <= self.hashed:
+                    if self.frontier() <= self.hashed:
                         self._stop.wait(0.02)
                         continue
-                    handle.seek(self.hashed)
-                    while self.hashed < end:
-                        chunk = handle.read(min(4 * 2**20, end - self.hashed))
-                        if not chunk:
+                    with self._lock:
+                        # Re-read under the lock: a fed chunk may have moved ``hashed``.
+                        end = min(self.frontier(), self.hashed + 4 * 2**20)
+                        if end <= self.hashed:
+                            continue
+                        handle.seek(self.hashed)
+                        chunk = handle.read(end - self.hashed)
+                        if len(chunk) != end - self.hashed:
                             raise OSError(
-                                f"{self.path} ended at {self.hashed} of {self.size} bytes"
+                                f"{self.path} ended at {self.hashed + len(chunk)} of"
+                                f" {self.size} bytes"
                             )
                         self.sha.update(chunk)
-                        self.hashed += len(chunk)
+                        self.hashed = end
         except BaseException as error:  # noqa: BLE001 - the commit falls back to a full hash
             self.error = error
 
@@ -579,7 +599,10 @@ class BlobDownload:
                         return
                     continue
                 _write_all(handle, chunk, self.partial)
+                written_at = part.offset + part.completed
                 part.completed += len(chunk)
+                if self._hasher is not None:
+                    self._hasher.feed(written_at, chunk)
                 self.stats.add("bytes_downloaded", len(chunk))
                 if time.monotonic() - last_save >= self.tuning.checkpoint_interval:
                     self._save(part)
