@@ -746,12 +746,17 @@ def test_slow_connections_make_the_pull_open_more(registry, store):
 
 
 def test_a_link_that_more_connections_do_not_speed_up_keeps_few(registry, store):
-    """A capped link (the pull's own bandwidth cap): one doubling is tried, no more."""
-    pushed, model = push_random(registry, "hearth/capped", size=12 * MIB)
+    """A capped link (the pull's own bandwidth cap): one doubling is tried, no more.
+
+    Parts of a second each at the cap, so the pause between one part's request
+    and the next (which two connections hide) stays far below the 15 % a
+    doubling must gain.
+    """
+    pushed, model = push_random(registry, "hearth/capped", size=16 * MIB)
     relay = CountingRelay(registry.port)
     name = parse_name(f"127.0.0.1:{relay.port}/hearth/capped")
     tuning = PullTuning(
-        min_part_size=MIB, max_part_size=MIB, max_parts=8, max_bytes_per_second=6 * MIB
+        min_part_size=4 * MIB, max_part_size=4 * MIB, max_parts=8, max_bytes_per_second=4 * MIB
     )
     assert list(pull_model(store, name, parts=8, tuning=tuning))[-1] == {"status": "success"}
     assert store.blob_path(pushed.layers[0]["digest"]).read_bytes() == model
