@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.pins import LLAMA_CPP_PYTHON_SHA256, LLAMA_CPP_PYTHON_VERSION  # noqa: E402
+from app.runner.hardware import detect_hardware  # noqa: E402
 from app.runner.locate import build_key, cached_binary  # noqa: E402
 from app.settings import default_llama_server_cache  # noqa: E402
 
@@ -163,25 +164,14 @@ def cuda_architecture_problem(
     """
     if portable or any(flag.startswith("-DCMAKE_CUDA_ARCHITECTURES=") for flag in extra_flags):
         return None
-    names = visible_nvidia_gpus() if gpu_names is None else gpu_names
-    if names:
+    if gpu_names is None:
+        gpu_names = [gpu.name for gpu in detect_hardware().gpus if gpu.vendor == "nvidia"]
+    if gpu_names:
         return None
     return (
         "no NVIDIA GPU is visible to build natively for: add --portable (every common GPU"
         " architecture) or name yours, e.g. --cmake-arg -DCMAKE_CUDA_ARCHITECTURES=90"
     )
-
-
-def visible_nvidia_gpus() -> list[str]:
-    """GPU names ``nvidia-smi -L`` lists (none without the driver)."""
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return []
-    try:
-        listing = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [line for line in listing.stdout.splitlines() if line.startswith("GPU ")]
 
 
 CUDA_RUNTIME = re.compile(r"lib(cudart|cublas|cublasLt)\.so\.\d+")

@@ -522,8 +522,6 @@ class BlobDownload:
                 total = self.completed
                 add_workers(ramp.observe((total - fetched) / (now - then)))
                 then, fetched = now, total
-        if self._stopping() and not errors and (queue or self.completed < self.size):
-            errors.append(PullCancelled())
         if errors:
             # Prefer the real cause over the PullCancelled of parts we stopped for it.
             real = [error for error in errors if not isinstance(error, PullCancelled)]

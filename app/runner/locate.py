@@ -70,11 +70,13 @@ def _list_devices(binary: str, stamp: int) -> tuple[str, ...]:
     except (OSError, subprocess.SubprocessError):
         return ()
     lines = (done.stdout + done.stderr).splitlines()
-    if done.returncode != 0 or "Available devices:" not in [line.strip() for line in lines]:
+    stripped = [line.strip() for line in lines]
+    if done.returncode != 0 or "Available devices:" not in stripped:
         return ()
-    start = [line.strip() for line in lines].index("Available devices:") + 1
-    devices = [line.strip() for line in lines[start:] if line.startswith((" ", "\t"))]
-    return tuple(device for device in devices if device and device != "(none)")
+    start = stripped.index("Available devices:") + 1
+    tail = zip(lines[start:], stripped[start:], strict=True)
+    listed = [text for line, text in tail if line.startswith((" ", "\t"))]
+    return tuple(device for device in listed if device and device != "(none)")
 
 
 def _cache_candidates(settings: Settings) -> list[Path]:
