@@ -237,6 +237,7 @@ def test_blob_bodies_read_whole_plain_coded_and_chunked() -> None:
     import requests
 
     from app.models.blob_download import body_chunks
+    from app.models.blob_file import ALIGN, memory_address
 
     data = bytes(range(256)) * 4096  # 1 MiB
     app = Flask("bodies")
@@ -260,5 +261,15 @@ def test_blob_bodies_read_whole_plain_coded_and_chunked() -> None:
                 pieces = [bytes(piece) for piece in body_chunks(reply, 64 * 1024)]
             assert b"".join(pieces) == data, path
             assert max(len(piece) for piece in pieces) <= 64 * 1024
+        # A body whose first byte belongs at file offset 100: memory lines up with file blocks.
+        with requests.get(f"http://127.0.0.1:{stub.port}/plain", stream=True) as reply:
+            addresses, pieces = [], []
+            for piece in body_chunks(reply, 64 * 1024, at=100):
+                addresses.append(memory_address(piece))
+                pieces.append(bytes(piece))
+        assert b"".join(pieces) == data
+        assert len(pieces[0]) == 64 * 1024 - 100, "the first chunk ends on a block boundary"
+        offsets = [100 + sum(map(len, pieces[:n])) for n in range(len(pieces))]
+        assert all(a % ALIGN == o % ALIGN for a, o in zip(addresses, offsets, strict=True))
     finally:
         stub.close()
