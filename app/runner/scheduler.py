@@ -24,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from app.runner.drm_memory import device_memory_of
 from app.runner.hardware import detect_hardware, nvidia_memory_by_pid, unified_memory
 from app.runner.process import LaunchConfig, LlamaServer, LlamaServerFailed
 from app.settings import default_child_watch
@@ -109,14 +110,16 @@ def auto_parallel(model_bytes: int, available: int) -> int:
 def runner_memory(server: LlamaServer, on_gpu: dict[int, int]) -> tuple[int, int]:
     """(total, in VRAM) bytes of one llama-server, as Ollama's ``size``/``size_vram``.
 
-    Resident memory plus what the process holds on NVIDIA GPUs; on Apple
+    Resident memory plus what the process holds on NVIDIA GPUs (``nvidia-smi``)
+    or on other Linux GPUs (DRM fdinfo: AMD, Intel); on Apple
     silicon memory is shared, so all of it counts as VRAM, as Ollama does.
     A CPU-only runner has ``size_vram`` 0.
     """
     resident = server.memory()
     if unified_memory():
         return resident, resident
-    vram = on_gpu.get(server.pid or -1, 0)
+    pid = server.pid or -1
+    vram = on_gpu.get(pid, 0) or (device_memory_of(pid) if pid > 0 else 0)
     return resident + vram, vram
 
 
