@@ -91,19 +91,53 @@ def test_a_filesystem_that_refuses_direct_writes_falls_back(
     assert path.read_bytes() == data
 
 
-def test_disk_errors_other_than_refusal_are_raised(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Stand-in: ENOSPC from the uncached write must reach the caller (it becomes DiskFull)."""
+@pytest.fixture
+def full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stand-in for a full disk: every uncached write answers ENOSPC."""
     if not direct_io_works(tmp_path):
         pytest.skip("O_DIRECT is not opened here")
 
-    def full_disk(fd: int, data: memoryview, offset: int) -> int:
+    def no_space(fd: int, data: memoryview, offset: int) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(blob_file.os, "pwrite", full_disk)
+    monkeypatch.setattr(blob_file.os, "pwrite", no_space)
+
+
+def test_disk_errors_other_than_refusal_are_raised(tmp_path: Path, full_disk: None) -> None:
+    """ENOSPC from the uncached write must reach the caller (it becomes DiskFull)."""
     path = tmp_path / "blob"
     blank(path, 2 * ALIGN)
     with BlobFile(path) as out, pytest.raises(OSError) as raised:
         out.write(0, placed(os.urandom(2 * ALIGN), 0), uncached=True)
     assert raised.value.errno == errno.ENOSPC
+
+
+def test_write_while_runs_the_other_work_and_still_writes_everything(tmp_path: Path) -> None:
+    """The frontier's write and hash overlap: both happen, and the bytes land exactly."""
+    size = 2 * 2**20 + 77  # over the overlap threshold, with a ragged tail
+    data = os.urandom(size)
+    path = tmp_path / "blob"
+    blank(path, size + 5)
+    seen: list[bytes] = []
+    with BlobFile(path) as out:
+        chunk = placed(data, 5)
+        out.write_while(5, chunk, uncached=True, meanwhile=lambda: seen.append(bytes(chunk)))
+        out.write_while(0, b"small", uncached=True, meanwhile=lambda: seen.append(b"small"))
+        assert out.cached_bytes + out.uncached_bytes == size + 5
+    assert seen == [data, b"small"]
+    assert path.read_bytes() == b"small" + data
+
+
+def test_write_while_raises_the_write_error_after_the_other_work(
+    tmp_path: Path, full_disk: None
+) -> None:
+    """A full disk under the write in the second thread still reaches the caller."""
+    path = tmp_path / "blob"
+    blank(path, 2**20)
+    ran: list[bool] = []
+    with BlobFile(path) as out, pytest.raises(OSError) as raised:
+        out.write_while(
+            0, placed(os.urandom(2**20), 0), uncached=True, meanwhile=lambda: ran.append(True)
+        )
+    assert raised.value.errno == errno.ENOSPC
+    assert ran == [True]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import http.client
 import json
@@ -616,13 +617,18 @@ class BlobDownload:
                         continue
                     written_at = part.offset + part.completed
                     hasher = self._hasher
-                    # Bytes hashed from memory are never read back: no need to cache them.
-                    out.write(
-                        written_at, chunk, uncached=hasher is not None and hasher.wants(written_at)
-                    )
-                    if hasher is not None:
-                        # Fed before the part moves on, so the hash thread never reads it back.
-                        hasher.feed(written_at, chunk)
+                    if hasher is not None and hasher.wants(written_at):
+                        # Hashed from memory while it is written, and never read back,
+                        # so it skips the page cache. Fed before the part moves on,
+                        # so the hash thread never reads it from the file.
+                        out.write_while(
+                            written_at,
+                            chunk,
+                            uncached=True,
+                            meanwhile=functools.partial(hasher.feed, written_at, chunk),
+                        )
+                    else:
+                        out.write(written_at, chunk, uncached=False)
                     part.completed += len(chunk)
                     self.stats.add("bytes_downloaded", len(chunk))
                     if time.monotonic() - last_save >= self.tuning.checkpoint_interval:

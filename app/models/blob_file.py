@@ -27,6 +27,8 @@ import ctypes
 import errno
 import mmap
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
@@ -34,6 +36,7 @@ ALIGN = 4096
 """Block size assumed for uncached I/O: 4 KiB satisfies 512-byte and 4K-sector disks alike."""
 
 _O_DIRECT: int = getattr(os, "O_DIRECT", 0)
+_OVERLAP_FROM = 256 * 1024
 
 
 def aligned_buffer(size: int) -> memoryview:
@@ -82,6 +85,7 @@ class BlobFile:
                 self._direct = os.open(path, os.O_WRONLY | _O_DIRECT)
         self.cached_bytes = 0
         self.uncached_bytes = 0
+        self._writer: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> BlobFile:
         return self
@@ -95,10 +99,41 @@ class BlobFile:
         self.close()
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
         self._handle.close()
         if self._direct is not None:
             os.close(self._direct)
             self._direct = None
+
+    def write_while(
+        self,
+        offset: int,
+        data: bytes | memoryview,
+        *,
+        uncached: bool,
+        meanwhile: Callable[[], None],
+    ) -> None:
+        """``write``, with ``meanwhile`` run in this thread while the write goes on in another.
+
+        Why: at the hash's frontier each chunk is written and then hashed
+        from memory; one after the other they set a connection's speed
+        (about 0.4 ms a MiB to write uncached plus 0.6 ms to hash, here).
+        Both release the GIL and only read the buffer, so they can overlap.
+        Returns once both are done; the write's error, if any, is raised.
+        """
+        if len(data) < _OVERLAP_FROM:  # a thread hand-off costs more than it saves
+            self.write(offset, data, uncached=uncached)
+            meanwhile()
+            return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull-write")
+        done = self._writer.submit(self.write, offset, data, uncached=uncached)
+        try:
+            meanwhile()
+        finally:
+            done.result()
 
     def write(self, offset: int, data: bytes | memoryview, *, uncached: bool) -> None:
         """Write all of ``data`` at ``offset``; with ``uncached``, whole blocks skip the cache."""
