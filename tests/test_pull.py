@@ -150,6 +150,33 @@ def pushed_config_size(pushed) -> int:
     return json.loads(pushed.manifest)["config"]["size"]
 
 
+def test_a_filesystem_refusing_uncached_writes_still_gets_the_exact_blob(
+    registry, store, monkeypatch
+):
+    """Stand-in: every ``O_DIRECT`` write answers EINVAL, as on a filesystem without it."""
+    import errno
+
+    from app.models import blob_file
+
+    refused: list[int] = []
+
+    def refusing_pwrite(fd: int, data: memoryview, offset: int) -> int:
+        refused.append(offset)
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(blob_file.os, "pwrite", refusing_pwrite)
+    pushed, model = push_random(registry, "hearth/cachedonly", size=3 * MIB + 123)
+    stats = PullStats()
+    name = parse_name(f"{registry.host}/hearth/cachedonly")
+    assert list(pull_model(store, name, parts=4, tuning=FAST, stats=stats))[-1] == {
+        "status": "success"
+    }
+    assert stats.bytes_written_uncached == 0
+    if blob_file.direct_io_works(store.root):
+        assert refused, "uncached writes were tried, and each part thread fell back"
+    assert store.blob_path(pushed.layers[0]["digest"]).read_bytes() == model
+
+
 def test_pull_real_gemma_gguf(registry, store, gemma_gguf_path: Path):
     pushed = push_model(
         registry.url,
