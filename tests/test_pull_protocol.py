@@ -271,5 +271,10 @@ def test_blob_bodies_read_whole_plain_coded_and_chunked() -> None:
         assert len(pieces[0]) == 64 * 1024 - 100, "the first chunk ends on a block boundary"
         offsets = [100 + sum(map(len, pieces[:n])) for n in range(len(pieces))]
         assert all(a % ALIGN == o % ALIGN for a, o in zip(addresses, offsets, strict=True))
+        # Chunks of one block, growing to four, from an offset inside a block.
+        with requests.get(f"http://127.0.0.1:{stub.port}/plain", stream=True) as reply:
+            pieces = [bytes(p) for p in body_chunks(reply, ALIGN, at=ALIGN + 7, most=4 * ALIGN)]
+        assert b"".join(pieces) == data
+        assert len(pieces[0]) == ALIGN - 7 and max(map(len, pieces)) <= 4 * ALIGN
     finally:
         stub.close()

@@ -801,7 +801,7 @@ def body_chunks(
         buffer, lead = aligned_buffer(largest), at % ALIGN
     target = least
     while True:
-        end = max(target, lead + ALIGN) if span else target
+        end = target  # over ``lead``: it is under one block, ``target`` at least one
         filled = lead
         began = time.monotonic()
         failure: BaseException | None = None
