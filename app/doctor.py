@@ -92,7 +92,12 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     if hw["gpus"]:
         for gpu in hw["gpus"]:
-            lines.append(f"GPU: {gpu['name']} ({gpu['memory_total'] / gib:.1f} GiB)")
+            memory = (
+                f"{gpu['memory_total'] / gib:.1f} GiB"
+                if gpu["memory_total"]
+                else "memory not reported; shares system memory if integrated"
+            )
+            lines.append(f"GPU: {gpu['name']} ({memory})")
     else:
         lines.append("GPU: none detected (CPU inference)")
     lines.append(f"Disk free for models: {report['disk_free_models'] / gib:.1f} GiB")

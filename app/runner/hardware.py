@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psutil
 
+from app.runner.drm import drm_gpus
+
 
 @dataclass(frozen=True)
 class GPU:
@@ -104,6 +106,12 @@ def nvidia_memory_by_pid() -> dict[int, int]:
     return used
 
 
+def _drm_gpus() -> list[GPU]:
+    if platform.system() != "Linux":
+        return []
+    return [GPU(name, vendor, total, free) for name, vendor, total, free in drm_gpus()]
+
+
 def unified_memory() -> bool:
     """Apple silicon: the GPU uses the same memory as the CPU (all of a model is "VRAM")."""
     return platform.system() == "Darwin" and platform.machine() == "arm64"
@@ -131,7 +139,7 @@ def detect_hardware() -> Hardware:
         logical_cores=logical,
         memory_total=memory.total,
         memory_available=memory.available,
-        gpus=_nvidia_gpus() + _apple_gpu(),
+        gpus=_nvidia_gpus() + _drm_gpus() + _apple_gpu(),
         cpu_flags=flags,
     )
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import psutil
 
-from app.runner.drm_memory import device_memory_of
+from app.runner.drm import device_memory_of
 from app.runner.hardware import detect_hardware, nvidia_memory_by_pid, unified_memory
 from app.runner.process import LaunchConfig, LlamaServer, LlamaServerFailed
 from app.settings import default_child_watch

@@ -1,8 +1,8 @@
-"""size_vram on AMD and Intel GPUs: Linux DRM fdinfo, read per llama-server.
+"""AMD and Intel GPUs under Linux: listed from sysfs, and size_vram from DRM fdinfo.
 
 This machine has no DRM GPU, so the fdinfo texts below are written in the
 format the kernel documents (Documentation/gpu/drm-usage-stats.rst) with the
-keys each driver prints, and the /proc tree is a stand-in folder.
+keys each driver prints, and the /proc and /sys trees are stand-in folders.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from app.runner.drm_memory import device_memory_of, parse_fdinfo
+from app.runner.drm import device_memory_of, drm_gpus, parse_fdinfo
 from app.runner.scheduler import runner_memory
 
 AMDGPU = """pos:\t0
@@ -117,3 +117,55 @@ def test_runner_memory_uses_nvidia_first_then_drm(tmp_path: Path) -> None:
     # This test process holds no GPU file: CPU-only, as a real CPU runner.
     assert runner_memory(Server(), {}) == (100, 0)  # type: ignore[arg-type]
     assert runner_memory(Server(), {os.getpid(): 50}) == (150, 50)  # type: ignore[arg-type]
+
+
+def stand_in_sys(tmp_path: Path, cards: dict[str, dict[str, str]]) -> Path:
+    """A /sys with ``class/drm/<card>`` linked to device folders holding ``files``."""
+    sys_root = tmp_path / "sys"
+    (sys_root / "class" / "drm").mkdir(parents=True)
+    for n, (card, files) in enumerate(cards.items()):
+        device = sys_root / "devices" / f"pci0000:00/0000:0{n}:00.0"
+        device.mkdir(parents=True)
+        for name, text in files.items():
+            (device / name).write_text(text + "\n")
+        (sys_root / "class" / "drm" / card).mkdir()
+        os.symlink(device, sys_root / "class" / "drm" / card / "device")
+    return sys_root
+
+
+def test_amd_and_intel_gpus_are_listed_and_virtual_adapters_are_not(tmp_path: Path) -> None:
+    sys_root = stand_in_sys(
+        tmp_path,
+        {
+            "card0": {
+                "vendor": "0x1002",
+                "device": "0x73bf",
+                "mem_info_vram_total": str(16 * 2**30),
+                "mem_info_vram_used": str(2**30),
+            },
+            "card1": {"vendor": "0x8086", "device": "0x46a6"},  # integrated: no VRAM figures
+            "card2": {"vendor": "0x1234", "device": "0x1111"},  # QEMU's display adapter
+            "card3": {"vendor": "0x10de", "device": "0x2684"},  # NVIDIA: nvidia-smi lists it
+            "card0-HDMI-A-1": {"vendor": "0x1002", "device": "0x73bf"},  # a connector
+            "renderD128": {"vendor": "0x1002", "device": "0x73bf"},
+        },
+    )
+    assert drm_gpus(sys_root) == [
+        ("AMD GPU (1002:73bf)", "amd", 16 * 2**30, 15 * 2**30),
+        ("Intel GPU (8086:46a6)", "intel", 0, None),
+    ]
+    assert drm_gpus(tmp_path / "no-sys") == []
+
+
+def test_doctor_names_a_gpu_without_memory_figures(tmp_path: Path) -> None:
+    from app.doctor import doctor_report, format_report
+    from app.settings import load_settings
+
+    report = doctor_report(load_settings({"HEARTH_HOME": str(tmp_path)}))
+    report["hardware"]["gpus"] = [
+        {"name": "AMD GPU (1002:73bf)", "vendor": "amd", "memory_total": 16 * 2**30},
+        {"name": "Intel GPU (8086:46a6)", "vendor": "intel", "memory_total": 0},
+    ]
+    text = format_report(report)
+    assert "GPU: AMD GPU (1002:73bf) (16.0 GiB)" in text
+    assert "GPU: Intel GPU (8086:46a6) (memory not reported" in text

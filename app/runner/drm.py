@@ -1,5 +1,10 @@
-"""GPU memory a process holds on AMD and Intel GPUs, from Linux's DRM fdinfo.
+"""AMD and Intel GPUs under Linux, from the kernel's DRM interfaces.
 
+Two facts: which GPUs there are (``drm_gpus``, from sysfs), for ``hearth
+doctor`` and the system API; and how much GPU memory a process holds
+(``device_memory_of``, from fdinfo), for ``/api/ps``.
+
+fdinfo, and why:
 Why: ``/api/ps`` reports ``size_vram`` per loaded model. On NVIDIA that comes
 from ``nvidia-smi``; a Vulkan llama-server on an AMD or Intel GPU has no
 such tool, and llama-server itself logs its device buffers only at debug
@@ -16,8 +21,9 @@ the process's resident size. One client can sit behind several fds (a
 ``dup``), so each ``(drm-pdev, drm-client-id)`` is counted once.
 
 Checked here against the kernel's documented format only: this machine has
-no DRM GPU, so the tests feed recorded fdinfo texts. Elsewhere, and where
-the files cannot be read, the answer is 0, as for a CPU-only runner.
+no DRM GPU, so the tests feed fdinfo texts and sysfs files written in that
+format. Elsewhere, and where the files cannot be read, there is no GPU and
+the answer is 0, as for a CPU-only runner.
 """
 
 from __future__ import annotations
@@ -82,3 +88,45 @@ def device_memory_of(pid: int, proc: Path = Path("/proc")) -> int:
                 key = (pdev, client_id or f"fd {fd}")  # no client id: each fd on its own
                 clients[key] = max(clients.get(key, 0), amount)
     return sum(clients.values())
+
+
+_VENDORS = {"0x1002": ("amd", "AMD"), "0x8086": ("intel", "Intel")}
+"""PCI vendors listed here. NVIDIA comes from ``nvidia-smi``; virtual display
+adapters (QEMU, virtio, VMware) are not GPUs llama.cpp can use."""
+
+
+def drm_gpus(sys_root: Path = Path("/sys")) -> list[tuple[str, str, int, int | None]]:
+    """(name, vendor, VRAM bytes, free VRAM bytes) of each AMD or Intel GPU.
+
+    VRAM is read where the driver reports it (amdgpu's ``mem_info_vram_*``);
+    elsewhere, as for integrated GPUs that share system memory, it is 0 and
+    free is None.
+    """
+    found: dict[str, tuple[str, str, int, int | None]] = {}
+    try:
+        cards = sorted(os.listdir(sys_root / "class" / "drm"))
+    except OSError:
+        return []
+    for card in cards:
+        if not card.startswith("card") or not card[4:].isdigit():
+            continue  # connectors (card0-HDMI-A-1) and render nodes
+        device = sys_root / "class" / "drm" / card / "device"
+        with contextlib.suppress(OSError):
+            vendor_id = (device / "vendor").read_text().strip().lower()
+            if vendor_id not in _VENDORS:
+                continue
+            vendor, label = _VENDORS[vendor_id]
+            device_id = (device / "device").read_text().strip().lower().removeprefix("0x")
+            total = _read_int(device / "mem_info_vram_total")
+            used = _read_int(device / "mem_info_vram_used")
+            name = f"{label} GPU ({vendor_id.removeprefix('0x')}:{device_id})"
+            free = total - used if total and used is not None else None
+            found[os.path.realpath(device)] = (name, vendor, total or 0, free)
+    return list(found.values())
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
