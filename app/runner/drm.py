@@ -4,8 +4,7 @@ Two facts: which GPUs there are (``drm_gpus``, from sysfs), for ``hearth
 doctor`` and the system API; and how much GPU memory a process holds
 (``device_memory_of``, from fdinfo), for ``/api/ps``.
 
-fdinfo, and why:
-Why: ``/api/ps`` reports ``size_vram`` per loaded model. On NVIDIA that comes
+Why fdinfo: ``/api/ps`` reports ``size_vram`` per loaded model. On NVIDIA that comes
 from ``nvidia-smi``; a Vulkan llama-server on an AMD or Intel GPU has no
 such tool, and llama-server itself logs its device buffers only at debug
 verbosity. Linux's DRM drivers (amdgpu, xe, i915 and others) describe each
