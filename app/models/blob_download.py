@@ -246,10 +246,10 @@ class _FollowingHash:
 
     def feed(self, offset: int, chunk: bytes | memoryview) -> None:
         """A part thread wrote ``chunk`` at ``offset``: hash it now if it is next in line."""
-        if offset != self.hashed:  # unlocked peek; checked again under the lock
+        if not self.wants(offset):  # unlocked peek; checked again under the lock
             return
         with self._lock:
-            if offset == self.hashed and self.error is None:
+            if self.wants(offset):
                 self.sha.update(chunk)
                 self.hashed += len(chunk)
                 self.fed += len(chunk)
@@ -778,9 +778,10 @@ def body_chunks(
     Chunk size: a chunk read and handled (written, hashed, paced by a
     bandwidth cap) within ``_FAST_FILL`` seconds doubles the next one, up
     to ``most``; one slower than ``_SLOW_FILL`` halves it, down to
-    ``size``. So a fast link gets few, large writes (``O_DIRECT`` pays per
-    call) and a slow or capped one still reports progress in small steps
-    and notices a cancel within a fraction of a second.
+    ``size`` (both in whole 4 KiB blocks). So a fast link gets few, large
+    writes (``O_DIRECT`` pays per call) and a slow or capped one still
+    reports progress in small steps and notices a cancel within a fraction
+    of a second.
 
     ``at`` is the file offset of the body's first byte. The buffer is
     page-aligned and each chunk sits in it at ``at``'s offset within a
@@ -793,12 +794,9 @@ def body_chunks(
     if coded or not callable(getattr(raw, "readinto", None)):
         yield from response.iter_content(size)
         return
-    span = size // ALIGN * ALIGN  # whole blocks; 0 for the tiny chunks of some tests
-    if not span:
-        buffer, lead, least, largest = memoryview(bytearray(size)), 0, size, size
-    else:
-        least, largest = span, max(span, (most or span) // ALIGN * ALIGN)
-        buffer, lead = aligned_buffer(largest), at % ALIGN
+    least = max(ALIGN, size // ALIGN * ALIGN)  # whole blocks, at least one
+    largest = max(least, (most or least) // ALIGN * ALIGN)
+    buffer, lead = aligned_buffer(largest), at % ALIGN
     target = least
     while True:
         end = target  # over ``lead``: it is under one block, ``target`` at least one

@@ -106,12 +106,6 @@ def nvidia_memory_by_pid() -> dict[int, int]:
     return used
 
 
-def _drm_gpus() -> list[GPU]:
-    if platform.system() != "Linux":
-        return []
-    return [GPU(name, vendor, total, free) for name, vendor, total, free in drm_gpus()]
-
-
 def unified_memory() -> bool:
     """Apple silicon: the GPU uses the same memory as the CPU (all of a model is "VRAM")."""
     return platform.system() == "Darwin" and platform.machine() == "arm64"
@@ -139,7 +133,7 @@ def detect_hardware() -> Hardware:
         logical_cores=logical,
         memory_total=memory.total,
         memory_available=memory.available,
-        gpus=_nvidia_gpus() + _drm_gpus() + _apple_gpu(),
+        gpus=_nvidia_gpus() + [GPU(*found) for found in drm_gpus()] + _apple_gpu(),
         cpu_flags=flags,
     )
 

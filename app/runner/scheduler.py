@@ -119,7 +119,7 @@ def runner_memory(server: LlamaServer, on_gpu: dict[int, int]) -> tuple[int, int
     if unified_memory():
         return resident, resident
     pid = server.pid or -1
-    vram = on_gpu.get(pid, 0) or (device_memory_of(pid) if pid > 0 else 0)
+    vram = on_gpu.get(pid, 0) or device_memory_of(pid)  # 0 for a pid /proc lacks
     return resident + vram, vram
 
 
