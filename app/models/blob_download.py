@@ -166,19 +166,22 @@ class ConnectionRamp:
     loopback) more connections only push the hash to the end; where each
     connection is slow (a CDN far away) they multiply throughput. So the
     count doubles each time a doubling raised the measured rate by at least
-    ``gain``, and stops for good when two readings in a row after a doubling
-    show it did not (one noisy reading does not end the ramp). The reading
-    right after a change is skipped: new connections are still starting then.
+    ``gain``, and stops for good when it did not. Each count is judged by
+    the best of ``readings`` readings, so one noisy reading neither ends the
+    ramp nor, at the count before, makes the next doubling look like a gain.
+    The reading right after a change is skipped: new connections are still
+    starting then.
     """
 
-    def __init__(self, start: int, most: int, gain: float) -> None:
+    def __init__(self, start: int, most: int, gain: float, readings: int = 2) -> None:
         self.most = max(1, most)
         self.connections = max(1, min(start, self.most))
         self.gain = gain
+        self.readings = max(1, readings)
         self._best: float | None = None
         self._settled = self.connections >= self.most
         self._skip_next = True
-        self._misses = 0
+        self._level: list[float] = []
 
     @property
     def settled(self) -> bool:
@@ -191,11 +194,13 @@ class ConnectionRamp:
         if self._skip_next:
             self._skip_next = False
             return self.connections
-        if self._best is not None and rate < self._best * self.gain:
-            self._misses += 1
-            self._settled = self._misses >= 2
+        self._level.append(rate)
+        if len(self._level) < self.readings:
             return self.connections
-        self._misses = 0
+        rate, self._level = max(self._level), []
+        if self._best is not None and rate < self._best * self.gain:
+            self._settled = True
+            return self.connections
         self._best = rate
         self.connections = min(self.most, self.connections * 2)
         self._settled = self.connections >= self.most
