@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from app.models.errors import BadRequest, HearthError
+from app.runner import fit_context
 from app.runner.abort import Abort, ClientGone, cut_upstream
 from app.runner.process import LlamaServerFailed
 from app.runner.scheduler import Lease, Scheduler
@@ -27,6 +28,9 @@ from app.runner.translate import (
     chat_messages,
     done_reason,
     format_body,
+    logprobs_body,
+    logprobs_in,
+    logprobs_wanted,
     metrics,
     now_rfc3339,
     sampling_body,
@@ -44,11 +48,15 @@ class RunnerError(HearthError):
 
 
 class UpstreamRejected(HearthError):
-    """llama-server refused the request (bad field, prompt longer than the context)."""
+    """llama-server refused the request (bad field, prompt longer than the context).
 
-    def __init__(self, status: int, message: str) -> None:
+    ``kind`` is llama-server's error type (e.g. ``exceed_context_size_error``).
+    """
+
+    def __init__(self, status: int, message: str, kind: str = "") -> None:
         super().__init__(message)
         self.status = 400 if status < 500 else 500
+        self.kind = kind
 
 
 def _lease(scheduler: Scheduler, spec: Any, options: dict[str, Any], keep_alive: float) -> Lease:
@@ -74,13 +82,15 @@ def _post(
     if reply.status_code != 200:
         text = reply.text
         reply.close()
+        kind = ""
         try:
-            message = json.loads(text)["error"]["message"]
-        except (ValueError, KeyError, TypeError):
+            error = json.loads(text)["error"]
+            message, kind = error["message"], str(error.get("type", ""))
+        except (ValueError, KeyError, TypeError, AttributeError):
             message = text.strip() or f"llama-server answered {reply.status_code}"
         if reply.status_code >= 500 and not lease.server.alive():
             lease.mark_failed()
-        raise UpstreamRejected(reply.status_code, message)
+        raise UpstreamRejected(reply.status_code, message, kind)
     if abort is not None:
         abort.on_abort(cut_upstream(reply))
     return reply
@@ -147,6 +157,7 @@ def _chat_body(
         **format_body(request.get("format")),
         **think_body(request.get("think"), spec.capabilities),
     }
+    body.update(logprobs_body(logprobs_wanted(request), chat=True))
     tools = request.get("tools")
     if tools:
         if not isinstance(tools, list):
@@ -175,11 +186,54 @@ def tool_choice_body(tools: list[Any], choice: Any) -> tuple[list[Any], str]:
     return chosen, "required"
 
 
+# (content piece, thinking piece, its token logprobs, finished tool calls, final info)
+ChatPiece = tuple[str, str, list[dict[str, Any]], list[dict[str, Any]], dict[str, Any] | None]
+
+
+def _post_chat(
+    lease: Lease, body: dict[str, Any], abort: Abort | None, truncate: bool
+) -> requests.Response:
+    """Start llama-server's chat stream; a chat too long for the context is cut to fit.
+
+    Only a refusal for length costs anything: the messages are fitted
+    (``fit_context``) and the request is sent once more.
+    """
+    path = "/v1/chat/completions"
+    try:
+        return _post(lease, path, body, stream=True, abort=abort)
+    except UpstreamRejected as error:
+        if not truncate or error.kind != fit_context.OVERFLOW_ERROR:
+            raise
+        refusal = error
+    ctx = lease.runner.config.ctx_per_slot
+    budget = ctx - fit_context.answer_reserve(ctx, int(body.get("n_predict", ctx)))
+    messages = fit_context.fitted_messages(
+        body["messages"], budget, lambda kept: _prompt_tokens(lease, body, kept)
+    )
+    if messages is None or len(messages) == len(body["messages"]):
+        raise refusal
+    return _post(lease, path, {**body, "messages": messages}, stream=True, abort=abort)
+
+
+def _prompt_tokens(lease: Lease, body: dict[str, Any], messages: list[dict[str, Any]]) -> int:
+    """Tokens of ``messages`` in the model's template (images by Ollama's estimate)."""
+    texts, images = zip(*(fit_context.text_only(m) for m in messages), strict=True)
+    fields = {key: body[key] for key in ("tools", "chat_template_kwargs") if key in body}
+    prompt = _rendered_prompt(lease, {**fields, "messages": list(texts)})
+    tokenized = _runner_json(
+        lease, "/tokenize", {"content": prompt, "add_special": True, "parse_special": True}
+    )
+    return len(tokenized["tokens"]) + fit_context.IMAGE_TOKENS * sum(images)
+
+
 def _stream_chat(
-    lease: Lease, body: dict[str, Any], abort: Abort | None
-) -> Iterator[tuple[str, str, list[dict[str, Any]], dict[str, Any] | None]]:
-    """(content piece, thinking piece, finished tool calls, final info) from llama-server."""
-    reply = _post(lease, "/v1/chat/completions", body, stream=True, abort=abort)
+    lease: Lease, body: dict[str, Any], abort: Abort | None, truncate: bool = True, top: int = 0
+) -> Iterator[ChatPiece]:
+    """What llama-server's chat stream says, piece by piece (see ``ChatPiece``).
+
+    ``top``: alternatives per token to pass on when the body asks for logprobs.
+    """
+    reply = _post_chat(lease, body, abort, truncate)
     calls: dict[int, dict[str, Any]] = {}
     finish: str | None = None
     timings: dict[str, Any] | None = None
@@ -201,7 +255,9 @@ def _stream_chat(
                         slot["name"] = function["name"]
                     slot["arguments"] += function.get("arguments") or ""
                 if content or thinking:
-                    yield content, thinking, [], None
+                    probs = choice.get("logprobs")
+                    logprobs = logprobs_in(probs.get("content"), top) if probs else []
+                    yield content, thinking, logprobs, [], None
                 if choice.get("finish_reason"):
                     finish = choice["finish_reason"]
     except (requests.RequestException, ValueError) as error:
@@ -212,7 +268,7 @@ def _stream_chat(
         raise _upstream_failed(lease, EOFError("stream ended early"), abort)
     finished_calls = [tool_call_in(calls[i]) for i in sorted(calls)]
     info = {"finish_reason": finish, "timings": timings}
-    yield "", "", finished_calls, info
+    yield "", "", [], finished_calls, info
 
 
 def _load_or_unload(
@@ -255,6 +311,11 @@ def chat(
     options = _merged_options(spec, request_options)
     if request.get("tools") and "tools" not in spec.capabilities:
         raise BadRequest(f"{model} does not support tools")
+    wanted = logprobs_wanted(request)
+    if request.get("tools") and wanted is not None:
+        # llama-server cannot stream logprobs alongside tool-call parsing.
+        raise BadRequest("logprobs cannot be combined with tools")
+    top = wanted or 0
     if not request.get("messages"):
         empty = {"message": {"role": "assistant", "content": ""}}
         yield _load_or_unload(scheduler, spec, options, keep_alive, empty)
@@ -262,18 +323,22 @@ def chat(
     lease = _lease(scheduler, spec, options, keep_alive)
     try:
         body = _chat_body(spec, request, options, lease.runner.config.ctx_per_slot)
-        with contextlib.closing(_stream_chat(lease, body, abort)) as pieces:
-            for content, thinking, calls, info in pieces:
+        truncate = request.get("truncate") is not False
+        with contextlib.closing(_stream_chat(lease, body, abort, truncate, top)) as pieces:
+            for content, thinking, logprobs, calls, info in pieces:
                 if info is None:
                     message: dict[str, Any] = {"role": "assistant", "content": content}
                     if thinking:
                         message["thinking"] = thinking
-                    yield {
+                    chunk: dict[str, Any] = {
                         "model": model,
                         "created_at": now_rfc3339(),
                         "message": message,
                         "done": False,
                     }
+                    if logprobs:
+                        chunk["logprobs"] = logprobs
+                    yield chunk
                     continue
                 if calls:
                     yield {
@@ -313,6 +378,7 @@ def generate(
     if not isinstance(prompt, str):
         raise BadRequest("prompt must be a string")
     context = _context_tokens(request.get("context"))
+    top = logprobs_wanted(request) or 0
     options = _merged_options(spec, request_options)
     if not prompt and not request.get("suffix"):
         yield _load_or_unload(scheduler, spec, options, keep_alive, {"response": ""})
@@ -329,6 +395,8 @@ def generate(
             "messages": [{"role": "user", "content": prompt, "images": request.get("images")}],
             "format": request.get("format"),
             "think": request.get("think"),
+            "logprobs": request.get("logprobs"),
+            "top_logprobs": request.get("top_logprobs"),
         }
         if request.get("system"):
             chat_request["system"] = request["system"]
@@ -350,8 +418,9 @@ def generate(
             )
             return
         answer: list[str] = []
-        with contextlib.closing(_stream_chat(lease, body, abort)) as pieces:
-            for content, thinking, calls, info in pieces:
+        truncate = request.get("truncate") is not False
+        with contextlib.closing(_stream_chat(lease, body, abort, truncate, top)) as pieces:
+            for content, thinking, logprobs, calls, info in pieces:
                 if info is None:
                     answer.append(content)
                     chunk: dict[str, Any] = {
@@ -362,6 +431,8 @@ def generate(
                     }
                     if thinking:
                         chunk["thinking"] = thinking
+                    if logprobs:
+                        chunk["logprobs"] = logprobs
                     yield chunk
                     continue
                 total_ns = int((time.monotonic() - started) * 1e9)
@@ -401,10 +472,12 @@ def _generate_raw(
     text mixed); with ``context`` (earlier tokens, this prompt rendered) the
     final object carries the new ``context``.
     """
+    top = logprobs_wanted(request)
     body: dict[str, Any] = {
         "stream": True,
         "cache_prompt": _cache_prompt(options),
         **sampling_body(options, num_ctx),
+        **logprobs_body(top, chat=False),
     }
     fmt = format_body(request.get("format")).get("response_format")
     if fmt is not None:
@@ -420,14 +493,17 @@ def _generate_raw(
     answer: list[str] = []
     try:
         for event in _sse(reply):
-            if event.get("stop"):
+            stop = bool(event.get("stop"))
+            text = event.get("content", "")
+            if text or not stop:
+                answer.append(text)
+                chunk = _raw_chunk(model, text)
+                if top is not None and event.get("completion_probabilities"):
+                    chunk["logprobs"] = logprobs_in(event["completion_probabilities"], top)
+                yield chunk
+            if stop:
                 final = event
-                if event.get("content"):
-                    answer.append(event["content"])
-                    yield _raw_chunk(model, event["content"])
                 break
-            answer.append(event.get("content", ""))
-            yield _raw_chunk(model, event.get("content", ""))
     except (requests.RequestException, ValueError) as error:
         raise _upstream_failed(lease, error, abort) from error
     finally:

@@ -136,6 +136,10 @@ def chat_request(body: dict[str, Any]) -> dict[str, Any]:
         request["tools"] = body["tools"]
         if body.get("tool_choice") is not None:
             request["tool_choice"] = body["tool_choice"]
+    if body.get("logprobs") is not None:
+        request["logprobs"] = body["logprobs"]
+    if body.get("top_logprobs") is not None:
+        request["top_logprobs"] = body["top_logprobs"]
     effort = body.get("reasoning_effort") or (body.get("reasoning") or {}).get("effort")
     if effort is not None:
         if effort not in _EFFORT:
@@ -161,6 +165,13 @@ def completion_request(body: dict[str, Any]) -> dict[str, Any]:
     }
     if body.get("suffix"):
         request["suffix"] = body["suffix"]
+    logprobs = body.get("logprobs")
+    if logprobs is not None:
+        # The legacy API's ``logprobs`` is the number of alternatives (0-5).
+        if isinstance(logprobs, bool) or not isinstance(logprobs, int) or not 0 <= logprobs <= 5:
+            raise BadRequest("logprobs must be an integer from 0 to 5")
+        request["logprobs"] = True
+        request["top_logprobs"] = logprobs
     return request
 
 
@@ -193,6 +204,15 @@ def _openai_calls(calls: list[dict[str, Any]], start: int) -> list[dict[str, Any
         }
         for offset, call in enumerate(calls)
     ]
+
+
+def _chat_logprobs(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Ollama's per-token logprobs as OpenAI's ``choices[].logprobs``.
+
+    OpenAI's entries always carry ``top_logprobs``; Ollama's only when asked.
+    """
+    content = [{**entry, "top_logprobs": entry.get("top_logprobs", [])} for entry in entries]
+    return {"content": content}
 
 
 class ChatStream:
@@ -231,12 +251,17 @@ class ChatStream:
                         }
                     ]
                 )
+            logprobs = item.get("logprobs")
             if message.get("thinking"):
-                delta = {"reasoning": message["thinking"]}
-                yield self._chunk([{"index": 0, "delta": delta, "finish_reason": None}])
+                choice = {"index": 0, "delta": {"reasoning": message["thinking"]}}
+                if logprobs and not message.get("content"):
+                    choice["logprobs"] = _chat_logprobs(logprobs)
+                yield self._chunk([{**choice, "finish_reason": None}])
             if message.get("content"):
-                delta = {"content": message["content"]}
-                yield self._chunk([{"index": 0, "delta": delta, "finish_reason": None}])
+                choice = {"index": 0, "delta": {"content": message["content"]}}
+                if logprobs:
+                    choice["logprobs"] = _chat_logprobs(logprobs)
+                yield self._chunk([{**choice, "finish_reason": None}])
             if message.get("tool_calls"):
                 calls = _openai_calls(message["tool_calls"], calls_sent)
                 calls_sent += len(calls)
@@ -257,6 +282,7 @@ class ChatStream:
         calls = message.get("tool_calls") or []
         if calls:
             out["tool_calls"] = _openai_calls(calls, 0)
+        logprobs = result.get("logprobs")
         return {
             "id": self.id,
             "object": "chat.completion",
@@ -264,7 +290,12 @@ class ChatStream:
             "model": self.model,
             "system_fingerprint": "fp_hearth",
             "choices": [
-                {"index": 0, "message": out, "finish_reason": _finish_reason(result, bool(calls))}
+                {
+                    "index": 0,
+                    "message": out,
+                    "logprobs": _chat_logprobs(result["logprobs"]) if logprobs else None,
+                    "finish_reason": _finish_reason(result, bool(calls)),
+                }
             ],
             "usage": _usage(result),
         }
@@ -278,15 +309,37 @@ class CompletionStream:
         self.created = int(time.time())
         self.model = model
         self.include_usage = include_usage
+        self.offset = 0  # characters of text sent so far, for ``text_offset``
 
-    def _chunk(self, text: str, reason: str | None) -> dict[str, Any]:
+    def _chunk(
+        self, text: str, reason: str | None, logprobs: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        choice = {"text": text, "index": 0, "logprobs": self._logprobs(logprobs)}
         return {
             "id": self.id,
             "object": "text_completion",
             "created": self.created,
             "model": self.model,
             "system_fingerprint": "fp_hearth",
-            "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": reason}],
+            "choices": [{**choice, "finish_reason": reason}],
+        }
+
+    def _logprobs(self, entries: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+        """The legacy completions shape: parallel lists, alternatives as token -> logprob."""
+        if not entries:
+            return None
+        offsets = []
+        for entry in entries:
+            offsets.append(self.offset)
+            self.offset += len(entry["token"])
+        return {
+            "tokens": [entry["token"] for entry in entries],
+            "token_logprobs": [entry["logprob"] for entry in entries],
+            "top_logprobs": [
+                {alt["token"]: alt["logprob"] for alt in entry.get("top_logprobs", ())}
+                for entry in entries
+            ],
+            "text_offset": offsets,
         }
 
     def chunks(self, objects: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -296,10 +349,11 @@ class CompletionStream:
                 if self.include_usage:
                     yield {**self._chunk("", None), "choices": [], "usage": _usage(item)}
             elif item.get("response"):
-                yield self._chunk(item["response"], None)
+                yield self._chunk(item["response"], None, item.get("logprobs"))
 
     def completion(self, result: dict[str, Any]) -> dict[str, Any]:
-        body = self._chunk(result.get("response", ""), _finish_reason(result, False))
+        text = result.get("response", "")
+        body = self._chunk(text, _finish_reason(result, False), result.get("logprobs"))
         body["usage"] = _usage(result)
         return body
 

@@ -196,3 +196,60 @@ def metrics(timings: dict[str, Any] | None, total_ns: int, load_ns: int) -> dict
         "eval_duration": int(float(timings.get("predicted_ms", 0)) * 1e6),
     }
     return {key: value for key, value in values.items() if value}
+
+
+MAX_TOP_LOGPROBS = 20
+
+
+def logprobs_wanted(request: dict[str, Any]) -> int | None:
+    """How many alternatives per token the request asks for; None for no logprobs.
+
+    Ollama's fields: ``logprobs`` (bool) and ``top_logprobs`` (0-20, only
+    meaningful with ``logprobs``).
+    """
+    wanted = request.get("logprobs")
+    top = request.get("top_logprobs")
+    if wanted is not None and not isinstance(wanted, bool):
+        raise BadRequest("logprobs must be true or false")
+    if top is not None and (
+        isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_TOP_LOGPROBS
+    ):
+        raise BadRequest(f"top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}")
+    return (top or 0) if wanted else None
+
+
+def logprobs_body(top: int | None, chat: bool) -> dict[str, Any]:
+    """llama-server's fields for logprobs: at least one probability must be asked for.
+
+    Why ``max(1, top)``: llama-server reports a token's own log probability
+    only when it computes some top-N list (``n_probs`` 0 means none at all).
+    """
+    if top is None:
+        return {}
+    n_probs = max(1, top)
+    return {"logprobs": True, "top_logprobs": n_probs} if chat else {"n_probs": n_probs}
+
+
+def logprobs_in(entries: Any, top: int) -> list[dict[str, Any]]:
+    """llama-server's per-token probability entries in Ollama's shape.
+
+    llama-server: ``{"id", "token", "bytes", "logprob", "top_logprobs": [...]}``;
+    Ollama: the same without ``id``, ``top_logprobs`` only when asked for.
+    """
+    out: list[dict[str, Any]] = []
+    for entry in entries or ():
+        item = _token_logprob(entry)
+        if top:
+            item["top_logprobs"] = [_token_logprob(alt) for alt in entry.get("top_logprobs", ())][
+                :top
+            ]
+        out.append(item)
+    return out
+
+
+def _token_logprob(entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "token": entry.get("token", ""),
+        "logprob": float(entry.get("logprob", 0.0)),
+        "bytes": list(entry.get("bytes") or ()),
+    }

@@ -50,12 +50,14 @@ def aggregate_chat(objects: Iterator[dict[str, Any]]) -> dict[str, Any]:
     content: list[str] = []
     thinking: list[str] = []
     calls: list[dict[str, Any]] = []
+    logprobs: list[dict[str, Any]] = []
     final: dict[str, Any] = {}
     for item in objects:
         message = item.get("message", {})
         content.append(message.get("content", ""))
         thinking.append(message.get("thinking", ""))
         calls.extend(message.get("tool_calls", ()))
+        logprobs.extend(item.get("logprobs", ()))
         if item.get("done"):
             final = item
     message = {"role": "assistant", "content": "".join(content)}
@@ -63,21 +65,28 @@ def aggregate_chat(objects: Iterator[dict[str, Any]]) -> dict[str, Any]:
         message["thinking"] = "".join(thinking)
     if calls:
         message["tool_calls"] = calls
-    return {**final, "message": message}
+    result = {**final, "message": message}
+    if logprobs:
+        result["logprobs"] = logprobs
+    return result
 
 
 def aggregate_generate(objects: Iterator[dict[str, Any]]) -> dict[str, Any]:
     response: list[str] = []
     thinking: list[str] = []
+    logprobs: list[dict[str, Any]] = []
     final: dict[str, Any] = {}
     for item in objects:
         response.append(item.get("response", ""))
         thinking.append(item.get("thinking", ""))
+        logprobs.extend(item.get("logprobs", ()))
         if item.get("done"):
             final = item
     result = {**final, "response": "".join(response)}
     if any(thinking):
         result["thinking"] = "".join(thinking)
+    if logprobs:
+        result["logprobs"] = logprobs
     return result
 
 
