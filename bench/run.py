@@ -8,7 +8,10 @@ exact command line Hearth used (read from the process table), so the only
 difference measured is Hearth's own path (Flask, manager, translation,
 NDJSON). Rounds alternate between the two, each timed on the client side:
 time to first token from sending the request, and generation throughput as
-tokens over the time from the first to the last token.
+tokens over the time from the first to the last token. Each round is a
+pair (which side goes first alternates), and besides the two sides' medians
+the report gives the median of the per-pair ratios and differences with a
+95 % bootstrap interval.
 
 Also measured: Hearth start-up (process start to the first answered HTTP
 request), model load through Hearth against a direct llama-server start,
@@ -166,15 +169,21 @@ def main() -> int:
             timed_stream(f"http://127.0.0.1:{port}/v1/chat/completions", direct_body, None, True)
             timed_stream(f"{hearth.ollama_url}/api/chat", hearth_body, None, False)
             rows: dict[str, list[tuple[float, float, int]]] = {"direct": [], "hearth": []}
-            for _ in range(args.rounds):
-                rows["direct"].append(
-                    timed_stream(
-                        f"http://127.0.0.1:{port}/v1/chat/completions", direct_body, None, True
-                    )
-                )
-                rows["hearth"].append(
-                    timed_stream(f"{hearth.ollama_url}/api/chat", hearth_body, None, False)
-                )
+            calls = {
+                "direct": lambda: timed_stream(
+                    f"http://127.0.0.1:{port}/v1/chat/completions", direct_body, None, True
+                ),
+                "hearth": lambda: timed_stream(
+                    f"{hearth.ollama_url}/api/chat", hearth_body, None, False
+                ),
+            }
+            for round_number in range(args.rounds):
+                # Each round is a pair; which side goes first alternates, so
+                # neither always runs on the caches (or the CPU boost) the
+                # other left behind.
+                order = ("direct", "hearth") if round_number % 2 == 0 else ("hearth", "direct")
+                for side in order:
+                    rows[side].append(calls[side]())
         finally:
             direct.terminate()
             direct.wait(timeout=10)
@@ -186,6 +195,8 @@ def main() -> int:
         results[f"{side}_ttft_ms_median"] = round(statistics.median(s[0] for s in samples), 2)
         results[f"{side}_tokens_per_s_median"] = round(statistics.median(s[1] for s in samples), 2)
         results[f"{side}_tokens"] = [s[2] for s in samples]
+        results[f"{side}_ttft_ms"] = [round(s[0], 2) for s in samples]
+        results[f"{side}_tokens_per_s"] = [round(s[1], 2) for s in samples]
     results["throughput_ratio"] = round(
         results["hearth_tokens_per_s_median"] / results["direct_tokens_per_s_median"],
         3,  # type: ignore[operator]
@@ -194,11 +205,32 @@ def main() -> int:
         results["hearth_ttft_ms_median"] - results["direct_ttft_ms_median"],
         2,  # type: ignore[operator]
     )
+    ratios = [h[1] / d[1] for d, h in zip(rows["direct"], rows["hearth"], strict=True) if d[1]]
+    deltas = [h[0] - d[0] for d, h in zip(rows["direct"], rows["hearth"], strict=True)]
+    results["paired_ratio_median"] = round(statistics.median(ratios), 3)
+    results["paired_ratio_ci95"] = [round(x, 3) for x in median_interval(ratios)]
+    results["paired_added_ttft_ms_median"] = round(statistics.median(deltas), 2)
+    results["paired_added_ttft_ms_ci95"] = [round(x, 2) for x in median_interval(deltas)]
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))
     print(report(results))
     return 0
+
+
+def median_interval(values: list[float], resamples: int = 4000) -> tuple[float, float]:
+    """A 95 % bootstrap interval for the median of ``values`` (fixed seed: repeatable).
+
+    Why: on a shared 2-core machine one run's median moves by several per
+    cent; the interval says how far this run's figure can be trusted.
+    """
+    import random
+
+    draw = random.Random(0)
+    medians = sorted(
+        statistics.median(draw.choices(values, k=len(values))) for _ in range(resamples)
+    )
+    return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
 def report(r: dict) -> str:
@@ -210,6 +242,12 @@ def report(r: dict) -> str:
             f"{r['hearth_tokens_per_s_median']} | {r['throughput_ratio']}x |",
             f"| time to first token, ms (median) | {r['direct_ttft_ms_median']} | "
             f"{r['hearth_ttft_ms_median']} | +{r['added_ttft_ms']} ms |",
+            f"| paired rounds: median of Hearth ÷ direct (95 % interval) | | | "
+            f"{r['paired_ratio_median']}x ({r['paired_ratio_ci95'][0]}–"
+            f"{r['paired_ratio_ci95'][1]}) |",
+            f"| paired rounds: median added time to first token (95 % interval) | | | "
+            f"+{r['paired_added_ttft_ms_median']} ms ({r['paired_added_ttft_ms_ci95'][0]}–"
+            f"{r['paired_added_ttft_ms_ci95'][1]}) |",
             f"| model load to ready, ms | {r['direct_load_ms']} | {r['hearth_load_ms']} | |",
             f"| Hearth start-up to first HTTP answer, ms | | {r['hearth_startup_ms']} | |",
             f"| Hearth process RSS idle, MB (no model / model loaded) | | "
