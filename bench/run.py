@@ -8,10 +8,12 @@ exact command line Hearth used (read from the process table), so the only
 difference measured is Hearth's own path (Flask, manager, translation,
 NDJSON). Rounds alternate between the two, each timed on the client side:
 time to first token from sending the request, and generation throughput as
-tokens over the time from the first to the last token. Each round is a
-pair (which side goes first alternates), and besides the two sides' medians
-the report gives the median of the per-pair ratios and differences with a
-95 % bootstrap interval.
+tokens over the time from the first to the last token. Each round runs
+every side once (which goes first rotates), and besides the sides' medians
+the report gives the median of the per-round ratios and differences with a
+95 % bootstrap interval. A third side calls Hearth's own llama-server
+directly (with its key), so one comparison is free of the difference
+between two llama-server processes.
 
 Also measured: Hearth start-up (process start to the first answered HTTP
 request), model load through Hearth against a direct llama-server start,
@@ -168,21 +170,34 @@ def main() -> int:
             # Warm both (prompt cache, page cache) before timing.
             timed_stream(f"http://127.0.0.1:{port}/v1/chat/completions", direct_body, None, True)
             timed_stream(f"{hearth.ollama_url}/api/chat", hearth_body, None, False)
-            rows: dict[str, list[tuple[float, float, int]]] = {"direct": [], "hearth": []}
+            # Hearth's own runner, called directly with its key: the same
+            # process as the Hearth side, so what differs is Hearth's path alone
+            # (two llama-server processes of one command line can differ by
+            # several per cent from start to start).
+            runner_port = command[command.index("--port") + 1]
+            runner_key = {"Authorization": f"Bearer {child.environ().get('LLAMA_API_KEY', '')}"}
             calls = {
                 "direct": lambda: timed_stream(
                     f"http://127.0.0.1:{port}/v1/chat/completions", direct_body, None, True
+                ),
+                "runner": lambda: timed_stream(
+                    f"http://127.0.0.1:{runner_port}/v1/chat/completions",
+                    direct_body,
+                    runner_key,
+                    True,
                 ),
                 "hearth": lambda: timed_stream(
                     f"{hearth.ollama_url}/api/chat", hearth_body, None, False
                 ),
             }
+            calls["runner"]()
+            rows: dict[str, list[tuple[float, float, int]]] = {side: [] for side in calls}
+            sides = list(calls)
             for round_number in range(args.rounds):
-                # Each round is a pair; which side goes first alternates, so
-                # neither always runs on the caches (or the CPU boost) the
-                # other left behind.
-                order = ("direct", "hearth") if round_number % 2 == 0 else ("hearth", "direct")
-                for side in order:
+                # Each round runs every side once; which goes first rotates, so
+                # none always runs on the caches (or the CPU boost) another left.
+                shift = round_number % len(sides)
+                for side in sides[shift:] + sides[:shift]:
                     rows[side].append(calls[side]())
         finally:
             direct.terminate()
@@ -205,12 +220,14 @@ def main() -> int:
         results["hearth_ttft_ms_median"] - results["direct_ttft_ms_median"],
         2,  # type: ignore[operator]
     )
-    ratios = [h[1] / d[1] for d, h in zip(rows["direct"], rows["hearth"], strict=True) if d[1]]
-    deltas = [h[0] - d[0] for d, h in zip(rows["direct"], rows["hearth"], strict=True)]
-    results["paired_ratio_median"] = round(statistics.median(ratios), 3)
-    results["paired_ratio_ci95"] = [round(x, 3) for x in median_interval(ratios)]
-    results["paired_added_ttft_ms_median"] = round(statistics.median(deltas), 2)
-    results["paired_added_ttft_ms_ci95"] = [round(x, 2) for x in median_interval(deltas)]
+    for base, prefix in (("direct", "paired"), ("runner", "same_runner")):
+        pairs = list(zip(rows[base], rows["hearth"], strict=True))
+        ratios = [h[1] / d[1] for d, h in pairs if d[1]]
+        deltas = [h[0] - d[0] for d, h in pairs]
+        results[f"{prefix}_ratio_median"] = round(statistics.median(ratios), 3)
+        results[f"{prefix}_ratio_ci95"] = [round(x, 3) for x in median_interval(ratios)]
+        results[f"{prefix}_added_ttft_ms_median"] = round(statistics.median(deltas), 2)
+        results[f"{prefix}_added_ttft_ms_ci95"] = [round(x, 2) for x in median_interval(deltas)]
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))
@@ -233,6 +250,10 @@ def median_interval(values: list[float], resamples: int = 4000) -> tuple[float, 
     return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
+def span(interval: list[float]) -> str:
+    return f"{interval[0]}–{interval[1]}"
+
+
 def report(r: dict) -> str:
     return "\n".join(
         [
@@ -243,11 +264,14 @@ def report(r: dict) -> str:
             f"| time to first token, ms (median) | {r['direct_ttft_ms_median']} | "
             f"{r['hearth_ttft_ms_median']} | +{r['added_ttft_ms']} ms |",
             f"| paired rounds: median of Hearth ÷ direct (95 % interval) | | | "
-            f"{r['paired_ratio_median']}x ({r['paired_ratio_ci95'][0]}–"
-            f"{r['paired_ratio_ci95'][1]}) |",
+            f"{r['paired_ratio_median']}x ({span(r['paired_ratio_ci95'])}) |",
             f"| paired rounds: median added time to first token (95 % interval) | | | "
-            f"+{r['paired_added_ttft_ms_median']} ms ({r['paired_added_ttft_ms_ci95'][0]}–"
-            f"{r['paired_added_ttft_ms_ci95'][1]}) |",
+            f"+{r['paired_added_ttft_ms_median']} ms ({span(r['paired_added_ttft_ms_ci95'])}) |",
+            f"| same runner: median of Hearth ÷ its own llama-server called directly | | | "
+            f"{r['same_runner_ratio_median']}x ({span(r['same_runner_ratio_ci95'])}) |",
+            f"| same runner: median added time to first token | | | "
+            f"+{r['same_runner_added_ttft_ms_median']} ms "
+            f"({span(r['same_runner_added_ttft_ms_ci95'])}) |",
             f"| model load to ready, ms | {r['direct_load_ms']} | {r['hearth_load_ms']} | |",
             f"| Hearth start-up to first HTTP answer, ms | | {r['hearth_startup_ms']} | |",
             f"| Hearth process RSS idle, MB (no model / model loaded) | | "
