@@ -132,26 +132,19 @@ def test_logprobs_with_tools_is_a_clear_400(hearth: HearthProcess, client: ollam
 
 def test_openai_chat_logprobs(hearth: HearthProcess) -> None:
     client = openai.OpenAI(base_url=f"{hearth.ollama_url}/v1", api_key="unused")
-    reply = client.chat.completions.create(
-        model=GEMMA_NAME,
-        messages=[{"role": "user", "content": "Name a fruit."}],
-        max_tokens=8,
-        temperature=0,
-        logprobs=True,
-        top_logprobs=2,
-    )
+    request = {
+        "model": GEMMA_NAME,
+        "messages": [{"role": "user", "content": "Name a fruit."}],
+        "max_tokens": 8,
+        "temperature": 0,
+        "logprobs": True,
+    }
+    reply = client.chat.completions.create(**request, top_logprobs=2)
     content = reply.choices[0].logprobs.content
     assert_greedy_entries([entry.model_dump() for entry in content], 2)
     assert "".join(entry.token for entry in content) == reply.choices[0].message.content
 
-    stream = client.chat.completions.create(
-        model=GEMMA_NAME,
-        messages=[{"role": "user", "content": "Name a fruit."}],
-        max_tokens=8,
-        temperature=0,
-        logprobs=True,
-        stream=True,
-    )
+    stream = client.chat.completions.create(**request, stream=True)
     streamed = [
         e
         for chunk in stream

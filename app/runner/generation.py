@@ -141,8 +141,13 @@ def _merged_options(spec: Any, request_options: dict[str, Any]) -> dict[str, Any
 
 
 def _chat_body(
-    spec: Any, request: dict[str, Any], options: dict[str, Any], num_ctx: int
+    spec: Any,
+    request: dict[str, Any],
+    options: dict[str, Any],
+    num_ctx: int,
+    wanted: int | None = None,
 ) -> dict[str, Any]:
+    """llama-server's chat body; ``wanted``: the request's logprobs (``logprobs_wanted``)."""
     messages = list(spec.messages or []) + list(request.get("messages") or [])
     converted = chat_messages(messages)
     system = request.get("system", spec.system)
@@ -157,7 +162,7 @@ def _chat_body(
         **format_body(request.get("format")),
         **think_body(request.get("think"), spec.capabilities),
     }
-    body.update(logprobs_body(logprobs_wanted(request), chat=True))
+    body.update(logprobs_body(wanted, chat=True))
     tools = request.get("tools")
     if tools:
         if not isinstance(tools, list):
@@ -218,8 +223,7 @@ def _post_chat(
 def _prompt_tokens(lease: Lease, body: dict[str, Any], messages: list[dict[str, Any]]) -> int:
     """Tokens of ``messages`` in the model's template (images by Ollama's estimate)."""
     texts, images = zip(*(fit_context.text_only(m) for m in messages), strict=True)
-    fields = {key: body[key] for key in ("tools", "chat_template_kwargs") if key in body}
-    prompt = _rendered_prompt(lease, {**fields, "messages": list(texts)})
+    prompt = _rendered_prompt(lease, {**body, "messages": list(texts)})
     tokenized = _runner_json(
         lease, "/tokenize", {"content": prompt, "add_special": True, "parse_special": True}
     )
@@ -315,16 +319,15 @@ def chat(
     if request.get("tools") and wanted is not None:
         # llama-server cannot stream logprobs alongside tool-call parsing.
         raise BadRequest("logprobs cannot be combined with tools")
-    top = wanted or 0
     if not request.get("messages"):
         empty = {"message": {"role": "assistant", "content": ""}}
         yield _load_or_unload(scheduler, spec, options, keep_alive, empty)
         return
     lease = _lease(scheduler, spec, options, keep_alive)
     try:
-        body = _chat_body(spec, request, options, lease.runner.config.ctx_per_slot)
+        body = _chat_body(spec, request, options, lease.runner.config.ctx_per_slot, wanted)
         truncate = request.get("truncate") is not False
-        with contextlib.closing(_stream_chat(lease, body, abort, truncate, top)) as pieces:
+        with contextlib.closing(_stream_chat(lease, body, abort, truncate, wanted or 0)) as pieces:
             for content, thinking, logprobs, calls, info in pieces:
                 if info is None:
                     message: dict[str, Any] = {"role": "assistant", "content": content}
@@ -378,7 +381,7 @@ def generate(
     if not isinstance(prompt, str):
         raise BadRequest("prompt must be a string")
     context = _context_tokens(request.get("context"))
-    top = logprobs_wanted(request) or 0
+    wanted = logprobs_wanted(request)
     options = _merged_options(spec, request_options)
     if not prompt and not request.get("suffix"):
         yield _load_or_unload(scheduler, spec, options, keep_alive, {"response": ""})
@@ -388,19 +391,17 @@ def generate(
         num_ctx = lease.runner.config.ctx_per_slot
         if raw or request.get("suffix"):
             yield from _generate_raw(
-                lease, request, prompt, options, num_ctx, model, started, abort
+                lease, request, prompt, options, num_ctx, model, started, abort, wanted
             )
             return
         chat_request = {
             "messages": [{"role": "user", "content": prompt, "images": request.get("images")}],
             "format": request.get("format"),
             "think": request.get("think"),
-            "logprobs": request.get("logprobs"),
-            "top_logprobs": request.get("top_logprobs"),
         }
         if request.get("system"):
             chat_request["system"] = request["system"]
-        body = _chat_body(spec, chat_request, options, num_ctx)
+        body = _chat_body(spec, chat_request, options, num_ctx, wanted)
         if context:
             # An earlier answer's tokens, then this prompt in the model's template.
             rendered = _rendered_prompt(lease, body)
@@ -413,13 +414,14 @@ def generate(
                 model,
                 started,
                 abort,
+                wanted,
                 prompt_body=[*context, rendered],
                 context=(context, rendered),
             )
             return
         answer: list[str] = []
         truncate = request.get("truncate") is not False
-        with contextlib.closing(_stream_chat(lease, body, abort, truncate, top)) as pieces:
+        with contextlib.closing(_stream_chat(lease, body, abort, truncate, wanted or 0)) as pieces:
             for content, thinking, logprobs, calls, info in pieces:
                 if info is None:
                     answer.append(content)
@@ -463,6 +465,7 @@ def _generate_raw(
     model: str,
     started: float,
     abort: Abort | None,
+    wanted: int | None = None,
     prompt_body: list[Any] | None = None,
     context: tuple[list[int], str] | None = None,
 ) -> Iterator[dict[str, Any]]:
@@ -470,14 +473,13 @@ def _generate_raw(
 
     ``prompt_body`` replaces the prompt (llama-server takes token ids and
     text mixed); with ``context`` (earlier tokens, this prompt rendered) the
-    final object carries the new ``context``.
+    final object carries the new ``context``; ``wanted``: the request's logprobs.
     """
-    top = logprobs_wanted(request)
     body: dict[str, Any] = {
         "stream": True,
         "cache_prompt": _cache_prompt(options),
         **sampling_body(options, num_ctx),
-        **logprobs_body(top, chat=False),
+        **logprobs_body(wanted, chat=False),
     }
     fmt = format_body(request.get("format")).get("response_format")
     if fmt is not None:
@@ -498,8 +500,8 @@ def _generate_raw(
             if text or not stop:
                 answer.append(text)
                 chunk = _raw_chunk(model, text)
-                if top is not None and event.get("completion_probabilities"):
-                    chunk["logprobs"] = logprobs_in(event["completion_probabilities"], top)
+                if wanted is not None and event.get("completion_probabilities"):
+                    chunk["logprobs"] = logprobs_in(event["completion_probabilities"], wanted)
                 yield chunk
             if stop:
                 final = event

@@ -293,7 +293,7 @@ class ChatStream:
                 {
                     "index": 0,
                     "message": out,
-                    "logprobs": _chat_logprobs(result["logprobs"]) if logprobs else None,
+                    "logprobs": _chat_logprobs(logprobs) if logprobs else None,
                     "finish_reason": _finish_reason(result, bool(calls)),
                 }
             ],

@@ -240,9 +240,8 @@ def logprobs_in(entries: Any, top: int) -> list[dict[str, Any]]:
     for entry in entries or ():
         item = _token_logprob(entry)
         if top:
-            item["top_logprobs"] = [_token_logprob(alt) for alt in entry.get("top_logprobs", ())][
-                :top
-            ]
+            alternatives = entry.get("top_logprobs", ())[:top]
+            item["top_logprobs"] = [_token_logprob(alt) for alt in alternatives]
         out.append(item)
     return out
 
