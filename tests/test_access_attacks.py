@@ -38,7 +38,13 @@ def state(process: HearthProcess, headers: dict[str, str] | None = None) -> tupl
     return chat_ids(process.url, headers), store_files(process.home)
 
 
-FOREIGN_ORIGINS = ["https://evil.com", "http://localhost:3000", "null"]
+FOREIGN_ORIGINS = [
+    "https://evil.com",
+    "http://localhost.evil.com",
+    "http://localhost:1.evil.com",
+    "null",
+]
+"""Refused everywhere; a local page (``http://localhost:3000``) on /api/v1 only: test_origins."""
 
 
 @pytest.mark.parametrize("origin", FOREIGN_ORIGINS)

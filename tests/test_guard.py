@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.web.guard import host_allowed, origin_allowed
+from app.web.guard import host_allowed, origin_admitted, origin_allowed
 
 
 @pytest.mark.parametrize(
@@ -59,3 +59,41 @@ def test_configured_origin_wildcard() -> None:
     assert origin_allowed("https://chat.example.org", "localhost:8080", "http", patterns)
     assert origin_allowed("vscode-webview://abc", "localhost:8080", "http", patterns)
     assert not origin_allowed("https://example.com", "localhost:8080", "http", patterns)
+
+
+OLLAMA_DEFAULTS = [
+    "http://localhost",
+    "http://localhost:3000",
+    "https://127.0.0.1:5173",
+    "http://0.0.0.0:8081",
+    "app://obsidian.md",
+    "file://",
+    "tauri://localhost",
+    "vscode-webview://abc",
+    "vscode-file://vscode-app",
+    "chrome-extension://abcdefgh",
+    "moz-extension://1234",
+]
+
+
+@pytest.mark.parametrize("origin", OLLAMA_DEFAULTS)
+def test_ollama_default_origins_only_on_the_model_api(origin: str) -> None:
+    assert origin_admitted(origin, "127.0.0.1:8080", "http", (), model_api=True)
+    assert not origin_admitted(origin, "127.0.0.1:8080", "http", (), model_api=False)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://evil.com",
+        "http://localhost.evil.com",
+        "http://localhost:3000.evil.com",
+        "http://localhost:abc",
+        "http://127.0.0.1.nip.io",
+        "http://192.168.1.5:3000",
+        "null",
+        "",
+    ],
+)
+def test_other_origins_stay_out_of_the_model_api(origin: str) -> None:
+    assert not origin_admitted(origin, "127.0.0.1:8080", "http", (), model_api=True)

@@ -17,14 +17,21 @@ from app.web.openai_api import openai_api
 from app.web.ui import register_ui
 
 
-def _base_app(settings: Settings, manager: ModelManager | None, verifier: Verifier | None) -> Flask:
+def _base_app(
+    settings: Settings,
+    manager: ModelManager | None,
+    verifier: Verifier | None,
+    model_api_prefix: str,
+) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config["HEARTH_SETTINGS"] = settings
     app.extensions["hearth_manager"] = manager or ModelManager(settings)
     app.json.sort_keys = False  # keep Ollama's field order
     app.json.compact = True
     register_error_handlers(app)
-    install_guard(app, list(settings.allowed_hosts), list(settings.origins), verifier)
+    install_guard(
+        app, list(settings.allowed_hosts), list(settings.origins), verifier, model_api_prefix
+    )
     return app
 
 
@@ -35,7 +42,7 @@ def create_app(
     ui_dist: Path | None = None,
 ) -> Flask:
     """Build the Flask app; ``manager`` is shared with the CLI and the desktop shell."""
-    app = _base_app(settings, manager, verifier)
+    app = _base_app(settings, manager, verifier, model_api_prefix="/ollama/")
     register_app_api(app, settings, app.extensions["hearth_manager"])
     app.register_blueprint(ollama_api, url_prefix="/ollama")
     app.register_blueprint(openai_api, url_prefix="/ollama/v1")
@@ -51,7 +58,7 @@ def create_ollama_app(
     Editors and tools that expect Ollama on 127.0.0.1:11434 then use Hearth's
     models, under the same Host, Origin and token rules.
     """
-    app = _base_app(settings, manager, verifier)
+    app = _base_app(settings, manager, verifier, model_api_prefix="/")
     app.register_blueprint(ollama_api, url_prefix="")
     app.register_blueprint(openai_api, url_prefix="/v1")
     return app
