@@ -131,7 +131,7 @@ class ModelManager:
             manifest = self.store.read_manifest(model)
         except ModelNotFound:
             raise ModelNotFound(f"model '{name}' not found") from None
-        self.scheduler.unload(manifest.digest)
+        self.scheduler.retire(manifest.digest)
         self.store.delete_model(manifest.name)
 
     # -- pulls ---------------------------------------------------------
@@ -312,14 +312,15 @@ class ModelManager:
         for entry in self.scheduler.ps():
             runner = entry["runner"]
             spec = runner.spec
-            details = {k: v for k, v in spec.details.items() if k != "parent_model"}
             models.append(
                 {
                     "name": spec.display,
                     "model": spec.display,
                     "size": entry["size"],
                     "digest": spec.digest,
-                    "details": details,
+                    # Ollama's ps leaves parent_model empty, but its JSON has the
+                    # key (no omitempty), and clients typed on it expect it.
+                    "details": spec.details,
                     "expires_at": entry["expires_at"].isoformat(timespec="microseconds"),
                     "size_vram": entry["size_vram"],
                     "context_length": entry["context_length"],

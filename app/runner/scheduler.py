@@ -173,6 +173,9 @@ class Scheduler:
         """How runners are stopped if Hearth dies (see ``app.runner.child_guard``)."""
         self.threads = threads or detect_hardware().physical_cores
         self._runners: dict[tuple[str, LaunchConfig], Runner] = {}
+        self._retired: list[Runner] = []
+        """Runners of deleted or replaced models still finishing an answer: never leased
+        again, not listed, stopped when their last request ends."""
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._closed = False
@@ -244,6 +247,7 @@ class Scheduler:
                 runner = None
             if runner is None:
                 self._replace_other_configs(spec.digest, key)
+                self._retire_same_name(spec.display, spec.digest)
                 self._make_room()
                 runner = self._spawn(key, spec, keep_alive)
             runner.active += 1
@@ -303,7 +307,10 @@ class Scheduler:
             runner.active -= 1
             if runner.active > 0:
                 return
-            if runner.failed or runner.keep_alive <= 0:
+            if runner in self._retired:
+                self._retired.remove(runner)
+                threading.Thread(target=runner.server.stop, daemon=True).start()
+            elif runner.failed or runner.keep_alive <= 0:
                 self._drop(runner)
             else:
                 runner.expires_at = _expiry(runner.keep_alive)
@@ -314,6 +321,20 @@ class Scheduler:
         for other in list(self._runners.values()):
             if other.key[0] == digest and other.key != key and other.active == 0:
                 self._drop(other)
+
+    def _retire_same_name(self, name: str, digest: str) -> None:
+        """One runner per name: a model re-created under its name replaces the old one's."""
+        for other in list(self._runners.values()):
+            if other.name == name and other.key[0] != digest:
+                self._retire(other)
+
+    def _retire(self, runner: Runner) -> None:
+        """Stop ``runner`` now if idle, else once its answers end; never lease it again."""
+        if runner.active:
+            del self._runners[runner.key]
+            self._retired.append(runner)
+        else:
+            self._drop(runner)
 
     def _make_room(self) -> None:
         while len(self._runners) >= self.max_loaded:
@@ -358,6 +379,19 @@ class Scheduler:
                         self._drop(runner)
         return count
 
+    def retire(self, digest: str) -> int:
+        """A model was deleted: its runners stop once their answers end, and are not reused.
+
+        Unlike ``unload``, a runner still answering is taken out of the table at
+        once, so a model re-created under the same name loads afresh and
+        ``/api/ps`` lists one runner for the name.
+        """
+        with self._lock:
+            runners = [r for r in self._runners.values() if r.key[0] == digest]
+            for runner in runners:
+                self._retire(runner)
+        return len(runners)
+
     def loaded(self) -> list[Runner]:
         with self._lock:
             return [r for r in self._runners.values() if r.loaded.is_set()]
@@ -385,8 +419,9 @@ class Scheduler:
         """Stop every runner (graceful, then forced) and the keep-alive thread."""
         with self._lock:
             self._closed = True
-            runners = list(self._runners.values())
+            runners = list(self._runners.values()) + self._retired
             self._runners.clear()
+            self._retired = []
             self._wake.notify_all()
         threads = [threading.Thread(target=r.server.stop) for r in runners]
         for thread in threads:
