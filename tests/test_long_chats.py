@@ -62,6 +62,8 @@ def test_truncate_false_keeps_the_refusal(hearth: HearthProcess) -> None:
     )
     assert reply.status_code == 400
     assert "exceeds the available context size" in reply.json()["error"]
+    assert "truncate is false" in reply.json()["error"]
+    assert "num_ctx 512" in reply.json()["error"]
 
 
 def test_a_last_message_too_long_on_its_own_is_a_clear_400(hearth: HearthProcess) -> None:
@@ -73,3 +75,5 @@ def test_a_last_message_too_long_on_its_own_is_a_clear_400(hearth: HearthProcess
     )
     assert reply.status_code == 400
     assert "exceeds the available context size" in reply.json()["error"]
+    assert "the last message does not fit even alone" in reply.json()["error"]
+    assert "num_ctx 512" in reply.json()["error"]

@@ -28,6 +28,7 @@ import requests.adapters
 from app.models.digests import parse_digest
 from app.models.errors import BadManifest
 from app.models.names import ModelName
+from app.models.network_words import network_failure
 from app.models.pull_errors import (
     InsecureProtocol,
     ManifestNotFound,
@@ -191,7 +192,9 @@ class RegistryClient:
         except BadManifest:
             raise Unauthorized("unauthorized: the registry's token response is too large") from None
         except requests.RequestException as error:
-            raise RegistryError(f"cannot get a registry token: {error}") from None
+            raise RegistryError(
+                f"cannot get a registry token: {network_failure('GET', error)}"
+            ) from None
         try:
             data: Any = json.loads(body)
         except ValueError:
@@ -229,7 +232,7 @@ class RegistryClient:
         try:
             response = self._follow(url, {"Accept": MANIFEST_ACCEPT})
         except requests.RequestException as error:
-            raise RegistryError(f"pull model manifest: {error}") from None
+            raise RegistryError(f"pull model manifest: {network_failure('GET', error)}") from None
         with response:
             if response.status_code == 404:
                 raise ManifestNotFound()

@@ -21,6 +21,7 @@ from app.models.gguf_meta import (
     _Skipped,
     capabilities,
     describe,
+    parameter_count,
     read_gguf,
     tensor_type_name,
 )
@@ -279,7 +280,11 @@ def show_model(store: ModelStore, manifest: Manifest, verbose: bool = False) -> 
     result["details"] = describe(metadata, tensors)
     if messages:
         result["messages"] = messages
-    result["model_info"] = _plain_metadata(metadata, verbose)
+    # Ollama's GGUF reader always adds the count (from the tensors), converter or not.
+    result["model_info"] = {
+        **_plain_metadata(metadata, verbose),
+        "general.parameter_count": parameter_count(metadata, tensors),
+    }
     if projectors:
         projector_meta, _ = gguf_header(store, projectors[0].digest)
         result["projector_info"] = _plain_metadata(projector_meta, verbose)

@@ -204,20 +204,37 @@ def _post_chat(
     (``fit_context``) and the request is sent once more.
     """
     path = "/v1/chat/completions"
+    ctx = lease.runner.config.ctx_per_slot
     try:
         return _post(lease, path, body, stream=True, abort=abort)
     except UpstreamRejected as error:
-        if not truncate or error.kind != fit_context.OVERFLOW_ERROR:
+        if error.kind != fit_context.OVERFLOW_ERROR:
             raise
+        if not truncate:
+            raise _too_long(
+                error, ctx, "truncate is false, so no older message was left out"
+            ) from None
         refusal = error
-    ctx = lease.runner.config.ctx_per_slot
     budget = ctx - fit_context.answer_reserve(ctx, int(body.get("n_predict", ctx)))
     messages = fit_context.fitted_messages(
         body["messages"], budget, lambda kept: _prompt_tokens(lease, body, kept)
     )
     if messages is None or len(messages) == len(body["messages"]):
-        raise refusal
+        kept = (
+            "system prompt, tools and last message do" if body.get("tools") else "last message does"
+        )
+        raise _too_long(refusal, ctx, f"the {kept} not fit even alone")
     return _post(lease, path, {**body, "messages": messages}, stream=True, abort=abort)
+
+
+def _too_long(refusal: UpstreamRejected, ctx: int, why: str) -> UpstreamRejected:
+    """llama-server's refusal, with what did not fit and the option that changes it."""
+    return UpstreamRejected(
+        400,
+        f"{refusal}: {why}; the model's context is num_ctx {ctx}: raise num_ctx (in the"
+        " request's options or the model's parameters) or send a shorter message",
+        refusal.kind,
+    )
 
 
 def _prompt_tokens(lease: Lease, body: dict[str, Any], messages: list[dict[str, Any]]) -> int:

@@ -131,14 +131,17 @@ def ps() -> Response:
 def generate() -> Response:
     body = json_body()
     objects = watched_generation(lambda abort: manager().generate(body, abort))
-    return _respond(objects, wants_stream(body), aggregate_generate)
+    # A load or unload (nothing to generate) is one JSON object, never a stream, as in Ollama.
+    generates = bool(body.get("prompt") or body.get("suffix"))
+    return _respond(objects, wants_stream(body) and generates, aggregate_generate)
 
 
 @ollama_api.post("/api/chat")
 def chat() -> Response:
     body = json_body()
     objects = watched_generation(lambda abort: manager().chat(body, abort))
-    return _respond(objects, wants_stream(body), aggregate_chat)
+    generates = bool(body.get("messages"))  # else a load or unload: one JSON object
+    return _respond(objects, wants_stream(body) and generates, aggregate_chat)
 
 
 @ollama_api.post("/api/embed")
