@@ -48,6 +48,8 @@ class Settings:
     """Opt-in drop-in listener serving the Ollama API at ``/api`` (e.g. 11434)."""
     pull_max_bytes_per_second: float | None = None
     """Bandwidth cap for pulls (``HEARTH_PULL_MAX_BPS``), for metered links."""
+    pull_manifest_timeout: float = 30.0
+    """Seconds for a whole manifest or token exchange (``HEARTH_PULL_MANIFEST_TIMEOUT``)."""
     num_parallel: int | None = None
     """Slots per llama-server (``HEARTH_NUM_PARALLEL``); None chooses from memory (1 or 2)."""
     max_loaded_models: int = 3
@@ -163,5 +165,6 @@ def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Set
         "max_loaded_models": _number_env(env, "HEARTH_MAX_LOADED_MODELS", int, 1),
         "context_length": _number_env(env, "HEARTH_CONTEXT_LENGTH", int, 256),
         "load_timeout": _number_env(env, "HEARTH_LOAD_TIMEOUT", float, 0.1),
+        "pull_manifest_timeout": _number_env(env, "HEARTH_PULL_MANIFEST_TIMEOUT", float, 0.1),
     }
     return settings.with_overrides(**runner_knobs).with_overrides(**overrides)

@@ -73,6 +73,8 @@ class PullTuning:
     backoff_base: float = 1.0
     backoff_max: float = 30.0
     stall_timeout: float = 30.0
+    exchange_deadline: float = 30.0
+    """Seconds a manifest or token exchange may take in all (``HEARTH_PULL_MANIFEST_TIMEOUT``)."""
     connect_timeout: float = 10.0
     checkpoint_interval: float = 0.25
     """Seconds between progress records: at most this much of each part is fetched twice."""
@@ -575,6 +577,24 @@ class BlobDownload:
                 self._save(part)
 
     def _attempt(self, part: Part) -> None:
+        """One ranged request for the rest of ``part``.
+
+        It runs under the client's guard with this download's stop flag, so
+        a cancel shuts the socket of a read blocked on a trickling registry
+        (a socket timeout never trips while a byte comes every few seconds);
+        whatever that read then raises becomes ``PullCancelled``.
+        """
+        with self.client.guard(stop=self._stopping, what=f"blob {self.digest}"):
+            try:
+                self._attempt_guarded(part)
+            except (PullCancelled, DiskFull):
+                raise
+            except Exception:
+                if self._stopping():
+                    raise PullCancelled() from None
+                raise
+
+    def _attempt_guarded(self, part: Part) -> None:
         start = part.offset + part.completed
         end = part.offset + part.size - 1
         try:

@@ -54,7 +54,10 @@ class ModelManager:
             load_timeout=settings.load_timeout,
             child_watch=settings.child_watch,
         )
-        tuning = PullTuning(max_bytes_per_second=settings.pull_max_bytes_per_second)
+        tuning = PullTuning(
+            max_bytes_per_second=settings.pull_max_bytes_per_second,
+            exchange_deadline=settings.pull_manifest_timeout,
+        )
         self.pulls = PullRegistry(self.store, tuning=tuning)
         self._pending_path = settings.data_dir / "pulls.json"
         self._pending_lock = threading.Lock()

@@ -50,12 +50,16 @@ def _host_port(url: str) -> tuple[str, str]:
     return host, f"{shown}:{port}"
 
 
-def network_failure(method: str, error: requests.RequestException) -> str:
+def network_failure(method: str, error: Exception) -> str:
     """``Get "URL": <cause>`` with the cause in Go's words where we know them.
 
-    The URL is the one that failed (after any redirect), as Go's error names it.
+    The URL is the one that failed (after any redirect), as Go's error names it;
+    an error that knows no request (``http.client``'s own) is said as it is.
     """
-    url = str(error.request.url) if error.request is not None else ""
+    request = getattr(error, "request", None)
+    url = str(getattr(request, "url", "") or "")
+    if not url:
+        return str(error)
     host, address = _host_port(url)
     verb = method.capitalize()
     for cause in _causes(error):

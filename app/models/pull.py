@@ -85,6 +85,8 @@ def pull_model(
         session=session,
         connect_timeout=tuning.connect_timeout,
         read_timeout=tuning.stall_timeout,
+        deadline=tuning.exchange_deadline,
+        cancel=cancel,
     )
 
     yield {"status": "pulling manifest"}

@@ -9,21 +9,29 @@ What it guards against, since a registry is a remote party we do not trust:
   a CDN gets a plain request; the token realm must be on the registry host,
   as Ollama requires;
 * redirects only go to http(s), and never from https down to http unless
-  the pull is ``insecure``.
+  the pull is ``insecure``; there are at most ``MAX_REDIRECTS`` of them, and
+  every hop, and the token realm, must pass ``redirect_policy`` (no
+  loopback or private address the registry is not itself on: no SSRF);
+* a manifest or token exchange has ``deadline`` seconds in all, and every
+  request and read obeys the pull's cancel within a fraction of a second,
+  however slowly the registry trickles bytes (``request_guard``).
 """
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from threading import Event
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import requests.adapters
 
 from app.models.digests import parse_digest
 from app.models.errors import BadManifest
@@ -32,16 +40,21 @@ from app.models.network_words import network_failure
 from app.models.pull_errors import (
     InsecureProtocol,
     ManifestNotFound,
+    PullCancelled,
     RegistryError,
     Unauthorized,
     UnsafeRedirect,
 )
+from app.models.redirect_policy import AddressPolicy
+from app.models.request_guard import ReadWatch, guarded_session, peer_check, watching
 from app.models.store import MANIFEST_MEDIA_TYPE, MAX_MANIFEST_BYTES
 
 OCI_MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
 MANIFEST_ACCEPT = f"{MANIFEST_MEDIA_TYPE}, {OCI_MANIFEST_MEDIA_TYPE};q=0.9"
 MAX_REDIRECTS = 10
 MAX_TOKEN_BYTES = 64 * 1024
+EXCHANGE_DEADLINE = 30.0
+"""Seconds a manifest or token exchange may take in all (both are small)."""
 USER_AGENT = "hearth (ollama-compatible)"
 _REDIRECTS = {301, 302, 303, 307, 308}
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))')
@@ -111,6 +124,9 @@ class RegistryClient:
 
     Thread-safe for concurrent blob reads: the token is a plain attribute
     and ``requests.Session`` tolerates concurrent requests for this use.
+    A ``session`` passed in should come from ``request_guard.guarded_session``;
+    another one works, but without the deadline, cancel and peer-address
+    hooks on its connections.
     """
 
     def __init__(
@@ -121,14 +137,20 @@ class RegistryClient:
         session: requests.Session | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
+        deadline: float = EXCHANGE_DEADLINE,
+        cancel: Event | None = None,
     ) -> None:
         self.name = name
         self.insecure = insecure
         self.base_url = registry_base_url(name, insecure)
         self.repo_url = f"{self.base_url}/v2/{name.namespace}/{name.model}"
-        self.session = session or _pooled_session()
+        self.session = session or guarded_session()
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.deadline = deadline
+        """Seconds a whole manifest or token exchange may take (redirects and body included)."""
+        self.cancel = cancel or Event()
+        self.policy = AddressPolicy(urlsplit(self.base_url).hostname or "")
         self._token: str | None = None
 
     # -- plumbing ------------------------------------------------------
@@ -138,20 +160,45 @@ class RegistryClient:
             headers["Authorization"] = f"Bearer {self._token}"
         return headers
 
-    def _send(
-        self, method: str, url: str, headers: dict[str, str] | None, read_timeout: float | None
+    @contextmanager
+    def guard(
+        self, seconds: float | None = None, stop: Any = None, what: str = "registry request"
+    ) -> Iterator[ReadWatch]:
+        """Requests and reads in the block stop at ``seconds`` in all, or on cancel (or ``stop``).
+
+        A watch that fired turns whatever the cut-off read raised (or a
+        body that merely looks short) into ``PullCancelled`` or a
+        ``RegistryError`` naming ``what`` and the deadline.
+        """
+        stopping = stop or self.cancel.is_set
+        with watching(seconds, stopping) as watch:
+            try:
+                yield watch
+            except Exception:
+                _raise_if_fired(watch, what)
+                raise
+            _raise_if_fired(watch, what)
+
+    def _get(
+        self, url: str, headers: dict[str, str], read_timeout: float | None
     ) -> requests.Response:
-        """One request, answering a bearer challenge once; never follows redirects."""
-        timeout = (self.connect_timeout, read_timeout or self.read_timeout)
-        for attempt in range(2):
-            response = self.session.request(
-                method,
+        """One GET, never following redirects; new connections must reach allowed addresses."""
+        with peer_check(self.policy.check_peer):
+            return self.session.request(
+                "GET",
                 url,
-                headers=self._headers(url, headers),
+                headers=headers,
                 allow_redirects=False,
                 stream=True,
-                timeout=timeout,
+                timeout=(self.connect_timeout, read_timeout or self.read_timeout),
             )
+
+    def _send(
+        self, url: str, headers: dict[str, str] | None, read_timeout: float | None
+    ) -> requests.Response:
+        """One request, answering a bearer challenge once; never follows redirects."""
+        for attempt in range(2):
+            response = self._get(url, self._headers(url, headers), read_timeout)
             if response.status_code != 401 or _origin(url) != _origin(self.base_url):
                 return response
             challenge = response.headers.get("WWW-Authenticate", "")
@@ -173,25 +220,21 @@ class RegistryClient:
             raise Unauthorized(f"unauthorized: token realm {realm!r} is not on the registry host")
         if parts.scheme == "http" and not (self.insecure or is_loopback_host(self.name.host)):
             raise InsecureProtocol()
+        self.policy.check_url(realm, "token realm")
         query = {"service": params.get("service", ""), "ts": str(int(time.time()))}
         if params.get("scope"):
             query["scope"] = params["scope"]
+        url = requests.Request("GET", realm, params=query).prepare().url or realm
         try:
-            response = self.session.get(
-                realm,
-                params=query,
-                headers={"User-Agent": USER_AGENT},
-                timeout=(self.connect_timeout, self.read_timeout),
-                allow_redirects=False,
-                stream=True,  # read with a bound below, never whole
-            )
-            with response:
-                if response.status_code != 200:
-                    raise Unauthorized()
-                body = _read_bounded(response, MAX_TOKEN_BYTES)
+            with self.guard(self.deadline, what="the registry's token"):
+                response = self._follow(url, {"User-Agent": USER_AGENT}, authorize=False)
+                with response:
+                    if response.status_code != 200:
+                        raise Unauthorized()
+                    body = _read_bounded(response, MAX_TOKEN_BYTES)  # never read whole
         except BadManifest:
             raise Unauthorized("unauthorized: the registry's token response is too large") from None
-        except requests.RequestException as error:
+        except (requests.RequestException, http.client.HTTPException) as error:
             raise RegistryError(
                 f"cannot get a registry token: {network_failure('GET', error)}"
             ) from None
@@ -205,11 +248,19 @@ class RegistryClient:
         return token
 
     def _follow(
-        self, url: str, headers: dict[str, str], read_timeout: float | None = None
+        self,
+        url: str,
+        headers: dict[str, str],
+        read_timeout: float | None = None,
+        *,
+        authorize: bool = True,
     ) -> requests.Response:
         """GET with redirects followed by hand, under the rules in the module docstring."""
         for _hop in range(MAX_REDIRECTS + 1):
-            response = self._send("GET", url, headers, read_timeout)
+            if authorize:
+                response = self._send(url, headers, read_timeout)
+            else:
+                response = self._get(url, headers, read_timeout)
             if response.status_code not in _REDIRECTS:
                 return response
             location = response.headers.get("Location", "")
@@ -222,26 +273,32 @@ class RegistryClient:
                 )
             if scheme == "http" and urlsplit(url).scheme == "https" and not self.insecure:
                 raise UnsafeRedirect("registry redirected from https to plain http; refused")
+            self.policy.check_url(target)
             url = target
-        raise UnsafeRedirect("too many redirects from the registry")
+        raise UnsafeRedirect(f"too many redirects from the registry (more than {MAX_REDIRECTS})")
 
     # -- manifests -----------------------------------------------------
     def fetch_manifest(self) -> bytes:
         """The manifest bytes exactly as sent (they are stored and hashed as they are)."""
         url = f"{self.repo_url}/manifests/{self.name.tag}"
         try:
-            response = self._follow(url, {"Accept": MANIFEST_ACCEPT})
-        except requests.RequestException as error:
+            with self.guard(self.deadline, what="the manifest"):
+                response = self._follow(url, {"Accept": MANIFEST_ACCEPT})
+                with response:
+                    return self._manifest_body(response)
+        except (requests.RequestException, http.client.HTTPException) as error:
             raise RegistryError(f"pull model manifest: {network_failure('GET', error)}") from None
-        with response:
-            if response.status_code == 404:
-                raise ManifestNotFound()
-            if response.status_code >= 400:
-                body = _read_bounded(response, 4096, truncate=True).decode("utf-8", "replace")
-                raise RegistryError(f"pull model manifest: {response.status_code}: {body.strip()}")
-            if response.status_code != 200:
-                raise RegistryError(f"pull model manifest: unexpected {response.status_code}")
-            return _read_bounded(response, MAX_MANIFEST_BYTES)
+
+    @staticmethod
+    def _manifest_body(response: requests.Response) -> bytes:
+        if response.status_code == 404:
+            raise ManifestNotFound()
+        if response.status_code >= 400:
+            body = _read_bounded(response, 4096, truncate=True).decode("utf-8", "replace")
+            raise RegistryError(f"pull model manifest: {response.status_code}: {body.strip()}")
+        if response.status_code != 200:
+            raise RegistryError(f"pull model manifest: unexpected {response.status_code}")
+        return _read_bounded(response, MAX_MANIFEST_BYTES)
 
     # -- blobs ---------------------------------------------------------
     def blob_url(self, digest: str) -> str:
@@ -254,7 +311,8 @@ class RegistryClient:
 
         The status is 206 or 200 (servers may ignore Range); anything else
         raises ``RegistryError`` with the status, so callers can decide
-        whether to retry (``retryable_status``).
+        whether to retry (``retryable_status``). Open and read it inside
+        ``guard`` so that a cancel cuts a blocked read short.
         """
         headers = {"Range": f"bytes={start}-{'' if end is None else end}"}
         response = self._follow(self.blob_url(digest), headers, read_timeout)
@@ -268,19 +326,15 @@ class RegistryClient:
         raise error
 
 
-def _pooled_session(connections: int = 32) -> requests.Session:
-    """A session that keeps a connection per parallel part (requests keeps 10 per host).
-
-    Why: up to 16 parts download at once; with requests' pool of ten, the
-    connections past ten are closed when their attempt ends (urllib3 warns
-    "connection pool is full"), so a retried or resumed part pays for a new
-    connection (and, on a real link, TCP slow start) again.
-    """
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=connections)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+def _raise_if_fired(watch: ReadWatch, what: str) -> None:
+    """Turn a read the watch cut off into the error that says why."""
+    if watch.fired == "stopped":
+        raise PullCancelled()
+    if watch.fired == "deadline":
+        raise RegistryError(
+            f"the registry is too slow: {what} did not arrive within {watch.seconds or 0:g} s"
+            " (a registry sending a few bytes at a time); try again later"
+        )
 
 
 def retryable_status(error: RegistryError) -> bool:
