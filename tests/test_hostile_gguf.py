@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +20,11 @@ import pytest
 import requests
 
 from app.models.errors import NotGGUF
-from app.models.gguf_meta import read_gguf
+from app.models.gguf_meta import array_length, read_gguf, read_metadata
 from tests.hearth_process import HearthProcess
 from tests.hostile_helpers import (
+    gguf_key,
+    gguf_prefix,
     hearth_without_runner,
     huge_array_gguf,
     huge_key_gguf,
@@ -58,6 +61,19 @@ def test_crafted_headers_fail_at_once(tmp_path: Path, craft) -> None:  # type: i
     with pytest.raises(NotGGUF):
         read_gguf(path, keep_arrays=5)
     assert time.perf_counter() - started < 1.0
+
+
+def test_a_long_string_array_is_skipped_even_when_all_arrays_are_asked_for(
+    tmp_path: Path,
+) -> None:
+    """Over ``MAX_KEPT_ARRAY_BYTES`` in the file, a string array comes back unread (length kept)."""
+    count = 3 * 2**20
+    item = struct.pack("<Q", 1) + b"t"  # 9 bytes each: 27 MiB in all
+    head = gguf_prefix(1) + gguf_key(b"tokens") + struct.pack("<IIQ", 9, 8, count)
+    path = tmp_path / "long-strings.gguf"
+    path.write_bytes(head + item * count)
+    metadata = read_metadata(path)
+    assert metadata["tokens"] == [] and array_length(metadata["tokens"]) == count
 
 
 def test_tags_with_slow_to_fail_ggufs_stays_fast(

@@ -93,16 +93,19 @@ class _Cursor:
             if count > keep_arrays:
                 self._skip_array(item_kind, count)
                 return _Skipped(count)
-            if item_kind in _SCALARS or item_kind == _STRING:
-                # Measure before reading: a long array is skipped, not materialized.
-                self._skip_array(item_kind, count)
-                if self.offset - start > MAX_KEPT_ARRAY_BYTES:
-                    return _Skipped(count)
-                self.offset = start
             if item_kind in _SCALARS:
+                # Measured before reading: a long array is skipped, not materialized.
+                if struct.calcsize(_SCALARS[item_kind]) * count > MAX_KEPT_ARRAY_BYTES:
+                    self._skip_array(item_kind, count)
+                    return _Skipped(count)
                 return self._scalar_array(item_kind, count)
             if item_kind == _STRING:
-                return self._string_array(count)
+                items = self._string_array(count)
+                if items is None:  # past the byte bound: the rest is skipped, not read
+                    self.offset = start
+                    self._skip_array(item_kind, count)
+                    return _Skipped(count)
+                return items
             raise NotGGUF(f"GGUF file has an unknown array type {item_kind}")
         raise NotGGUF(f"GGUF file has an unknown value type {kind}")
 
@@ -116,17 +119,25 @@ class _Cursor:
         self.offset += size
         return values
 
-    def _string_array(self, count: int) -> list[str]:
-        """A tight loop over length-prefixed strings (the 262k-entry token list)."""
+    def _string_array(self, count: int) -> list[str] | None:
+        """A tight loop over length-prefixed strings (the 262k-entry token list).
+
+        None once the array passes ``MAX_KEPT_ARRAY_BYTES`` in the file.
+        """
         data, offset, end = self.data, self.offset, len(self.data)
+        stop = min(end, offset + MAX_KEPT_ARRAY_BYTES)
         unpack = struct.Struct("<Q").unpack_from
         items = []
         for _ in range(count):
-            if offset + 8 > end:
+            if offset + 8 > stop:
+                if stop < end:
+                    return None
                 raise NotGGUF("GGUF file is truncated")
             (length,) = unpack(data, offset)
             offset += 8
-            if offset + length > end:
+            if offset + length > stop:
+                if stop < end and length <= MAX_STRING_LENGTH:
+                    return None
                 raise NotGGUF("GGUF file has a corrupt string")
             items.append(data[offset : offset + length].decode("utf-8", "replace"))
             offset += length
@@ -142,7 +153,10 @@ class _Cursor:
             for _ in range(count):
                 if offset + 8 > end:
                     raise NotGGUF("GGUF file is truncated")
-                offset += 8 + unpack(data, offset)[0]
+                (length,) = unpack(data, offset)
+                if length > MAX_STRING_LENGTH:
+                    raise NotGGUF("GGUF file has a corrupt string")
+                offset += 8 + length
             self.offset = offset
         else:
             raise NotGGUF(f"GGUF file has an unknown array type {kind}")
