@@ -274,3 +274,28 @@ def _tags(process: HearthProcess) -> list[str]:
 def _quietly(call: Any, *args: Any, **kwargs: Any) -> None:
     with contextlib.suppress(requests.RequestException):  # the server is killed under it
         call(*args, **kwargs)
+
+
+def test_prune_leftovers_spares_live_writers_and_unknown_pulls(tmp_path: Path) -> None:
+    """A temp file whose writer still holds its lock stays; with pulls of unknown blobs
+    (``keep=None``, an older ``pulls.json``) no partial or unused blob is touched."""
+    import fcntl
+
+    store = ModelStore(tmp_path / "models")
+    live = store.temp_path()
+    dead = store.temp_path()
+    dead.write_bytes(b"killed")
+    partial = store.blobs / ("sha256-" + "3" * 64 + "-partial")
+    partial.write_bytes(b"\0" * 10)
+    unused = store.write_blob([b"unused"])
+    old = time.time() - 2 * 3600
+    os.utime(store.blob_path(unused), (old, old))
+    with live.open("xb") as writer:
+        fcntl.flock(writer.fileno(), fcntl.LOCK_EX)
+        removed = store.prune_leftovers(None)
+    assert live.exists() and not dead.exists() and removed == [f"blobs/{dead.name}"]
+    assert partial.exists() and store.has_blob(unused)
+    store.prune_leftovers(set(), prune_unused=False)
+    assert not partial.exists() and store.has_blob(unused)
+    store.prune_leftovers({"sha256:not-a-digest"})
+    assert not store.has_blob(unused) and not live.exists()

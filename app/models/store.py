@@ -32,7 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from app.models.digests import blob_filename, parse_digest
-from app.models.errors import BadManifest, BlobNotFound, DigestMismatch, ModelNotFound
+from app.models.errors import (
+    BadManifest,
+    BlobNotFound,
+    DigestMismatch,
+    InvalidDigest,
+    ModelNotFound,
+)
 from app.models.names import ModelName, valid_parts
 
 try:
@@ -553,7 +559,10 @@ class ModelStore:
                 and not _lock_held_elsewhere(path)
             ):
                 remove(path)
-        kept_files = {blob_filename(digest) for digest in keep or set()}
+        kept_files = set()
+        for digest in keep or set():
+            with contextlib.suppress(InvalidDigest):  # pulls.json is only a file on disk
+                kept_files.add(blob_filename(digest))
         now = time.time()
         with self._lock:
             manifests, broken = self._scan()
