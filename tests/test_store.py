@@ -136,7 +136,7 @@ def test_temp_files_never_look_like_blobs(store: ModelStore) -> None:
             parse_digest(name)
 
 
-def test_import_file_links_or_copies(store: ModelStore, tmp_path: Path) -> None:
+def test_import_file_copies(store: ModelStore, tmp_path: Path) -> None:
     source = tmp_path / "weights.bin"
     source.write_bytes(b"weights" * 1000)
     digest = store.import_file(source)

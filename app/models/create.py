@@ -8,6 +8,7 @@ manifest of the same name used are pruned afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from app.models.errors import BadRequest, BlobNotFound, ModelNotFound, NotGGUF
 from app.models.gguf_meta import describe, is_gguf, is_projector, read_gguf
 from app.models.names import ModelName, parse_name
 from app.models.options import validate_options
+from app.models.show import check_landed_blob
 from app.models.store import (
     CONFIG_MEDIA_TYPE,
     MEDIA_PREFIX,
@@ -159,47 +161,53 @@ def create_model(
     metadata, tensors = read_gguf(store.blob_path(model_layer.digest), keep_arrays=0)
 
     # -- write --------------------------------------------------------
-    yield from statuses
-    for layer in base_layers:
-        yield {"status": f"using existing layer {layer.digest}"}
-    layers = list(base_layers)
-    new_small: list[tuple[str, bytes]] = []
-    if template:
-        new_small.append(("template", template.encode()))
-    if system:
-        new_small.append(("system", system.encode()))
-    if merged_params:
-        new_small.append(("params", json.dumps(merged_params).encode()))
-    for text in licenses or []:
-        new_small.append(("license", text.encode()))
-    if seed_messages:
-        new_small.append(("messages", json.dumps(seed_messages).encode()))
-    for kind, data in new_small:
-        digest = store.write_blob([data])
-        layers.append(Layer(_media(kind), digest, len(data)))
-        yield {"status": f"creating new layer {digest}"}
-    details = describe(metadata, tensors)
-    config = {
-        "model_format": "gguf",
-        "model_family": details["family"],
-        "model_families": details["families"],
-        "model_type": details["parameter_size"],
-        "file_type": details["quantization_level"],
-        "architecture": _go_arch(),
-        "os": platform.system().lower(),
-    }
-    config_bytes = json.dumps(config).encode()
-    config_digest = store.write_blob([config_bytes])
-    yield {"status": "writing manifest"}
-    try:
-        old_digests = store.read_manifest(name).digests()
-    except ModelNotFound:
-        old_digests = set()
-    raw = build_manifest(Layer(CONFIG_MEDIA_TYPE, config_digest, len(config_bytes)), layers)
-    manifest = store.write_manifest(name, raw)
-    if old_digests:
-        store.prune_blobs(old_digests - manifest.digests())
-    yield {"status": "success"}
+    # The layers taken from the base model, and each new one, stay held until
+    # the manifest is written: a delete meanwhile cannot prune them.
+    with contextlib.ExitStack() as holds:
+        holds.enter_context(store.hold(layer.digest for layer in base_layers))
+        yield from statuses
+        for layer in base_layers:
+            yield {"status": f"using existing layer {layer.digest}"}
+        layers = list(base_layers)
+        new_small: list[tuple[str, bytes]] = []
+        if template:
+            new_small.append(("template", template.encode()))
+        if system:
+            new_small.append(("system", system.encode()))
+        if merged_params:
+            new_small.append(("params", json.dumps(merged_params).encode()))
+        for text in licenses or []:
+            new_small.append(("license", text.encode()))
+        if seed_messages:
+            new_small.append(("messages", json.dumps(seed_messages).encode()))
+        for kind, data in new_small:
+            digest = store.write_blob([data])
+            holds.enter_context(store.hold([digest]))
+            layers.append(Layer(_media(kind), digest, len(data)))
+            yield {"status": f"creating new layer {digest}"}
+        details = describe(metadata, tensors)
+        config = {
+            "model_format": "gguf",
+            "model_family": details["family"],
+            "model_families": details["families"],
+            "model_type": details["parameter_size"],
+            "file_type": details["quantization_level"],
+            "architecture": _go_arch(),
+            "os": platform.system().lower(),
+        }
+        config_bytes = json.dumps(config).encode()
+        config_digest = store.write_blob([config_bytes])
+        holds.enter_context(store.hold([config_digest]))
+        yield {"status": "writing manifest"}
+        try:
+            old_digests = store.read_manifest(name).digests()
+        except ModelNotFound:
+            old_digests = set()
+        raw = build_manifest(Layer(CONFIG_MEDIA_TYPE, config_digest, len(config_bytes)), layers)
+        manifest = store.write_manifest(name, raw)
+        if old_digests:
+            store.prune_blobs(old_digests - manifest.digests())
+        yield {"status": "success"}
 
 
 def _given(kind: str, template: Any, system: Any, license: Any, messages: Any) -> bool:
@@ -231,6 +239,7 @@ def import_gguf(store: ModelStore, path: Path, name: ModelName) -> Iterator[dict
         raise BadRequest(f"{path} is a vision projector, not a model: import the model GGUF")
     yield {"status": "copying file"}
     digest = store.import_file(path)
+    check_landed_blob(store, digest)  # its header, read once, is cached for listing
     try:
         yield from create_model(store, name, files={path.name: digest})
     except BaseException:

@@ -35,6 +35,17 @@ _SCALARS = {
 _STRING, _ARRAY = 8, 9
 _FIM_KEYS = ("tokenizer.ggml.fim_pre_token_id", "tokenizer.ggml.prefix_token_id")
 ALL_ARRAYS = 1 << 62
+MAX_KEY_LENGTH = 65535
+"""The GGUF spec's limit on a key's length."""
+MAX_STRING_LENGTH = 1 << 26
+"""64 MiB: longer strings are refused (the longest real ones, chat templates, are KiB)."""
+MAX_KV_COUNT = 1 << 16
+MAX_TENSOR_COUNT = 1 << 20
+MAX_STRING_ARRAY = 1 << 22
+"""4M entries: real vocabularies and merge lists are under 1M; walking one is a Python loop."""
+MAX_ARRAY_LENGTH = 1 << 40
+MAX_KEPT_ARRAY_BYTES = 16 * 2**20
+"""A kept array larger than this in the file is skipped even when asked for (verbose show)."""
 
 
 def is_gguf(path: Path) -> bool:
@@ -58,9 +69,9 @@ class _Cursor:
         self.offset += size
         return value
 
-    def string(self) -> str:
+    def string(self, limit: int = MAX_STRING_LENGTH) -> str:
         length = self.take("<Q")
-        if length > 1 << 26 or self.offset + length > len(self.data):
+        if length > limit or self.offset + length > len(self.data):
             raise NotGGUF("GGUF file has a corrupt string")
         raw = bytes(self.data[self.offset : self.offset + length])
         self.offset += length
@@ -74,14 +85,28 @@ class _Cursor:
         if kind == _ARRAY:
             item_kind = self.take("<I")
             count = self.take("<Q")
+            if count > MAX_ARRAY_LENGTH or (item_kind == _STRING and count > MAX_STRING_ARRAY):
+                raise NotGGUF(f"GGUF file has an implausibly long array ({count} entries)")
+            if item_kind == _ARRAY:
+                raise NotGGUF("GGUF file has an array of arrays")
+            start = self.offset
             if count > keep_arrays:
                 self._skip_array(item_kind, count)
                 return _Skipped(count)
             if item_kind in _SCALARS:
+                # Measured before reading: a long array is skipped, not materialized.
+                if struct.calcsize(_SCALARS[item_kind]) * count > MAX_KEPT_ARRAY_BYTES:
+                    self._skip_array(item_kind, count)
+                    return _Skipped(count)
                 return self._scalar_array(item_kind, count)
             if item_kind == _STRING:
-                return self._string_array(count)
-            return [self.value(item_kind, keep_arrays) for _ in range(count)]
+                items = self._string_array(count)
+                if items is None:  # past the byte bound: the rest is skipped, not read
+                    self.offset = start
+                    self._skip_array(item_kind, count)
+                    return _Skipped(count)
+                return items
+            raise NotGGUF(f"GGUF file has an unknown array type {item_kind}")
         raise NotGGUF(f"GGUF file has an unknown value type {kind}")
 
     def _scalar_array(self, kind: int, count: int) -> list[Any]:
@@ -94,17 +119,25 @@ class _Cursor:
         self.offset += size
         return values
 
-    def _string_array(self, count: int) -> list[str]:
-        """A tight loop over length-prefixed strings (the 262k-entry token list)."""
+    def _string_array(self, count: int) -> list[str] | None:
+        """A tight loop over length-prefixed strings (the 262k-entry token list).
+
+        None once the array passes ``MAX_KEPT_ARRAY_BYTES`` in the file.
+        """
         data, offset, end = self.data, self.offset, len(self.data)
+        stop = min(end, offset + MAX_KEPT_ARRAY_BYTES)
         unpack = struct.Struct("<Q").unpack_from
         items = []
         for _ in range(count):
-            if offset + 8 > end:
+            if offset + 8 > stop:
+                if stop < end:
+                    return None
                 raise NotGGUF("GGUF file is truncated")
             (length,) = unpack(data, offset)
             offset += 8
-            if offset + length > end:
+            if offset + length > stop:
+                if stop < end and length <= MAX_STRING_LENGTH:
+                    return None
                 raise NotGGUF("GGUF file has a corrupt string")
             items.append(data[offset : offset + length].decode("utf-8", "replace"))
             offset += length
@@ -120,11 +153,13 @@ class _Cursor:
             for _ in range(count):
                 if offset + 8 > end:
                     raise NotGGUF("GGUF file is truncated")
-                offset += 8 + unpack(data, offset)[0]
+                (length,) = unpack(data, offset)
+                if length > MAX_STRING_LENGTH:
+                    raise NotGGUF("GGUF file has a corrupt string")
+                offset += 8 + length
             self.offset = offset
         else:
-            for _ in range(count):
-                self.value(kind, 0)
+            raise NotGGUF(f"GGUF file has an unknown array type {kind}")
         if self.offset > len(self.data):
             raise NotGGUF("GGUF file is truncated")
 
@@ -164,15 +199,15 @@ def _parse(data: mmap.mmap, keep_arrays: int) -> tuple[dict[str, Any], list[dict
         raise NotGGUF(f"unsupported GGUF version {version}")
     tensor_count = cursor.take("<Q")
     kv_count = cursor.take("<Q")
-    if kv_count > 1 << 20 or tensor_count > 1 << 24:
+    if kv_count > MAX_KV_COUNT or tensor_count > MAX_TENSOR_COUNT:
         raise NotGGUF("GGUF header counts are implausible")
     metadata: dict[str, Any] = {}
     for _ in range(kv_count):
-        key = cursor.string()
+        key = cursor.string(MAX_KEY_LENGTH)
         metadata[key] = cursor.value(cursor.take("<I"), keep_arrays)
     tensors = []
     for _ in range(tensor_count):
-        name = cursor.string()
+        name = cursor.string(MAX_KEY_LENGTH)
         dims = cursor.take("<I")
         if dims > 8:
             raise NotGGUF("GGUF tensor has too many dimensions")

@@ -22,7 +22,7 @@ from app.models.errors import BadRequest, HearthError, ModelNotFound
 from app.models.names import ModelName, parse_name
 from app.models.options import validate_options
 from app.models.pulls import PullRegistry
-from app.models.show import resolve_for_run, show_model, tag_entry
+from app.models.show import check_landed_blob, resolve_for_run, show_model, tag_entry
 from app.models.store import ModelStore
 from app.runner import generation
 from app.runner.abort import Abort
@@ -58,7 +58,7 @@ class ModelManager:
             max_bytes_per_second=settings.pull_max_bytes_per_second,
             exchange_deadline=settings.pull_manifest_timeout,
         )
-        self.pulls = PullRegistry(self.store, tuning=tuning)
+        self.pulls = PullRegistry(self.store, tuning=tuning, manifest_listener=self._remember_blobs)
         self._pending_path = settings.data_dir / "pulls.json"
         self._pending_lock = threading.Lock()
 
@@ -113,11 +113,16 @@ class ModelManager:
         return self.store.has_blob(parse_digest(digest))
 
     def put_blob(self, digest: str, chunks: Iterable[bytes]) -> bool:
-        """Store an uploaded blob; False when it was already there (nothing read)."""
+        """Store an uploaded blob; False when it was already there (nothing read).
+
+        A GGUF upload's header is read once here, so its result (a bad one
+        too) is cached before any model uses it.
+        """
         canonical = parse_digest(digest)
         if self.store.has_blob(canonical):
             return False
         self.store.write_blob(chunks, canonical)
+        check_landed_blob(self.store, canonical)
         return True
 
     def copy(self, source: Any, destination: Any) -> None:
@@ -179,10 +184,23 @@ class ModelManager:
         with self._pending_lock:
             current = self._pending_pulls()
             if pending:
+                known = current.get(name)
+                blobs = known.get("blobs") if isinstance(known, dict) else None
                 current[name] = {"insecure": insecure}
+                if isinstance(blobs, list):
+                    current[name]["blobs"] = blobs
             else:
                 current.pop(name, None)
             self._write_pending(current)
+
+    def _remember_blobs(self, name: ModelName, digests: list[str]) -> None:
+        """Note which blobs a pending pull needs: the start-up prune keeps their partials."""
+        with self._pending_lock:
+            current = self._pending_pulls()
+            entry = current.get(name.canonical)
+            if isinstance(entry, dict):
+                entry["blobs"] = list(digests)
+                self._write_pending(current)
 
     def _write_pending(self, pending: dict[str, Any]) -> None:
         # A temp name of this process's own: the app and a CLI pull share the file.
@@ -203,8 +221,37 @@ class ModelManager:
         except HearthError:
             return None
 
+    def prune_leftovers(self) -> list[str]:
+        """What killed or refused work left in the store; run at start, before pulls resume.
+
+        The blobs of pending pulls (``pulls.json``) are kept, so they resume;
+        if a pending pull's blobs are not known, no partial or unused blob is
+        touched. ``OLLAMA_NOPRUNE`` (or ``HEARTH_NOPRUNE``) keeps unused blobs.
+        """
+        keep: set[str] | None = set()
+        for info in self._pending_pulls().values():
+            blobs = info.get("blobs") if isinstance(info, dict) else None
+            if not isinstance(blobs, list) or keep is None:
+                keep = None
+                continue
+            keep |= {digest for digest in blobs if isinstance(digest, str)}
+        no_prune = any(os.environ.get(v, "").strip() for v in ("OLLAMA_NOPRUNE", "HEARTH_NOPRUNE"))
+        try:
+            removed = self.store.prune_leftovers(keep, prune_unused=not no_prune)
+        except OSError as error:
+            log.warning("could not prune left-overs: %s", error)
+            return []
+        if removed:
+            log.info("removed %d left-over file(s): %s", len(removed), ", ".join(removed[:20]))
+        return removed
+
     def resume_pulls(self) -> list[str]:
-        """Restart the pulls that were running when Hearth last stopped."""
+        """Restart the pulls that were running when Hearth last stopped.
+
+        First the left-overs go (``prune_leftovers``): this is the start-up
+        step of both ``hearth serve`` and the desktop app.
+        """
+        self.prune_leftovers()
         resumed = []
         for name, info in self._pending_pulls().items():
             try:

@@ -23,10 +23,11 @@ Ollama's sequence for clients that display it.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -49,7 +50,11 @@ from app.models.pull_errors import (
     UnsupportedModel,
 )
 from app.models.registry import RegistryClient
+from app.models.show import check_landed_blob
 from app.models.store import Layer, Manifest, ModelStore, parse_manifest
+
+log = logging.getLogger(__name__)
+GGUF_KINDS = {"model", "projector", "adapter"}
 
 DEFAULT_PARTS = 16
 _CANONICAL_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -68,8 +73,15 @@ def pull_model(
     tuning: PullTuning | None = None,
     stats: PullStats | None = None,
     session: requests.Session | None = None,
+    on_manifest: Callable[[list[str]], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Pull ``name``; yields Ollama progress objects and raises ``HearthError`` on failure.
+
+    ``on_manifest`` is told the digests of every blob the pull needs once
+    the manifest is parsed (the manager records them, so the start-up prune
+    keeps a resumable pull's partial files). Those blobs are held in the
+    store until the manifest is written: deleting another model that shares
+    one cannot prune it from under the pull.
 
     ``parts`` is how many ranged requests run at once for one blob (and how
     many parts a blob is split into, within the part-size bounds of
@@ -95,6 +107,24 @@ def pull_model(
     _check_canonical_digests(raw)
     _check_supported(manifest)
     blobs = _unique([*manifest.layers, manifest.config])
+    if on_manifest is not None:
+        on_manifest([layer.digest for layer in blobs])
+    with store.hold(layer.digest for layer in blobs):
+        yield from _pull_held(store, client, name, raw, manifest, blobs, tuning, stats, cancel)
+
+
+def _pull_held(
+    store: ModelStore,
+    client: RegistryClient,
+    name: ModelName,
+    raw: bytes,
+    manifest: Manifest,
+    blobs: list[Layer],
+    tuning: PullTuning,
+    stats: PullStats,
+    cancel: threading.Event,
+) -> Iterator[dict[str, Any]]:
+    """The pull from the size checks on, while its blobs are held against pruning."""
     _check_sizes_of_present(store, blobs)
     _check_free_space(store, blobs)
 
@@ -106,8 +136,19 @@ def pull_model(
     yield {"status": "verifying sha256 digest"}
     if cancel.is_set():
         raise PullCancelled()
+    for layer in manifest.layers:
+        if layer.kind in GGUF_KINDS:
+            # Read once as it lands: the result (a bad one too) is cached for /api/tags.
+            problem = check_landed_blob(store, layer.digest)
+            if problem:
+                log.warning(
+                    "pulled %s: its %s layer is not a usable GGUF: %s",
+                    name.display,
+                    layer.kind,
+                    problem,
+                )
     yield {"status": "writing manifest"}
-    written = store.write_manifest(name, raw)
+    written = store.write_manifest(name, raw)  # checks every blob is there, with its size
     if previous is not None:
         unused = previous.digests() - written.digests()
         unused -= store.referenced_digests()

@@ -108,9 +108,12 @@ class PullRegistry:
         store: ModelStore,
         pull: PullFunction = pull_model,
         parts: int = DEFAULT_PARTS,
+        manifest_listener: Callable[[ModelName, list[str]], None] | None = None,
         **pull_options: Any,
     ):
+        """``manifest_listener(name, digests)`` hears which blobs each pull needs."""
         self.store = store
+        self._manifest_listener = manifest_listener
         self._pull = pull
         self.parts = parts
         """Ranged requests at once per blob (the ``pull_concurrency`` setting); read per pull."""
@@ -183,6 +186,10 @@ class PullRegistry:
 
     def _run(self, active: ActivePull) -> None:
         error: BaseException | None = None
+        options = dict(self._options)
+        listener = self._manifest_listener
+        if listener is not None:
+            options["on_manifest"] = lambda digests: listener(active.name, digests)
         try:
             lines = self._pull(
                 self.store,
@@ -191,7 +198,7 @@ class PullRegistry:
                 cancel=active.cancel,
                 stats=active.stats,
                 parts=self.parts,
-                **self._options,
+                **options,
             )
             for line in lines:
                 active.publish(line)

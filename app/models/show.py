@@ -15,12 +15,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from app.models.errors import BadManifest
+from app.models.errors import BadManifest, NotGGUF
 from app.models.gguf_meta import (
     ALL_ARRAYS,
     _Skipped,
     capabilities,
     describe,
+    is_gguf,
     parameter_count,
     read_gguf,
     tensor_type_name,
@@ -29,27 +30,61 @@ from app.models.names import ModelName
 from app.models.options import validate_options
 from app.models.store import Layer, Manifest, ModelStore
 
-_CACHE: OrderedDict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = OrderedDict()
+Header = tuple[dict[str, Any], list[dict[str, Any]]]
+_CACHE: OrderedDict[str, Header | NotGGUF] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 32
+_CACHE_SIZE = 512
+"""Entries are small (arrays longer than 5 are left unread), and a cache smaller than the
+number of models would be evicted in a cycle by every ``/api/tags``."""
 
 
-def gguf_header(store: ModelStore, digest: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def gguf_header(store: ModelStore, digest: str) -> Header:
     """(metadata, tensors) of a GGUF blob; arrays longer than 5 are left unread.
 
     Keyed by digest: a blob's content never changes under its name, so the
-    cache can never go stale (and is shared safely between stores).
+    cache can never go stale (and is shared safely between stores). A blob
+    that is not a valid GGUF is remembered too, so a crafted or corrupt
+    header is parsed once, not on every ``/api/tags``; a missing blob is
+    not remembered (it may still arrive).
     """
     with _CACHE_LOCK:
         if digest in _CACHE:
             _CACHE.move_to_end(digest)
-            return _CACHE[digest]
-    header = read_gguf(store.blob_path(digest), keep_arrays=5)
+            cached = _CACHE[digest]
+            if isinstance(cached, NotGGUF):
+                raise NotGGUF(str(cached))
+            return cached
+    path = store.blob_path(digest)
+    result: Header | NotGGUF
+    try:
+        result = read_gguf(path, keep_arrays=5)
+    except NotGGUF as error:
+        if not path.is_file():
+            raise
+        result = error
     with _CACHE_LOCK:
-        _CACHE[digest] = header
+        _CACHE[digest] = result
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
-    return header
+    if isinstance(result, NotGGUF):
+        raise NotGGUF(str(result))
+    return result
+
+
+def check_landed_blob(store: ModelStore, digest: str) -> str | None:
+    """Read a newly stored blob's GGUF header once, so its result is cached; the error, if any.
+
+    Called where a blob lands (pull, upload, import). Blobs that do not
+    start with the GGUF magic (templates, params, configs) are not GGUF
+    and are left alone.
+    """
+    if not is_gguf(store.blob_path(digest)):
+        return None
+    try:
+        gguf_header(store, digest)
+    except NotGGUF as error:
+        return str(error)
+    return None
 
 
 def rfc3339(moment: datetime) -> str:
@@ -238,16 +273,24 @@ def parameters_text(params: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _plain_metadata(metadata: dict[str, Any], verbose: bool) -> dict[str, Any]:
+def _plain_metadata(
+    metadata: dict[str, Any], verbose: bool, skipped: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """``model_info``: long arrays as ``[]`` unless verbose; ones never read as ``[]`` always.
+
+    Even verbose, an array larger than ``MAX_KEPT_ARRAY_BYTES`` in the file
+    was skipped, not read (a 100 MB array would be a 200 MB answer); its
+    length goes into ``skipped``.
+    """
     info = {}
     for key, value in metadata.items():
         if key in {"general.name", "tokenizer.chat_template"}:
             continue
-        if (
-            isinstance(value, list)
-            and (isinstance(value, _Skipped) or len(value) > 5)
-            and not verbose
-        ):
+        if isinstance(value, _Skipped):
+            if verbose and skipped is not None:
+                skipped[key] = value.count
+            value = []
+        elif isinstance(value, list) and len(value) > 5 and not verbose:
             value = []
         info[key] = list(value) if isinstance(value, list) else value
     return info
@@ -256,10 +299,9 @@ def _plain_metadata(metadata: dict[str, Any], verbose: bool) -> dict[str, Any]:
 def show_model(store: ModelStore, manifest: Manifest, verbose: bool = False) -> dict[str, Any]:
     """The ``/api/show`` response for a stored model."""
     model_layer = _model_layer(manifest)
+    metadata, tensors = gguf_header(store, model_layer.digest)  # a bad header fails here, cached
     if verbose:
         metadata, tensors = read_gguf(store.blob_path(model_layer.digest), keep_arrays=ALL_ARRAYS)
-    else:
-        metadata, tensors = gguf_header(store, model_layer.digest)
     template = _text_layer(store, manifest, "template")
     system = _text_layer(store, manifest, "system")
     licenses = [store.read_blob_text(layer.digest) for layer in manifest.layers_of("license")]
@@ -280,11 +322,15 @@ def show_model(store: ModelStore, manifest: Manifest, verbose: bool = False) -> 
     result["details"] = describe(metadata, tensors)
     if messages:
         result["messages"] = messages
+    skipped: dict[str, int] = {}
     # Ollama's GGUF reader always adds the count (from the tensors), converter or not.
     result["model_info"] = {
-        **_plain_metadata(metadata, verbose),
+        **_plain_metadata(metadata, verbose, skipped),
         "general.parameter_count": parameter_count(metadata, tensors),
     }
+    if skipped:
+        # Hearth's own field: arrays too large to return, with their lengths.
+        result["model_info_skipped_arrays"] = skipped
     if projectors:
         projector_meta, _ = gguf_header(store, projectors[0].digest)
         result["projector_info"] = _plain_metadata(projector_meta, verbose)

@@ -6,7 +6,12 @@
 Writes are atomic: data goes to a temporary file inside the same directory
 and is renamed into place only once complete (and, for blobs, only once its
 sha256 matches), so a crash never leaves a half-written manifest or a blob
-whose name lies about its content.
+whose name lies about its content. A manifest is written only once every
+blob it names is in place with its stated size, and blobs that a pull or
+create in this process still needs are ``hold``-ed so no delete prunes them
+in between. What a killed process leaves behind (temporary files, orphan
+``-partial`` downloads, uploads no model uses) goes at the next start
+(``prune_leftovers``).
 """
 
 from __future__ import annotations
@@ -17,15 +22,29 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Iterable
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.models.digests import blob_filename, parse_digest, sha256_file
-from app.models.errors import BadManifest, BlobNotFound, DigestMismatch, ModelNotFound
+from app.models.digests import blob_filename, parse_digest
+from app.models.errors import (
+    BadManifest,
+    BlobNotFound,
+    DigestMismatch,
+    InvalidDigest,
+    ModelNotFound,
+)
 from app.models.names import ModelName, valid_parts
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +55,14 @@ MEDIA_PREFIX = "application/vnd.ollama.image."
 MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_MEDIA_TYPE = "application/vnd.docker.container.image.v1+json"
 TEMP_SUFFIX = "-tmp"
+PARTIAL_MARK = "-partial"
+COPY_CHUNK = 4 * 2**20
+_FICLONE = 0x40049409
+"""Linux ``ioctl`` that shares a file's extents (btrfs, XFS, bcachefs): a copy in no time."""
+UNUSED_BLOB_GRACE = 3600.0
+"""Seconds an unreferenced blob is kept at start: an upload whose ``create`` is still to come."""
+DEAD_TEMP_AGE = 3600.0
+"""Where files cannot be locked (no ``fcntl``): a temporary file this old belongs to no one."""
 
 
 @dataclass(frozen=True)
@@ -170,10 +197,54 @@ def _read_bounded(path: Path, limit: int) -> bytes:
     return data
 
 
+def _lock_held_elsewhere(path: Path) -> bool:
+    """Whether another open handle (any process) holds ``path``'s advisory lock.
+
+    Writers hold a lock on their temporary or partial file while they work,
+    and the kernel drops it when a writer dies (even by ``kill -9``); so a
+    file nobody holds is a left-over. Where locks do not exist, age decides.
+    """
+    if fcntl is None:
+        try:
+            return time.time() - path.stat().st_mtime < DEAD_TEMP_AGE
+        except OSError:
+            return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _lock_file(handle: Any) -> None:
+    """Mark a temporary file as being written (see ``_lock_held_elsewhere``)."""
+    if fcntl is not None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _clone(source: Any, target: Any) -> bool:
+    """Reflink ``source`` into ``target`` where the file system can (Linux FICLONE)."""
+    if fcntl is None or not hasattr(fcntl, "ioctl"):
+        return False
+    try:
+        fcntl.ioctl(target.fileno(), _FICLONE, source.fileno())
+        return True
+    except OSError:
+        return False
+
+
 def _fsync_write(path: Path, chunks: Iterable[bytes]) -> tuple[str, int]:
     sha = hashlib.sha256()
     size = 0
     with path.open("xb") as handle:
+        _lock_file(handle)
         for chunk in chunks:
             handle.write(chunk)
             sha.update(chunk)
@@ -192,6 +263,35 @@ class ModelStore:
         self.manifests = models_dir / "manifests"
         self.blobs.mkdir(parents=True, exist_ok=True)
         self.manifests.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        """Orders pruning against holds and manifest writes (within this process)."""
+        self._held: Counter[str] = Counter()
+
+    # -- holds ---------------------------------------------------------
+    @contextlib.contextmanager
+    def hold(self, digests: Iterable[str]) -> Iterator[None]:
+        """Keep ``digests`` from being pruned while a pull or create still needs them.
+
+        Why: a pull that finds a blob already present (another model's) does
+        not download it; deleting that other model before the pull writes its
+        manifest would prune the blob, and the pull would publish a model
+        with a hole in it.
+        """
+        wanted = set(digests)
+        with self._lock:
+            self._held.update(wanted)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.subtract(wanted)
+                for digest in wanted:
+                    if self._held[digest] <= 0:
+                        del self._held[digest]
+
+    def held(self) -> set[str]:
+        with self._lock:
+            return set(self._held)
 
     # -- blobs ---------------------------------------------------------
     def blob_path(self, digest: str) -> Path:
@@ -220,20 +320,39 @@ class ModelStore:
                 temp.unlink()
 
     def import_file(self, path: Path) -> str:
-        """Put a local file into the store (hard link when possible), return its digest."""
-        digest = sha256_file(path)
-        target = self.blob_path(digest)
-        if target.exists():
-            return digest
+        """Copy a local file into the store, hashing while copying; return its digest.
+
+        A copy, never a hard link: a link would share the user's file, and
+        editing that file afterwards would change the blob under its hash.
+        Where the file system can reflink (FICLONE) the copy shares extents
+        copy-on-write and only the hash reads the data; otherwise the file is
+        read once, each chunk hashed and written. The digest is of the bytes
+        stored, even if the source changes during the copy.
+        """
         temp = self.temp_path("import")
         try:
-            os.link(path, temp)
-        except OSError:
-            with path.open("rb") as source:
-                return self.write_blob(iter(lambda: source.read(1 << 20), b""), digest)
-        os.replace(temp, target)
-        _fsync_dir(self.blobs)
-        return digest
+            with path.open("rb") as source, temp.open("xb") as target:
+                _lock_file(target)
+                sha = hashlib.sha256()
+                if _clone(source, target):
+                    with temp.open("rb") as copy:
+                        while chunk := copy.read(COPY_CHUNK):
+                            sha.update(chunk)
+                else:
+                    while chunk := source.read(COPY_CHUNK):
+                        sha.update(chunk)
+                        target.write(chunk)
+                target.flush()
+                os.fsync(target.fileno())
+            digest = "sha256:" + sha.hexdigest()
+            final = self.blob_path(digest)
+            if not final.exists():
+                os.replace(temp, final)
+                _fsync_dir(self.blobs)
+            return digest
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
 
     def read_blob_bytes(self, digest: str, limit: int = 16 * 2**20) -> bytes:
         path = self.blob_path(digest)
@@ -313,20 +432,43 @@ class ModelStore:
         path = self._manifest_path(stored)
         return parse_manifest(_read_bounded(path, MAX_MANIFEST_BYTES), stored, path)
 
+    def check_blobs(self, manifest: Manifest) -> None:
+        """Every blob ``manifest`` names is present with the size it states, or ``BlobNotFound``."""
+        for layer in [manifest.config, *manifest.layers]:
+            path = self.blob_path(layer.digest)
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                raise BlobNotFound(
+                    f"blob {layer.digest} of {manifest.name.display} is missing from the store"
+                    " (was it removed while the model was being written?); nothing was saved"
+                ) from None
+            if size != layer.size:
+                raise BlobNotFound(
+                    f"blob {layer.digest} of {manifest.name.display} is {size} bytes, the"
+                    f" manifest says {layer.size}; nothing was saved"
+                )
+
     def write_manifest(self, name: ModelName, raw: bytes) -> Manifest:
-        """Validate and atomically write a manifest under ``name``'s stored spelling."""
+        """Validate and atomically write a manifest under ``name``'s stored spelling.
+
+        Its blobs are checked right before the write, under the lock that
+        pruning takes, so no manifest ever names a missing blob.
+        """
         stored = self._resolve(name)
-        parse_manifest(raw, stored)
+        parsed = parse_manifest(raw, stored)
         path = self._manifest_path(stored)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
-        try:
-            _fsync_write(temp, [raw])
-            os.replace(temp, path)
-            _fsync_dir(path.parent)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
+        with self._lock:
+            self.check_blobs(parsed)
+            try:
+                _fsync_write(temp, [raw])
+                os.replace(temp, path)
+                _fsync_dir(path.parent)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    temp.unlink()
         return parse_manifest(raw, stored, path)
 
     def _scan(self) -> tuple[list[Manifest], int]:
@@ -376,16 +518,78 @@ class ModelStore:
         If any manifest cannot be read we cannot know what it references, so
         nothing is deleted (as Ollama does): leaking a blob beats losing one.
         """
-        manifests, broken = self._scan()
-        if broken:
-            log.warning("not pruning blobs: %d manifest(s) could not be read", broken)
-            return
-        still_used: set[str] = set()
-        for manifest in manifests:
-            still_used |= manifest.digests()
-        for digest in candidates - still_used:
+        with self._lock:
+            manifests, broken = self._scan()
+            if broken:
+                log.warning("not pruning blobs: %d manifest(s) could not be read", broken)
+                return
+            still_used = set(self._held)
+            for manifest in manifests:
+                still_used |= manifest.digests()
+            for digest in candidates - still_used:
+                with contextlib.suppress(FileNotFoundError):
+                    self.blob_path(digest).unlink()
+
+    def prune_leftovers(self, keep: set[str] | None, prune_unused: bool = True) -> list[str]:
+        """At start: remove what killed or refused work left in ``blobs/`` and ``manifests/``.
+
+        * temporary files (``*-tmp``: uploads, imports, manifests) whose
+          writer is gone (no one holds their lock);
+        * ``-partial`` downloads (and their part records) of blobs not in
+          ``keep``, the blobs of the pulls that will resume; ``keep=None``
+          means those are not known, and every partial stays;
+        * with ``prune_unused`` (Ollama's start-up prune, off with
+          ``OLLAMA_NOPRUNE``), finished blobs no manifest references, not in
+          ``keep`` and older than ``UNUSED_BLOB_GRACE``; none if any manifest
+          is unreadable (its blobs cannot be known).
+
+        Returns the names removed, for the log.
+        """
+        removed: list[str] = []
+
+        def remove(path: Path) -> None:
             with contextlib.suppress(FileNotFoundError):
-                self.blob_path(digest).unlink()
+                path.unlink()
+                removed.append(str(path.relative_to(self.root)))
+
+        for path in [*self.blobs.iterdir(), *self.manifests.rglob(f"*{TEMP_SUFFIX}")]:
+            if (
+                path.is_file()
+                and path.name.endswith(TEMP_SUFFIX)
+                and not _lock_held_elsewhere(path)
+            ):
+                remove(path)
+        kept_files = set()
+        for digest in keep or set():
+            with contextlib.suppress(InvalidDigest):  # pulls.json is only a file on disk
+                kept_files.add(blob_filename(digest))
+        now = time.time()
+        with self._lock:
+            manifests, broken = self._scan()
+            used = {blob_filename(d) for m in manifests for d in m.digests()}
+            used |= {blob_filename(d) for d in self._held}
+            for path in self.blobs.iterdir():
+                name = path.name
+                if not path.is_file() or not name.startswith("sha256-"):
+                    continue
+                base, mark, _rest = name.partition(PARTIAL_MARK)
+                if mark:
+                    if keep is None or base in kept_files:
+                        continue
+                    partial = self.blobs / (base + PARTIAL_MARK)
+                    if partial.exists() and _lock_held_elsewhere(partial):
+                        continue  # another process is downloading it right now
+                    remove(path)
+                elif prune_unused and not broken and keep is not None:
+                    if name in used or name in kept_files:
+                        continue
+                    try:
+                        age = now - path.stat().st_mtime
+                    except FileNotFoundError:
+                        continue
+                    if age > UNUSED_BLOB_GRACE:
+                        remove(path)
+        return removed
 
     def _prune_dirs(self, directory: Path) -> None:
         while directory != self.manifests and self.manifests in directory.parents:
