@@ -46,14 +46,26 @@ def _with_stored_settings(
     """Apply the restart-time settings saved through /api/v1/settings.
 
     Flags and environment variables win over what the app stored, so
-    ``--models`` or ``HEARTH_MODELS`` always mean what they say.
+    ``--models`` or ``HEARTH_MODELS`` always mean what they say. A stored
+    models directory that cannot be used (gone read-only, a file, a system
+    directory saved by an older Hearth) is skipped with a warning rather
+    than crashing the start: the user can then fix it in the settings.
     """
     from app.chats.preferences import read_stored
+    from app.settings import models_dir_problem
 
     stored = read_stored(settings.database_path)
     changes: dict[str, Any] = {}
     if stored.get("models_dir") and not env.get("HEARTH_MODELS", "").strip():
-        changes["models_dir"] = Path(stored["models_dir"]).expanduser()
+        chosen = Path(stored["models_dir"]).expanduser()
+        problem = models_dir_problem(chosen)
+        if problem:
+            _warn(
+                f"the models directory in the settings, {chosen}, cannot be used ({problem});"
+                f" using {settings.models_dir} instead. Change it in Settings."
+            )
+        else:
+            changes["models_dir"] = chosen
     if (
         stored.get("ollama_port")
         and "ollama_port" not in overrides
@@ -61,6 +73,15 @@ def _with_stored_settings(
     ):
         changes["ollama_port"] = stored["ollama_port"]
     return settings.with_overrides(**changes)
+
+
+_early_warnings: list[str] = []
+"""Warnings from before logging is set up; ``_setup_logging`` writes them to the log."""
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+    _early_warnings.append(message)
 
 
 def _manager(settings: Settings):  # type: ignore[no-untyped-def]
@@ -79,6 +100,9 @@ def _setup_logging(settings: Settings, verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         handlers=handlers,
     )
+    for message in _early_warnings:
+        logging.getLogger("hearth").warning(message)
+    _early_warnings.clear()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -112,17 +136,34 @@ def _serve(args: argparse.Namespace, settings: Settings, lock: Any) -> int:
     manager = _manager(settings)
     web_app = create_app(settings, manager, verifier)
     servers = [HTTPServer(web_app, settings.host, settings.port)]
-    if settings.ollama_port:
+    drop_in_port = _drop_in_port(args, settings)
+    if drop_in_port:
         drop_in = create_ollama_app(settings, manager, verifier)
-        servers.append(HTTPServer(drop_in, settings.host, settings.ollama_port))
+        servers.append(HTTPServer(drop_in, settings.host, drop_in_port))
     server = servers[0]
-    try:
-        for each in servers:
+    for each in list(servers):
+        try:
             each.bind()
-    except OSError as error:
-        print(f"error: cannot listen on {settings.host}: {error}", file=sys.stderr)
-        manager.close()
-        return 1
+        except OSError as error:
+            if each is not server and not _drop_in_port_asked(args):
+                # From the settings: the app still works without it (as the window does).
+                message = f"cannot serve the Ollama API on port {each.port}: {error}"
+                print(f"warning: {message}; change ollama_port in Settings", file=sys.stderr)
+                logging.getLogger("hearth").warning(message)
+                servers.remove(each)
+                continue
+            # Stop what is bound already: its worker threads would keep this
+            # process alive, with the main port open and answering nobody.
+            for bound in servers:
+                bound.stop()
+            web_app.extensions["hearth_chats"].close()
+            manager.close()
+            what = "the Ollama drop-in port" if each is not server else "the port"
+            print(
+                f"error: cannot listen on {settings.host}:{each.port} ({what}): {error}",
+                file=sys.stderr,
+            )
+            return 1
     # Signals only ask for the stop; the main thread does it. Why not raise
     # KeyboardInterrupt from the handler: landing inside the HTTP server's own
     # code (a lock taken, a loop's bookkeeping) it could leave the shutdown
@@ -161,6 +202,34 @@ def _serve(args: argparse.Namespace, settings: Settings, lock: Any) -> int:
     return 0
 
 
+def _drop_in_port(args: argparse.Namespace, settings: Settings) -> int | None:
+    """The drop-in port to open, or None; one equal to the main port is skipped with a warning.
+
+    Why not fail: the value may come from the settings, and a start that
+    always fails leaves no way to change it but editing the database.
+    """
+    port = settings.ollama_port
+    if port and port == settings.port:
+        source = (
+            "--ollama-port" if getattr(args, "ollama_port", None) else "the ollama_port setting"
+        )
+        message = (
+            f"{source} ({port}) is the main port too; not opening the Ollama drop-in port."
+            " The Ollama API is still served at /ollama."
+        )
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+        logging.getLogger("hearth").warning(message)
+        return None
+    return port
+
+
+def _drop_in_port_asked(args: argparse.Namespace) -> bool:
+    """True when the drop-in port came from a flag or the environment, not the settings."""
+    return getattr(args, "ollama_port", None) is not None or bool(
+        os.environ.get("HEARTH_OLLAMA_PORT", "").strip()
+    )
+
+
 def _lan_verifier(settings: Settings):  # type: ignore[no-untyped-def]
     """In LAN mode, the access token's verifier (made, and shown once, on first use)."""
     if not settings.token_required:
@@ -190,6 +259,10 @@ def cmd_token(args: argparse.Namespace) -> int:
         print(f"access token: {state}; it is stored hashed and cannot be shown again")
         return 0
     print(token.create())
+    print(
+        "The old token no longer works: a running Hearth uses the new one from its next request.",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -8,11 +8,13 @@ socket with chunked encoding, so tokens reach the client as they are made.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 
 from cheroot import wsgi
 
+from app.http_gate import HEAD_LIMIT, RequestGate
 from app.web.disconnect import ENVIRON_KEY
 
 log = logging.getLogger(__name__)
@@ -27,14 +29,41 @@ class _Gateway(wsgi.Gateway_10):
         return environ
 
 
+class _GatedServer(wsgi.Server):
+    """cheroot, with every connection passing the request gate before it gets a thread."""
+
+    gate: RequestGate | None = None
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.gate = RequestGate(super().process_conn, name=f"http-gate-{self.bind_addr[1]}")
+
+    def process_conn(self, conn: object) -> None:
+        if self.gate is None:
+            super().process_conn(conn)
+        else:
+            self.gate.admit(conn)
+
+    def stop(self) -> None:
+        super().stop()
+        if self.gate is not None:
+            self.gate.stop()
+
+
 class HTTPServer:
     """A cheroot server on host:port, served from a thread of its own."""
 
     def __init__(self, app: Callable, host: str, port: int, threads: int = 32) -> None:
-        self.server = wsgi.Server((host, port), app, numthreads=threads, server_name="hearth")
+        self.server = _GatedServer((host, port), app, numthreads=threads, server_name="hearth")
         self.server.gateway = _Gateway
-        # Long generations must not be cut by an idle timeout while a slot is queued.
+        # The socket timeout now bounds writes (and keep-alive idleness) only:
+        # reading a request is bounded by the gate (app.http_gate). Long, so a
+        # stream whose client reads slowly is not cut.
         self.server.timeout = 3600
+        self.server.max_request_header_size = HEAD_LIMIT
+        # cheroot listens with a backlog of 5: a burst of connections (a browser,
+        # or a flood of idle ones) then sees SYNs dropped and 1 s retries.
+        self.server.request_queue_size = socket.SOMAXCONN
         self.server.shutdown_timeout = 2
         self._thread: threading.Thread | None = None
         self._bound = False

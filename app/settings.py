@@ -86,6 +86,66 @@ class Settings:
         return replace(self, **clean)  # type: ignore[arg-type]
 
 
+SYSTEM_DIRS = (
+    "/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+    "/run", "/sbin", "/sys", "/usr", "/var", "/home", "/root", "/opt", "/srv", "/mnt",
+    "/media", "/tmp", "/System", "/Library", "/Applications", "/Users", "/private",
+)  # fmt: skip
+"""Directories that are never a models directory themselves (their sub-folders may be)."""
+SYSTEM_TREES = ("/dev", "/proc", "/sys", "/etc", "/boot", "/run", "/bin", "/sbin", "/usr/bin")
+"""Trees no models directory may be in at all: devices, kernel views, system config."""
+
+
+def _within(path: Path, tree: str) -> bool:
+    return path == Path(tree) or Path(tree) in path.parents
+
+
+def _writable_here(directory: Path) -> bool:
+    """True when a file can really be made in ``directory`` (root passes every access check)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            return True
+    except OSError:
+        return False
+
+
+def models_dir_problem(path: Path) -> str | None:
+    """Why ``path`` cannot hold the model store, or None when it can.
+
+    It must be absolute, not a system directory (``/``, ``/etc``, a drive's
+    root, anything under ``/proc`` or ``/dev``...), and either a writable
+    directory or one that can be made inside a writable one. Why check:
+    a bad stored value used to crash every later start with a traceback.
+    """
+    path = path.expanduser()
+    if not path.is_absolute():
+        return "it is not an absolute path"
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):
+        return "it cannot be resolved (a symlink loop?)"
+    windows_dir = os.environ.get("SYSTEMROOT")
+    if (
+        real.parent == real
+        or str(real) in SYSTEM_DIRS
+        or any(_within(real, tree) for tree in SYSTEM_TREES)
+        or (windows_dir and _within(real, windows_dir))
+    ):
+        return "it is a system directory"
+    existing = real
+    while not existing.exists():
+        existing = existing.parent
+    if existing == real and not real.is_dir():
+        return "it exists and is not a directory"
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    if not _writable_here(existing):
+        return f"{existing} is not writable"
+    return None
+
+
 def _path_env(env: dict[str, str], name: str) -> Path | None:
     value = env.get(name, "").strip()
     return Path(value).expanduser().resolve() if value else None

@@ -15,6 +15,7 @@ from app.models.errors import BadRequest
 from app.models.options import validate_options
 from app.models.pull import DEFAULT_PARTS
 from app.runner.keepalive import parse_keep_alive
+from app.settings import models_dir_problem
 
 THEMES = ("light", "dark", "system")
 MAX_WINDOW_JSON = 64 * 1024
@@ -106,14 +107,30 @@ CHECKS = {
 }
 
 
-def clean_patch(body: Any) -> dict[str, Any]:
-    """Validated changes; ``None`` values mean "back to the default"."""
+def clean_patch(body: Any, own_ports: frozenset[int] = frozenset()) -> dict[str, Any]:
+    """Validated changes; ``None`` values mean "back to the default".
+
+    Beyond each value's shape, the restart-time keys are checked against the
+    machine now, because a bad one would break the next start: ``models_dir``
+    must be usable (see ``models_dir_problem``) and ``ollama_port`` must not be
+    one of ``own_ports``, the ports Hearth's main server listens on.
+    """
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
     unknown = sorted(set(body) - set(DEFAULTS))
     if unknown:
         raise BadRequest(f"unknown setting(s): {', '.join(unknown)}")
-    return {key: None if value is None else CHECKS[key](value) for key, value in body.items()}
+    changes = {key: None if value is None else CHECKS[key](value) for key, value in body.items()}
+    if changes.get("models_dir") is not None:
+        problem = models_dir_problem(Path(changes["models_dir"]))
+        if problem:
+            raise BadRequest(f"models_dir {changes['models_dir']!r} cannot be used: {problem}")
+    if changes.get("ollama_port") in own_ports:
+        raise BadRequest(
+            f"ollama_port {changes['ollama_port']} is Hearth's own port; pick another one"
+            " (Ollama's usual port is 11434)"
+        )
+    return changes
 
 
 def effective(stored: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ and the desktop shell reach the same code. Documented in OpenAPI 3.1 at
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -226,9 +227,18 @@ def get_settings() -> Response:
     return jsonify(prefs.effective(chats().get_settings()))
 
 
+def _own_ports() -> frozenset[int]:
+    """The main server's port: the configured one and the one this request came in on."""
+    settings: Settings = current_app.config["HEARTH_SETTINGS"]
+    ports = {settings.port}
+    with contextlib.suppress(KeyError, ValueError):
+        ports.add(int(request.environ["SERVER_PORT"]))
+    return frozenset(port for port in ports if port)
+
+
 @app_api.patch("/settings")
 def update_settings() -> Response:
-    changes = prefs.clean_patch(_object_body())
+    changes = prefs.clean_patch(_object_body(), _own_ports())
     current = prefs.effective(chats().set_settings(changes))
     _apply_live_settings(_manager(), current)
     return jsonify(current)
