@@ -14,6 +14,7 @@ import requests
 
 from tests.conftest import GEMMA_NAME
 from tests.hearth_process import HearthProcess
+from tests.waiting import wait_until
 
 
 def stream_lines(reply: requests.Response):  # type: ignore[no-untyped-def]
@@ -123,8 +124,8 @@ def test_disconnect_stops_a_non_streamed_generation(
     time.sleep(1.0)
     assert cpu_seconds(server, 0.3) > 0.1  # it is busy generating
     client.close()
-    time.sleep(1.0)
-    assert cpu_seconds(server, 0.5) < 0.05  # and it stopped within a second
+    # It stops (within a second on an idle machine; a busy one gets longer).
+    wait_until(lambda: cpu_seconds(server, 0.5) < 0.05, "the slot stops", timeout=15)
     (same,) = hearth.llama_servers()
     assert same.pid == server.pid  # a cut we made is not a crash: the runner stays
     again = requests.post(
