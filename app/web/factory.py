@@ -14,6 +14,7 @@ from app.web.errors import register_error_handlers
 from app.web.guard import install_guard
 from app.web.ollama_api import ollama_api
 from app.web.openai_api import openai_api
+from app.web.request_log import RequestLog
 from app.web.ui import register_ui
 
 
@@ -25,6 +26,7 @@ def _base_app(settings: Settings, manager: ModelManager | None, verifier: Verifi
     app.json.compact = True
     register_error_handlers(app)
     install_guard(app, list(settings.allowed_hosts), list(settings.origins), verifier)
+    app.wsgi_app = RequestLog(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 
