@@ -407,3 +407,31 @@ def test_patch_of_messages_with_a_stale_version_is_409(web: str) -> None:
     legacy = requests.patch(url, json={"messages": [first]}, timeout=10)
     assert legacy.status_code == 200 and len(legacy.json()["messages"]) == 1
     assert requests.patch(url, json={"version": "7"}, timeout=10).status_code == 400
+
+
+GEMMA_MISTYPED = [
+    ("/ollama/api/chat", {"messages": [{"role": "user", "content": "hi", "images": 7}]}),
+    ("/ollama/api/chat", {"messages": [{"role": "user", "content": "hi", "images": "abc"}]}),
+    ("/ollama/api/chat", {"messages": [{"role": "user", "content": "hi", "thinking": 7}]}),
+    ("/ollama/api/generate", {"prompt": "hi", "images": True}),
+    ("/ollama/api/generate", {"prompt": "hi", "suffix": 7}),
+    ("/ollama/api/generate", {"prompt": "hi", "suffix": "end"}),
+    ("/ollama/v1/completions", {"prompt": "hi", "suffix": "end"}),
+    (
+        "/ollama/v1/chat/completions",
+        {"messages": [{"role": "user", "content": "hi"}], "reasoning_effort": [{}]},
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "fields"), GEMMA_MISTYPED)
+def test_fields_the_real_model_cannot_take_are_400(
+    hearth: HearthProcess, path: str, fields: dict
+) -> None:
+    """Found by fuzzing against Gemma: a TypeError inside Hearth, or llama-server's own
+    500 for a request the model cannot serve (a suffix without infill tokens, images
+    without a projector, a thinking field that is no string)."""
+    body = {"model": GEMMA_NAME, "stream": False, "options": {"num_predict": 2}, **fields}
+    body.setdefault("max_tokens", 2)
+    reply = requests.post(f"{hearth.url}{path}", json=body, timeout=120)
+    assert reply.status_code == 400, reply.text
