@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 from datetime import UTC, datetime
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,11 @@ def _manager(settings: Settings):  # type: ignore[no-untyped-def]
 
 def _setup_logging(settings: Settings, verbose: bool) -> None:
     settings.ensure_dirs()
-    handlers: list[logging.Handler] = [logging.FileHandler(settings.log_dir / "hearth.log")]
+    # Rotated (10 MB x 5): every request writes a line now (app.web.request_log).
+    log_file = RotatingFileHandler(
+        settings.log_dir / "hearth.log", maxBytes=10 * 2**20, backupCount=5, encoding="utf-8"
+    )
+    handlers: list[logging.Handler] = [log_file]
     if verbose:
         handlers.append(logging.StreamHandler())
     logging.basicConfig(

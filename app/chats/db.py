@@ -13,6 +13,8 @@ never fails half way with "database is locked".
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +25,31 @@ from app.chats.errors import DatabaseUnreadable, SchemaTooNew
 from app.chats.migrations import LATEST, MIGRATIONS, Migration
 
 BUSY_TIMEOUT_SECONDS = 15.0
+
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def make_private(path: Path) -> None:
+    """Only the user may read the chats: the folder 0700, the database files 0600.
+
+    Chats are private text, and a default umask (022) leaves them readable by
+    every account on the machine. The file is created 0600 before SQLite opens
+    it, and SQLite gives its ``-wal`` and ``-shm`` files the database's mode; an
+    existing install is fixed here at every start. (On Windows ``chmod`` only
+    sets the read-only flag, which these modes leave off.)
+    """
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    with contextlib.suppress(OSError):  # a folder we may not chmod (not ours) still works
+        os.chmod(folder, PRIVATE_DIR)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE))
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in SIDE_FILES)):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(file, PRIVATE_FILE)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -44,10 +71,15 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (a full disk does: SQLITE_FULL), and a
+        # failed COMMIT leaves the transaction open: end it either way, and let the
+        # first error be the one reported.
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 @contextmanager
@@ -120,8 +152,9 @@ def migrate(
 def open_database(path: Path, target: int | None = None) -> sqlite3.Connection:
     """Connect, switch to WAL and migrate: the one way the store opens its file."""
     try:
+        make_private(path)
         conn = connect(path)
-    except sqlite3.DatabaseError as error:
+    except (sqlite3.DatabaseError, OSError) as error:
         raise DatabaseUnreadable(f"cannot open the chat database {path}: {error}") from None
     try:
         refuse_newer(schema_version(conn), LATEST)  # before the journal mode is touched

@@ -113,8 +113,19 @@ def _search_index(conn: sqlite3.Connection) -> None:
         )
 
 
+def _chat_versions(conn: sqlite3.Connection) -> None:
+    """A counter per chat that every change to it or its messages raises.
+
+    A client that replaces the message list sends the version it read; a
+    stale one is refused (409) instead of silently dropping a message that
+    another window appended meanwhile.
+    """
+    conn.execute("ALTER TABLE chats ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "chats, messages and settings", _base_tables),
     Migration(2, "full-text search over titles and messages", _search_index),
+    Migration(3, "a version per chat, for safe concurrent edits", _chat_versions),
 )
 LATEST = MIGRATIONS[-1].version

@@ -67,6 +67,7 @@ def _chat_dict(row: sqlite3.Row) -> dict[str, Any]:
         "folder": row["folder"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
+        "version": row["version"],
     }
     if "message_count" in row.keys():  # noqa: SIM118 - sqlite3.Row has no __contains__ on keys
         chat["message_count"] = row["message_count"]
@@ -193,18 +194,34 @@ class ChatStore:
         with write(self._conn()) as conn:
             return [self._insert_chat(conn, fields) for fields in chats]
 
-    def update_chat(self, chat_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """Change the given fields; ``messages`` replaces the whole list."""
+    def update_chat(
+        self, chat_id: str, fields: dict[str, Any], expected_version: int | None = None
+    ) -> dict[str, Any]:
+        """Change the given fields; ``messages`` replaces the whole list.
+
+        With ``expected_version`` the change is made only if the chat is still
+        at that version (else :class:`Conflict`); without it, as before.
+        """
         with write(self._conn()) as conn:
             pk = self._chat_pk(conn, chat_id)
+            if expected_version is not None:
+                current = conn.execute("SELECT version FROM chats WHERE pk = ?", (pk,)).fetchone()
+                if current[0] != expected_version:
+                    raise Conflict(
+                        f"chat '{chat_id}' changed since version {expected_version} (it is now"
+                        f" at version {current[0]}): reload it and apply the change again"
+                    )
             columns = [column for column in CHAT_COLUMNS if column in fields]
             values = [self._column_value(column, fields[column]) for column in columns]
             if CONTENT_COLUMNS & fields.keys():
                 columns.append("updated_at")
                 values.append(now())
-            if columns:
-                assignments = ", ".join(f"{column} = ?" for column in columns)
-                conn.execute(f"UPDATE chats SET {assignments} WHERE pk = ?", [*values, pk])
+            if columns or "messages" in fields:
+                assignments = "".join(f"{column} = ?, " for column in columns)
+                conn.execute(
+                    f"UPDATE chats SET {assignments}version = version + 1 WHERE pk = ?",
+                    [*values, pk],
+                )
             if "messages" in fields:
                 conn.execute("DELETE FROM messages WHERE chat_pk = ?", (pk,))
                 self._insert_messages(conn, pk, fields["messages"], 0)
@@ -224,7 +241,9 @@ class ChatStore:
                 "SELECT coalesce(max(position) + 1, 0) FROM messages WHERE chat_pk = ?", (pk,)
             ).fetchone()[0]
             (message_pk,) = self._insert_messages(conn, pk, [message], position)
-            conn.execute("UPDATE chats SET updated_at = ? WHERE pk = ?", (now(), pk))
+            conn.execute(
+                "UPDATE chats SET updated_at = ?, version = version + 1 WHERE pk = ?", (now(), pk)
+            )
             row = conn.execute("SELECT * FROM messages WHERE pk = ?", (message_pk,)).fetchone()
         return _message_dict(row)
 
@@ -249,6 +268,8 @@ class ChatStore:
                 )
             if fields.get("done") is True:
                 conn.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now(), chat_id))
+            if columns:
+                conn.execute("UPDATE chats SET version = version + 1 WHERE id = ?", (chat_id,))
             row = conn.execute(
                 f"SELECT * FROM messages WHERE {where}", (chat_id, message_id)
             ).fetchone()
@@ -265,7 +286,9 @@ class ChatStore:
             ).rowcount
             if not deleted:
                 raise MessageNotFound(chat_id, message_id)
-            conn.execute("UPDATE chats SET updated_at = ? WHERE pk = ?", (now(), pk))
+            conn.execute(
+                "UPDATE chats SET updated_at = ?, version = version + 1 WHERE pk = ?", (now(), pk)
+            )
 
     # -- app settings --------------------------------------------------
     def get_settings(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ skipped with a reason, the rest are imported, and the caller is told which.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from app.chats.validate import clean_chat, clean_message, clean_stats
 from app.models.errors import BadRequest
 from app.models.options import validate_options
 
+log = logging.getLogger(__name__)
 FORMAT = "hearth-chat/1"
 MAX_BRANCH = 100_000
 _DATA_URL = re.compile(r"^data:image/[\w.+-]+;base64,(.*)$", re.DOTALL)
@@ -98,6 +100,11 @@ def parse_import(data: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
             chats.append(parse_item(item, f"item {index}"))
         except BadRequest as error:
             skipped.append({"index": index, "error": str(error)})
+        except (TypeError, ValueError, AttributeError, KeyError) as error:
+            # A shape no check above foresaw: skip this chat, keep the others.
+            log.warning("import: item %d skipped: %r", index, error)
+            reason = f"item {index} could not be read ({type(error).__name__}: {error})"
+            skipped.append({"index": index, "error": reason})
     return chats, skipped
 
 
@@ -163,12 +170,12 @@ def active_branch(chat: dict[str, Any]) -> list[Any]:
     history = chat.get("history")
     if isinstance(history, dict) and isinstance(history.get("messages"), dict):
         table = history["messages"]
-        current = history.get("currentId")
+        current = _key(history.get("currentId"))
         if current is None or current not in table:
             # No pointer: the newest leaf is what Open WebUI would show.
             leaves = [m for m in table.values() if isinstance(m, dict) and not m.get("childrenIds")]
-            leaves.sort(key=lambda m: m.get("timestamp") or 0)
-            current = leaves[-1].get("id") if leaves else None
+            leaves.sort(key=lambda m: _number(m.get("timestamp")))
+            current = _key(leaves[-1].get("id")) if leaves else None
         branch: list[Any] = []
         seen: set[Any] = set()
         while current is not None and current in table and current not in seen:
@@ -177,11 +184,24 @@ def active_branch(chat: dict[str, Any]) -> list[Any]:
             seen.add(current)
             node = table[current]
             branch.append({"id": current, **node} if isinstance(node, dict) else node)
-            current = node.get("parentId") if isinstance(node, dict) else None
+            current = _key(node.get("parentId")) if isinstance(node, dict) else None
         if branch:
             return branch[::-1]
     messages = chat.get("messages")
     return messages if isinstance(messages, list) else []
+
+
+def _key(value: Any) -> str | int | None:
+    """A message id usable as a key of ``history.messages``; anything else is no id."""
+    return value if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _text_of(content: Any) -> str:
@@ -196,8 +216,8 @@ def _text_of(content: Any) -> str:
 
 
 def _images_of(raw: dict[str, Any]) -> list[str] | None:
-    images = [i for i in raw.get("images") or [] if isinstance(i, str)]
-    for entry in raw.get("files") or []:
+    images = [i for i in _list(raw.get("images")) if isinstance(i, str)]
+    for entry in _list(raw.get("files")):
         if isinstance(entry, dict) and entry.get("type") == "image":
             match = _DATA_URL.match(str(entry.get("url") or ""))
             if match:
@@ -208,7 +228,10 @@ def _images_of(raw: dict[str, Any]) -> list[str] | None:
 def _open_webui_message(raw: Any, where: str) -> dict[str, Any] | None:
     if not isinstance(raw, dict):
         return None
-    role = _ROLE_ALIASES.get(raw.get("role"), raw.get("role"))
+    role = raw.get("role")
+    if not isinstance(role, str):
+        return None
+    role = _ROLE_ALIASES.get(role, role)
     if role not in ROLES:
         return None
     usage = raw.get("usage") if isinstance(raw.get("usage"), dict) else raw.get("info")

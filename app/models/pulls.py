@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.models.blob_download import PullStats
-from app.models.errors import HearthError
+from app.models.errors import HearthError, storage_failure
 from app.models.names import ModelName
 from app.models.pull import DEFAULT_PARTS, pull_model
 from app.models.pull_errors import PullError
@@ -205,7 +205,9 @@ class PullRegistry:
         except HearthError as caught:
             error = caught
         except Exception as caught:  # noqa: BLE001 - surfaced to every watcher
-            error = PullError(f"pull failed: {type(caught).__name__}: {caught}")
+            error = storage_failure(caught) or PullError(
+                f"pull failed: {type(caught).__name__}: {caught}"
+            )
         finally:
             with self._lock:
                 if self._active.get(active.name.folded()) is active:

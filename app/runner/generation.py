@@ -55,8 +55,19 @@ class UpstreamRejected(HearthError):
 
     def __init__(self, status: int, message: str, kind: str = "") -> None:
         super().__init__(message)
-        self.status = 400 if status < 500 else 500
+        client_fault = any(text in message for text in CLIENT_FAULTS)
+        self.status = 400 if status < 500 or client_fault else 500
         self.kind = kind
+
+
+CLIENT_FAULTS = (
+    "Infill is not supported",
+    "image input is not supported",
+    "audio input is not supported",
+    "Failed to parse messages",
+)
+"""llama-server answers these with a 500, yet the request asked what the model cannot
+do (a suffix without infill tokens, images without a projector): a 400 says whose it is."""
 
 
 def _lease(scheduler: Scheduler, spec: Any, options: dict[str, Any], keep_alive: float) -> Lease:
@@ -397,6 +408,8 @@ def generate(
     prompt = request.get("prompt") or ""
     if not isinstance(prompt, str):
         raise BadRequest("prompt must be a string")
+    if request.get("suffix") is not None and not isinstance(request["suffix"], str):
+        raise BadRequest("suffix must be a string")
     context = _context_tokens(request.get("context"))
     wanted = logprobs_wanted(request)
     options = _merged_options(spec, request_options)

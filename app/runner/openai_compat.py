@@ -142,7 +142,7 @@ def chat_request(body: dict[str, Any]) -> dict[str, Any]:
         request["top_logprobs"] = body["top_logprobs"]
     effort = body.get("reasoning_effort") or (body.get("reasoning") or {}).get("effort")
     if effort is not None:
-        if effort not in _EFFORT:
+        if not isinstance(effort, str) or effort not in _EFFORT:
             raise BadRequest(f"invalid reasoning_effort {effort!r}")
         request["think"] = _EFFORT[effort]
     return request

@@ -122,6 +122,8 @@ def chat_messages(messages: list[Any]) -> list[dict[str, Any]]:
             raise BadRequest(f"messages[{index}].content must be a string")
         out: dict[str, Any] = {"role": role, "content": content}
         images = message.get("images") or []
+        if not isinstance(images, list):
+            raise BadRequest(f"messages[{index}].images must be a list of base64 strings")
         if images:
             parts: list[dict[str, Any]] = [{"type": "text", "text": content}]
             for image in images:
@@ -132,6 +134,8 @@ def chat_messages(messages: list[Any]) -> list[dict[str, Any]]:
                 )
             out["content"] = parts
         if message.get("thinking"):
+            if not isinstance(message["thinking"], str):
+                raise BadRequest(f"messages[{index}].thinking must be a string")
             out["reasoning_content"] = message["thinking"]
         if role == "assistant" and message.get("tool_calls"):
             out["tool_calls"] = [

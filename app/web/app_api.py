@@ -9,7 +9,6 @@ and the desktop shell reach the same code. Documented in OpenAPI 3.1 at
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from typing import Any
@@ -27,10 +26,11 @@ from app.chats.transfer import (
 )
 from app.chats.validate import MESSAGE_PATCH_KEYS, clean_chat, clean_message
 from app.doctor import doctor_report
-from app.models.errors import BadRequest, HearthError
+from app.models.errors import BadRequest
 from app.models.manager import ModelManager
 from app.runner.keepalive import parse_keep_alive
 from app.settings import Settings
+from app.web.json_body import read_json
 from app.web.openapi import openapi_document
 
 app_api = Blueprint("app_api", __name__)
@@ -38,17 +38,11 @@ MAX_BODY = 32 * 2**20
 MAX_IMPORT_BODY = 128 * 2**20
 """Exports from other apps carry images inline, so imports get more room."""
 MAX_LIMIT = 200
+MAX_INT_ARG = 2**63 - 1
 DEFAULT_LIMIT = 50
 DOCTOR_TTL_SECONDS = 30.0
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
-
-
-class PayloadTooLarge(HearthError):
-    status = 413
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body is larger than {limit // 2**20} MiB")
 
 
 def register_app_api(
@@ -89,17 +83,7 @@ def _apply_live_settings(manager: Any, current: dict[str, Any]) -> None:
 # -- request parsing -----------------------------------------------------------
 def _body(limit: int = MAX_BODY) -> Any:
     """The request's JSON value, bounded: a client cannot make us buffer gigabytes."""
-    if (request.content_length or 0) > limit:
-        raise PayloadTooLarge(limit)
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        raise PayloadTooLarge(limit)
-    if not raw.strip():
-        raise BadRequest("missing request body")
-    try:
-        return json.loads(raw)
-    except ValueError as error:
-        raise BadRequest(f"invalid JSON: {error}") from None
+    return read_json(limit)
 
 
 def _object_body() -> dict[str, Any]:
@@ -119,6 +103,8 @@ def _int_arg(name: str, default: int, low: int, high: int | None = None) -> int:
         raise BadRequest(f"{name} must be an integer") from None
     if value < low:
         raise BadRequest(f"{name} must be at least {low}")
+    if value > MAX_INT_ARG:  # SQLite integers are 64-bit: a bigger one is an OverflowError
+        raise BadRequest(f"{name} must be at most {MAX_INT_ARG}")
     return min(value, high) if high is not None else value
 
 
@@ -171,14 +157,41 @@ def import_chats() -> Response:
     return jsonify(imported=len(ids), ids=ids, skipped=skipped)
 
 
+def _with_etag(chat: dict[str, Any]) -> Response:
+    response = jsonify(chat)
+    response.set_etag(str(chat["version"]))
+    return response
+
+
+def _expected_version(body: dict[str, Any]) -> int | None:
+    """The chat version a PATCH was based on: ``version`` in the body, or ``If-Match``.
+
+    Neither: ``None``, and the PATCH applies as it always did (older clients).
+    """
+    value = body.get("version")
+    if value is not None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise BadRequest("version must be an integer (the chat's version you last read)")
+        return value
+    header = request.headers.get("If-Match", "").strip()
+    if not header or header == "*":
+        return None
+    tag = header.removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise BadRequest("If-Match must be the chat's ETag, as GET returned it")
+    return int(tag)
+
+
 @app_api.get("/chats/<chat_id>")
 def get_chat(chat_id: str) -> Response:
-    return jsonify(chats().get_chat(chat_id))
+    return _with_etag(chats().get_chat(chat_id))
 
 
 @app_api.patch("/chats/<chat_id>")
 def update_chat(chat_id: str) -> Response:
-    return jsonify(chats().update_chat(chat_id, clean_chat(_object_body(), partial=True)))
+    body = _object_body()
+    expected = _expected_version(body)
+    return _with_etag(chats().update_chat(chat_id, clean_chat(body, partial=True), expected))
 
 
 @app_api.delete("/chats/<chat_id>")

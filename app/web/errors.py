@@ -1,4 +1,10 @@
-"""JSON errors everywhere: Ollama's ``{"error": "..."}`` shape, never a stack trace."""
+"""JSON errors everywhere: Ollama's ``{"error": "..."}`` shape, never a stack trace.
+
+Failures of the machine rather than of the request (a full disk, a read-only
+models or data directory) are not Hearth bugs either: they answer 507
+Insufficient Storage with words the person can act on, from routes and from
+streams alike (see :func:`describe_failure`), instead of "internal error".
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,25 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from app.models.errors import HearthError
+from app.models.errors import HearthError, storage_failure
+from app.runner.process import LlamaServerFailed
 
 log = logging.getLogger(__name__)
+
+
+def describe_failure(error: BaseException) -> tuple[int, str]:
+    """The status and message a client gets for ``error`` (routes and mid-stream lines)."""
+    if isinstance(error, HearthError):
+        return error.status, str(error)
+    storage = storage_failure(error)
+    if storage is not None:
+        log.warning("storage failure: %r", error)
+        return storage.status, str(storage)
+    if isinstance(error, LlamaServerFailed):
+        log.warning("llama-server failed: %s", error)
+        return 500, f"llama-server failed: {error}"
+    log.error("unhandled error", exc_info=error)
+    return 500, f"internal error: {type(error).__name__}"
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -23,5 +45,5 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):  # type: ignore[no-untyped-def]
-        log.exception("unhandled error")
-        return jsonify(error=f"internal error: {type(error).__name__}"), 500
+        status, message = describe_failure(error)
+        return jsonify(error=message), status

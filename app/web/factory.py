@@ -14,6 +14,7 @@ from app.web.errors import register_error_handlers
 from app.web.guard import install_guard
 from app.web.ollama_api import ollama_api
 from app.web.openai_api import openai_api
+from app.web.request_log import RequestLog
 from app.web.ui import register_ui
 
 
@@ -32,6 +33,7 @@ def _base_app(
     install_guard(
         app, list(settings.allowed_hosts), list(settings.origins), verifier, model_api_prefix
     )
+    app.wsgi_app = RequestLog(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

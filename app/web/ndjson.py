@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Response
 
-from app.models.errors import HearthError
+from app.web.errors import describe_failure
 
 log = logging.getLogger(__name__)
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -31,11 +31,8 @@ def ndjson_stream(objects: Iterator[dict[str, Any]]) -> Response:
                 yield (_dumps(first) + "\n").encode()
             for item in objects:
                 yield (_dumps(item) + "\n").encode()
-        except HearthError as error:
-            yield (_dumps({"error": str(error)}) + "\n").encode()
         except Exception as error:  # noqa: BLE001 - the status line is already sent
-            log.exception("stream failed")
-            yield (_dumps({"error": f"internal error: {type(error).__name__}"}) + "\n").encode()
+            yield (_dumps({"error": describe_failure(error)[1]}) + "\n").encode()
         finally:
             objects.close()  # type: ignore[attr-defined]
 

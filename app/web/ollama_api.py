@@ -7,7 +7,6 @@ live in the manager so the CLI reaches the same code.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,17 +15,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from app.models.errors import BadRequest, HearthError
 from app.models.manager import OLLAMA_COMPAT_VERSION, ModelManager
 from app.web.disconnect import watched_generation
+from app.web.json_body import read_json
 from app.web.ndjson import aggregate_chat, aggregate_generate, last_status, ndjson_stream
 
 ollama_api = Blueprint("ollama_api", __name__)
 MAX_JSON_BODY = 32 * 2**20
-
-
-class PayloadTooLarge(HearthError):
-    status = 413
-
-    def __init__(self) -> None:
-        super().__init__(f"request body is larger than {MAX_JSON_BODY // 2**20} MiB")
 
 
 def manager() -> ModelManager:
@@ -39,17 +32,7 @@ def json_body() -> dict[str, Any]:
     JSON bodies are bounded (blob uploads, which may be gigabytes, stream to
     disk through their own route instead).
     """
-    if (request.content_length or 0) > MAX_JSON_BODY:
-        raise PayloadTooLarge()
-    raw = request.stream.read(MAX_JSON_BODY + 1)
-    if len(raw) > MAX_JSON_BODY:
-        raise PayloadTooLarge()
-    if not raw.strip():
-        raise BadRequest("missing request body")
-    try:
-        body = json.loads(raw)
-    except ValueError as error:
-        raise BadRequest(f"invalid JSON: {error}") from None
+    body = read_json(MAX_JSON_BODY)
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
     return body

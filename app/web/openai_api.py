@@ -19,6 +19,7 @@ from app.models.errors import BadRequest, HearthError, ModelNotFound
 from app.models.names import parse_name
 from app.runner import openai_compat
 from app.web.disconnect import watched_generation
+from app.web.errors import describe_failure
 from app.web.ndjson import aggregate_chat, aggregate_generate
 from app.web.ollama_api import json_body, manager
 
@@ -38,6 +39,14 @@ def hearth_error(error: HearthError) -> tuple[Response, int]:
     return jsonify(_error_body(error.status, str(error))), error.status
 
 
+@openai_api.errorhandler(Exception)
+def unexpected(error: Exception) -> tuple[Response, int]:
+    if isinstance(error, HTTPException):
+        return http_error(error)
+    status, message = describe_failure(error)
+    return jsonify(_error_body(status, message)), status
+
+
 @openai_api.errorhandler(HTTPException)
 def http_error(error: HTTPException) -> tuple[Response, int]:
     status = error.code or 500
@@ -53,12 +62,8 @@ def _sse(chunks: Iterator[dict[str, Any]], source: Iterator[dict[str, Any]]) -> 
                 yield b"data: " + _dumps(first).encode() + b"\n\n"
             for chunk in chunks:
                 yield b"data: " + _dumps(chunk).encode() + b"\n\n"
-        except HearthError as error:
-            body = _error_body(error.status, str(error))
-            yield b"data: " + _dumps(body).encode() + b"\n\n"
         except Exception as error:  # noqa: BLE001 - the status line is already sent
-            log.exception("stream failed")
-            body = _error_body(500, f"internal error: {type(error).__name__}")
+            body = _error_body(*describe_failure(error))
             yield b"data: " + _dumps(body).encode() + b"\n\n"
         finally:
             source.close()  # type: ignore[attr-defined]

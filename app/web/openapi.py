@@ -95,6 +95,11 @@ SCHEMAS: dict[str, Any] = {
             "pinned": {"type": "boolean"},
             "archived": {"type": "boolean"},
             "folder": _NULLABLE_STRING,
+            "version": {
+                "type": "integer",
+                "description": "PATCH only: the version this change is based on (or send"
+                " If-Match with the ETag); a stale one is a 409. Leave it out to skip the check.",
+            },
             "messages": {
                 "type": "array",
                 "items": _ref("Message"),
@@ -116,6 +121,10 @@ SCHEMAS: dict[str, Any] = {
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
             "message_count": {"type": "integer"},
+            "version": {
+                "type": "integer",
+                "description": "Raised by every change to the chat or its messages; also the ETag.",
+            },
         },
         "required": ["id", "title", "created_at", "updated_at"],
     },
@@ -276,7 +285,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("Chat")), **_errors(404)},
             },
             "patch": {
-                "summary": "Change fields; messages replaces the list",
+                "summary": "Change fields; messages replaces the list; a stale version is a 409",
                 "requestBody": _body(_ref("ChatFields")),
                 "responses": {"200": _json(_ref("Chat")), **_errors(400, 404, 409, 413)},
             },

@@ -8,6 +8,7 @@ Routes added by :func:`register_ui`:
   ``Cache-Control: no-cache`` so a new build is picked up at once (the SPA
   router lives in the URL hash, so deep links only ever reach ``/``, but
   bookmarks and typos land on the app rather than a bare 404).
+- UI pages carry :data:`PAGE_HEADERS` (no framing by other sites).
 - Paths under ``/ollama`` and ``/api`` are never matched here (a converter
   excludes them), so unknown API paths keep their JSON 404/405.
 
@@ -24,6 +25,16 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import PathConverter
 
 API_PREFIXES = ("ollama", "api")
+PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+"""On every UI page: no other site may frame the UI (clickjacking its buttons).
+
+The policy is kept to ``frame-ancestors``: the Svelte build's scripts and
+styles are untouched by it, so the window and browsers load it as before.
+"""
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 BUILD_HINT = """Hearth is running, but its chat UI has not been built.
@@ -58,10 +69,10 @@ def register_ui(app: Flask, dist_dir: Path | None = None) -> None:
     def index() -> Response:
         if not (dist / "index.html").is_file():
             response = Response(BUILD_HINT, status=200, mimetype="text/plain")
-            response.headers["Cache-Control"] = "no-cache"
-            return response
-        response = send_from_directory(dist, "index.html", max_age=0)
+        else:
+            response = send_from_directory(dist, "index.html", max_age=0)
         response.headers["Cache-Control"] = "no-cache"
+        response.headers.update(PAGE_HEADERS)
         return response
 
     def asset(filename: str) -> Response:
