@@ -143,11 +143,19 @@ def test_foreign_host_and_origin_refused(api: str, hearth: HearthProcess) -> Non
     )
     assert stream.status_code == 403
     assert store_snapshot(hearth) == before
+    # A local page may use the model API, with CORS, as with Ollama (test_origins.py),
     other_local_page = requests.get(
         api + "/api/tags", headers={"Origin": "http://localhost:3000"}, timeout=10
     )
-    assert other_local_page.status_code == 403
-    own_page = requests.get(api + "/api/tags", headers={"Origin": hearth.url}, timeout=10)
+    assert other_local_page.status_code == 200
+    assert other_local_page.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    # but not the chats API, where CORS is off unless origins are configured.
+    chats = requests.get(
+        f"{hearth.url}/api/v1/chats", headers={"Origin": "http://localhost:3000"}, timeout=10
+    )
+    assert chats.status_code == 403
+    own_page = requests.get(
+        f"{hearth.url}/api/v1/chats", headers={"Origin": hearth.url}, timeout=10
+    )
     assert own_page.status_code == 200
-    # CORS is off unless origins are configured.
     assert "Access-Control-Allow-Origin" not in own_page.headers
