@@ -25,6 +25,7 @@ from app.runner.ollama_prompt import render
 from tests.conftest import GEMMA_NAME
 from tests.hearth_process import HearthProcess
 from tests.test_go_template import GEMMA3
+from tests.test_long_chats import SMALL_CONTEXT, long_history
 
 # Ollama's gemma3-instruct.gotmpl (see tests/test_go_template.py) without
 # the file's final newline, so the prompt ends where Gemma's Jinja one does.
@@ -267,3 +268,25 @@ def test_model_without_any_template(hearth: HearthProcess, bare_gguf: Path) -> N
         ).json()
     )
     requests.delete(f"{hearth.ollama_url}/api/delete", json={"model": "bare-go:1"}, timeout=60)
+
+
+@pytest.mark.usefixtures("gemma_models")
+def test_a_go_templated_chat_longer_than_the_context_leaves_out_old_turns(
+    hearth: HearthProcess,
+) -> None:
+    """As on llama-server's chat path: refused whole, then the newest turns that fit go."""
+    reply = chat(hearth, "gemma-go:1", long_history(), SMALL_CONTEXT)
+    assert reply["done"] and reply["eval_count"] > 0
+    assert 256 < reply["prompt_eval_count"] <= 512 - 8
+    refused = requests.post(
+        f"{hearth.ollama_url}/api/chat",
+        json={
+            "model": "gemma-go:1",
+            "messages": long_history(),
+            "options": SMALL_CONTEXT,
+            "truncate": False,
+            "stream": False,
+        },
+        timeout=300,
+    )
+    assert refused.status_code == 400
