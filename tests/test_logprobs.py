@@ -19,7 +19,9 @@ from tests.conftest import GEMMA_NAME
 from tests.hearth_process import HearthProcess
 from tests.test_generation_features import TOOL_TEMPLATE, WEATHER_TOOL
 
-GREEDY = {"temperature": 0, "num_predict": 12}
+# No stop strings: the test model has no chat template, and the ChatML
+# fallback's stops (app.models.templates) would end answers before the limit.
+GREEDY = {"temperature": 0, "num_predict": 12, "stop": []}
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +139,7 @@ def test_openai_chat_logprobs(hearth: HearthProcess) -> None:
         "messages": [{"role": "user", "content": "Name a fruit."}],
         "max_tokens": 8,
         "temperature": 0,
+        "stop": [],  # runs to max_tokens (see GREEDY)
         "logprobs": True,
     }
     reply = client.chat.completions.create(**request, top_logprobs=2)

@@ -36,6 +36,7 @@ def test_chat_not_streamed(client: openai.OpenAI) -> None:
         messages=[{"role": "user", "content": "Say hi"}],
         max_tokens=8,
         temperature=0,
+        stop=[],  # no ChatML fallback stops: the answer runs to max_tokens
     )
     assert reply.object == "chat.completion"
     assert reply.choices[0].message.content
@@ -51,6 +52,7 @@ def test_chat_streamed_with_usage(client: openai.OpenAI) -> None:
             {"role": "user", "content": [{"type": "text", "text": "Count"}]},
         ],
         max_tokens=6,
+        stop=[],  # no ChatML fallback stops: the answer runs to max_tokens
         stream=True,
         stream_options={"include_usage": True},
     )

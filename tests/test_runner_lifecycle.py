@@ -31,7 +31,8 @@ def start_chat(
         json={
             "model": GEMMA_NAME,
             "messages": [{"role": "user", "content": content}],
-            "options": {"num_predict": num_predict, "temperature": 0.7},
+            # stop: [] so the ChatML fallback's stops do not end the story early
+            "options": {"num_predict": num_predict, "temperature": 0.7, "stop": []},
             "keep_alive": "5m",
         },
         stream=True,
@@ -107,10 +108,17 @@ def raw_post(url: str, path: str, body: dict) -> socket.socket:
 @pytest.mark.parametrize(
     ("path", "body"),
     [
-        ("/api/generate", {"prompt": "Tell me a long story", "options": {"num_predict": 4000}}),
+        (
+            "/api/generate",
+            {"prompt": "Tell me a long story", "options": {"num_predict": 4000, "stop": []}},
+        ),
         (
             "/v1/chat/completions",
-            {"messages": [{"role": "user", "content": "A long story"}], "max_tokens": 4000},
+            {
+                "messages": [{"role": "user", "content": "A long story"}],
+                "max_tokens": 4000,
+                "stop": [],
+            },
         ),
     ],
 )

@@ -17,7 +17,7 @@ from typing import Any
 
 from app.models.digests import parse_digest
 from app.models.errors import BadRequest, BlobNotFound, ModelNotFound, NotGGUF
-from app.models.gguf_meta import describe, is_gguf, is_projector, read_gguf
+from app.models.gguf_meta import capabilities, describe, is_gguf, is_projector, read_gguf
 from app.models.names import ModelName, parse_name
 from app.models.options import validate_options
 from app.models.show import check_landed_blob
@@ -28,6 +28,7 @@ from app.models.store import (
     ModelStore,
     build_manifest,
 )
+from app.models.templates import NO_TEMPLATE_NOTE, has_chat_template
 
 REPLACEABLE = ("template", "prompt", "system", "params", "license", "messages")
 """Small layers a request may replace; ``prompt`` is the old name of ``template``."""
@@ -159,6 +160,7 @@ def create_model(
     if not store.has_blob(model_layer.digest):
         raise BlobNotFound(f"blob \"{model_layer.digest}\" of model '{from_}' is missing")
     metadata, tensors = read_gguf(store.blob_path(model_layer.digest), keep_arrays=0)
+    statuses += _template_warning(metadata, template, base_layers)
 
     # -- write --------------------------------------------------------
     # The layers taken from the base model, and each new one, stay held until
@@ -208,6 +210,18 @@ def create_model(
         if old_digests:
             store.prune_blobs(old_digests - manifest.digests())
         yield {"status": "success"}
+
+
+def _template_warning(
+    metadata: dict[str, Any], template: str | None, layers: list[Layer]
+) -> list[dict[str, Any]]:
+    """Ollama-style status line for a chat model with no template anywhere."""
+    kept = any(layer.kind in {"template", "prompt"} for layer in layers)
+    if kept or has_chat_template(template, metadata):
+        return []
+    if "embedding" in capabilities(metadata, False, None):
+        return []
+    return [{"status": f"warning: {NO_TEMPLATE_NOTE}"}]
 
 
 def _given(kind: str, template: Any, system: Any, license: Any, messages: Any) -> bool:

@@ -29,6 +29,7 @@ from app.models.gguf_meta import (
 from app.models.names import ModelName
 from app.models.options import validate_options
 from app.models.store import Layer, Manifest, ModelStore
+from app.models.templates import NO_TEMPLATE_NOTE, has_chat_template
 
 Header = tuple[dict[str, Any], list[dict[str, Any]]]
 _CACHE: OrderedDict[str, Header | NotGGUF] = OrderedDict()
@@ -340,6 +341,8 @@ def show_model(store: ModelStore, manifest: Manifest, verbose: bool = False) -> 
             for t in tensors
         ]
     result["capabilities"] = capabilities(metadata, bool(projectors), template)
+    if not has_chat_template(template, metadata) and "completion" in result["capabilities"]:
+        result["warnings"] = [NO_TEMPLATE_NOTE]  # chats use the ChatML fallback
     result["modified_at"] = rfc3339(manifest.modified_at)
     return result
 

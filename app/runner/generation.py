@@ -20,7 +20,7 @@ from typing import Any
 import requests
 
 from app.models.errors import BadRequest, HearthError
-from app.runner import fit_context
+from app.runner import fit_context, ollama_prompt, templated
 from app.runner.abort import Abort, ClientGone, cut_upstream
 from app.runner.process import LlamaServerFailed
 from app.runner.scheduler import Lease, Scheduler
@@ -351,8 +351,20 @@ def chat(
         empty = {"message": {"role": "assistant", "content": ""}}
         yield _load_or_unload(scheduler, spec, options, keep_alive, empty)
         return
+    plan = _templated_plan(spec, request)
+    if plan is None:
+        options = templated.fallback_options(spec, options, request_options)
     lease = _lease(scheduler, spec, options, keep_alive)
     try:
+        if plan is not None:
+            source, messages, prompt = plan
+            pieces = _templated_chat(
+                lease, request, source, messages, prompt, options, model, started, abort, wanted
+            )
+            with contextlib.closing(pieces):
+                for chunk in pieces:
+                    yield templated.as_chat_chunk(chunk)
+            return
         body = _chat_body(spec, request, options, lease.runner.config.ctx_per_slot, wanted)
         truncate = request.get("truncate") is not False
         with contextlib.closing(_stream_chat(lease, body, abort, truncate, wanted or 0)) as pieces:
@@ -391,6 +403,78 @@ def chat(
         lease.release()
 
 
+TemplatedPlan = tuple[str, list[dict[str, Any]], str]
+
+
+def _templated_plan(spec: Any, request: dict[str, Any]) -> TemplatedPlan | None:
+    """(Go template, Ollama messages, rendered prompt), or None for llama-server's chat path.
+
+    Rendered before a model is loaded, so a template that cannot be
+    rendered is a 400 at once (see ``app.runner.templated`` for the choice).
+    """
+    source = templated.go_template_for(spec, request)
+    if source is None:
+        return None
+    think_body(request.get("think"), spec.capabilities)  # a 400 for think on a model without
+    messages = templated.chat_messages(spec, request)
+    chat_messages(messages)  # the same 400s for bad roles and contents as the native path
+    prompt = ollama_prompt.render(source, messages, request.get("tools"), request.get("think"))
+    return source, messages, prompt
+
+
+def _templated_chat(
+    lease: Lease,
+    request: dict[str, Any],
+    source: str,
+    messages: list[dict[str, Any]],
+    prompt: str,
+    options: dict[str, Any],
+    model: str,
+    started: float,
+    abort: Abort | None,
+    wanted: int | None,
+) -> Iterator[dict[str, Any]]:
+    """A chat rendered with a Go template, streamed from ``/completion`` (generate's shape).
+
+    A chat too long for the context is cut as on the native path: only
+    after llama-server refused it, by leaving out the oldest turns.
+    """
+    num_ctx = lease.runner.config.ctx_per_slot
+    shaped = {"format": request.get("format")}
+
+    def stream(text: str) -> Iterator[dict[str, Any]]:
+        return _generate_raw(lease, shaped, text, options, num_ctx, model, started, abort, wanted)
+
+    def render(kept: list[dict[str, Any]]) -> str:
+        return ollama_prompt.render(source, kept, request.get("tools"), request.get("think"))
+
+    pieces = stream(prompt)
+    try:
+        first = next(pieces)
+    except UpstreamRejected as error:
+        if request.get("truncate") is False or error.kind != fit_context.OVERFLOW_ERROR:
+            raise
+        n_predict = int(sampling_body(options, num_ctx)["n_predict"])
+        budget = num_ctx - fit_context.answer_reserve(num_ctx, n_predict)
+
+        def count(kept: list[dict[str, Any]]) -> int:
+            tokens = _runner_json(
+                lease,
+                "/tokenize",
+                {"content": render(kept), "add_special": True, "parse_special": True},
+            )["tokens"]
+            return len(tokens) + fit_context.IMAGE_TOKENS * sum(bool(m.get("images")) for m in kept)
+
+        fitted = fit_context.fitted_messages(messages, budget, count)
+        if fitted is None or len(fitted) == len(messages):
+            raise
+        pieces = stream(render(fitted))
+        first = next(pieces)
+    with contextlib.closing(pieces):
+        yield first
+        yield from pieces
+
+
 def generate(
     scheduler: Scheduler,
     spec: Any,
@@ -416,12 +500,38 @@ def generate(
     if not prompt and not request.get("suffix"):
         yield _load_or_unload(scheduler, spec, options, keep_alive, {"response": ""})
         return
+    templating = not raw and not request.get("suffix")
+    source = (
+        templated.go_template_for(spec, request, request.get("template")) if templating else None
+    )
+    if source is not None:
+        think_body(request.get("think"), spec.capabilities)  # a 400 for think on a model without
+        messages = templated.generate_messages(spec, request, prompt)
+        rendered = ollama_prompt.render(source, messages, None, request.get("think"))
+    elif templating:
+        options = templated.fallback_options(spec, options, request_options)
     lease = _lease(scheduler, spec, options, keep_alive)
     try:
         num_ctx = lease.runner.config.ctx_per_slot
         if raw or request.get("suffix"):
             yield from _generate_raw(
                 lease, request, prompt, options, num_ctx, model, started, abort, wanted
+            )
+            return
+        if source is not None:
+            # The model's Go template rendered here; llama-server gets the text.
+            yield from _generate_raw(
+                lease,
+                request,
+                rendered,
+                options,
+                num_ctx,
+                model,
+                started,
+                abort,
+                wanted,
+                prompt_body=[*context, rendered] if context else None,
+                context=(context, rendered),
             )
             return
         chat_request = {

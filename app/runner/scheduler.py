@@ -24,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from app.models.templates import is_jinja_template
 from app.runner.drm import device_memory_of
 from app.runner.hardware import detect_hardware, nvidia_memory_by_pid, unified_memory
 from app.runner.process import LaunchConfig, LlamaServer, LlamaServerFailed
@@ -127,22 +128,15 @@ def _safe_log_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:100]
 
 
-def is_jinja_template(text: str) -> bool:
-    """Jinja (what llama-server renders) rather than an Ollama Go template."""
-    go_markers = ("{{ .", "{{.", "{{- .", "{{ if .", "{{- if .", "{{ range .", "{{- range .")
-    return ("{%" in text or "messages" in text) and not any(m in text for m in go_markers)
-
-
 def _template_args(spec: Any) -> tuple[str, ...]:
     """A Jinja ``template`` layer replaces the GGUF's chat template in llama-server.
 
-    Go templates (what Ollama's library ships) are not rendered: the GGUF's own
-    Jinja template is used instead, which is Ollama's "native" chat path too.
+    Go templates (what Ollama's library ships) are rendered by Hearth
+    (``app.runner.ollama_prompt``) and sent as a raw prompt, so llama-server
+    needs no template for them.
     """
     if spec.template and spec.template_path and is_jinja_template(spec.template):
         return ("--chat-template-file", str(spec.template_path))
-    if spec.template:
-        log.info("%s: Go template layer not rendered; using the GGUF chat template", spec.display)
     return ()
 
 
