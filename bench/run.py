@@ -39,6 +39,8 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from app.models.gguf_meta import read_gguf  # noqa: E402
+from app.models.templates import FALLBACK_STOP, uses_fallback  # noqa: E402
 from app.runner.locate import locate_llama_server  # noqa: E402
 from app.runner.process import free_port  # noqa: E402
 from app.runner.translate import sampling_body  # noqa: E402
@@ -149,7 +151,11 @@ def main() -> int:
             )
             # No seed: a seeded request makes Hearth evaluate the prompt whole (for
             # repeatable answers), which is not what a plain chat pays.
-            options = {"num_predict": args.tokens, "temperature": 0.8}
+            options: dict = {"num_predict": args.tokens, "temperature": 0.8}
+            if uses_fallback(None, read_gguf(model_file, keep_arrays=0)[0]):
+                # Hearth stops a model without a chat template at ChatML's end
+                # marker; the direct side gets the same stop strings.
+                options["stop"] = list(FALLBACK_STOP)
             # The body Hearth itself sends llama-server for this chat (Ollama's
             # sampling defaults filled in), so both sides run the same request.
             ctx = int(command[command.index("--ctx-size") + 1]) // int(

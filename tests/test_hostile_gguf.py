@@ -8,7 +8,6 @@ uploaded with ``/api/blobs`` and ``/api/create``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import struct
 import time
@@ -19,6 +18,7 @@ import psutil
 import pytest
 import requests
 
+from app.models.digests import sha256_file
 from app.models.errors import NotGGUF
 from app.models.gguf_meta import array_length, read_gguf, read_metadata
 from tests.hearth_process import HearthProcess
@@ -43,14 +43,6 @@ def hearth_alone(tmp_path: Path) -> Iterator[HearthProcess]:
     process.start()
     yield process
     process.stop()
-
-
-def _file_digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 22):
-            sha.update(chunk)
-    return "sha256:" + sha.hexdigest()
 
 
 @pytest.mark.parametrize("craft", [slow_to_fail_gguf, many_kv_gguf, huge_key_gguf])
@@ -112,7 +104,7 @@ def test_verbose_show_of_a_huge_array_is_bounded(
     reported in ``model_info_skipped_arrays``.
     """
     path = huge_array_gguf(tmp_path / "huge-array.gguf")
-    digest = _file_digest(path)
+    digest = sha256_file(path)
     url = hearth_alone.ollama_url
     with path.open("rb") as handle:
         assert requests.post(f"{url}/api/blobs/{digest}", data=handle, timeout=120).ok
