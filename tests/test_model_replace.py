@@ -30,9 +30,16 @@ COUNTING = {
 
 
 def runner_pids(process: HearthProcess) -> set[int]:
+    """llama-server children now; one that exits while being looked at is not counted."""
     assert process.process is not None
-    children = psutil.Process(process.process.pid).children(recursive=True)
-    return {c.pid for c in children if "llama-server" in c.name()}
+    pids = set()
+    for child in psutil.Process(process.process.pid).children(recursive=True):
+        try:
+            if "llama-server" in child.name():
+                pids.add(child.pid)
+        except (psutil.Error, OSError):
+            continue
+    return pids
 
 
 def ps_names(process: HearthProcess) -> list[str]:

@@ -140,6 +140,23 @@ def page(browser: Any, server: HearthProcess) -> Iterator[Page]:
     wrapper.close()
 
 
+@pytest.fixture
+def long_answers(server: HearthProcess) -> Iterator[None]:
+    """Chats without stop strings while the test runs.
+
+    The test model (pretrained Gemma 3, no chat template) soon writes ChatML's
+    end marker, where Hearth ends its answer; tests of Stop and of an
+    interrupted answer need answers that run on, so they set ``stop: []`` as
+    a default option, which the UI sends with every chat.
+    """
+    url = f"{server.url}/api/v1/settings"
+    before = requests.get(url, timeout=10).json().get("default_options") or {}
+    changed = requests.patch(url, json={"default_options": {**before, "stop": []}}, timeout=10)
+    assert changed.status_code == 200, changed.text
+    yield
+    requests.patch(url, json={"default_options": before}, timeout=10)
+
+
 def chat_options(page: Page, max_tokens: int, seed: int = 1) -> None:
     """Set this chat's options through the settings panel."""
     p = page.page
@@ -272,7 +289,7 @@ def test_chat_streams_markdown_with_stats(page: Page) -> None:
     assert page.errors == []
 
 
-def test_stop_mid_answer(page: Page) -> None:
+def test_stop_mid_answer(long_answers: None, page: Page) -> None:
     page.open("/")
     chat_options(page, max_tokens=1500)
     send(page, "Write a very long story about a lighthouse keeper, at least 1000 words.")
@@ -359,7 +376,7 @@ def test_history_survives_reload_and_search(page: Page) -> None:
     assert page.errors == []
 
 
-def test_interrupted_answer_after_reload(page: Page) -> None:
+def test_interrupted_answer_after_reload(long_answers: None, page: Page) -> None:
     page.open("/")
     chat_options(page, max_tokens=1500)
     send(page, "Write a very long story about a lighthouse keeper.")
