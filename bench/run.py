@@ -39,8 +39,6 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from app.models.gguf_meta import read_gguf  # noqa: E402
-from app.models.templates import FALLBACK_STOP, uses_fallback  # noqa: E402
 from app.runner.locate import locate_llama_server  # noqa: E402
 from app.runner.process import free_port  # noqa: E402
 from app.runner.translate import sampling_body  # noqa: E402
@@ -151,11 +149,10 @@ def main() -> int:
             )
             # No seed: a seeded request makes Hearth evaluate the prompt whole (for
             # repeatable answers), which is not what a plain chat pays.
-            options: dict = {"num_predict": args.tokens, "temperature": 0.8}
-            if uses_fallback(None, read_gguf(model_file, keep_arrays=0)[0]):
-                # Hearth stops a model without a chat template at ChatML's end
-                # marker; the direct side gets the same stop strings.
-                options["stop"] = list(FALLBACK_STOP)
+            # No stop strings on either side: every answer runs to --tokens. (The
+            # test model has no chat template, so Hearth would otherwise stop it
+            # at ChatML's end marker, often after a dozen tokens.)
+            options = {"num_predict": args.tokens, "temperature": 0.8, "stop": []}
             # The body Hearth itself sends llama-server for this chat (Ollama's
             # sampling defaults filled in), so both sides run the same request.
             ctx = int(command[command.index("--ctx-size") + 1]) // int(
