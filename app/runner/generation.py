@@ -518,9 +518,10 @@ def generate(
                 lease, request, prompt, options, num_ctx, model, started, abort, wanted
             )
             return
-        if source is not None:
-            # The model's Go template rendered here; llama-server gets the text.
-            yield from _generate_raw(
+
+        def rendered_generation(rendered: str) -> Iterator[dict[str, Any]]:
+            """The prompt as rendered in the model's template, after ``context``'s tokens."""
+            return _generate_raw(
                 lease,
                 request,
                 rendered,
@@ -533,6 +534,10 @@ def generate(
                 prompt_body=[*context, rendered] if context else None,
                 context=(context, rendered),
             )
+
+        if source is not None:
+            # The model's Go template rendered here; llama-server gets the text.
+            yield from rendered_generation(rendered)
             return
         chat_request = {
             "messages": [{"role": "user", "content": prompt, "images": request.get("images")}],
@@ -543,21 +548,8 @@ def generate(
             chat_request["system"] = request["system"]
         body = _chat_body(spec, chat_request, options, num_ctx, wanted)
         if context:
-            # An earlier answer's tokens, then this prompt in the model's template.
-            rendered = _rendered_prompt(lease, body)
-            yield from _generate_raw(
-                lease,
-                request,
-                prompt,
-                options,
-                num_ctx,
-                model,
-                started,
-                abort,
-                wanted,
-                prompt_body=[*context, rendered],
-                context=(context, rendered),
-            )
+            # An earlier answer's tokens, then this prompt in llama-server's template.
+            yield from rendered_generation(_rendered_prompt(lease, body))
             return
         answer: list[str] = []
         truncate = request.get("truncate") is not False
