@@ -54,8 +54,9 @@ class Settings:
     """Slots per llama-server (``HEARTH_NUM_PARALLEL``); None chooses from memory (1 or 2)."""
     max_loaded_models: int = 3
     """Models kept loaded at once (``HEARTH_MAX_LOADED_MODELS``); the idlest is unloaded."""
-    context_length: int = 4096
-    """Default ``num_ctx`` per slot (``HEARTH_CONTEXT_LENGTH``), capped by the model's own."""
+    context_length: int | None = None
+    """Default ``num_ctx`` per slot (``HEARTH_CONTEXT_LENGTH``), capped by the model's own;
+    None chooses per model from memory, 4096 to 32768 (``app.runner.context_size``)."""
     load_timeout: float = 300.0
     """Seconds a llama-server may take to become ready (``HEARTH_LOAD_TIMEOUT``)."""
     child_watch: str = field(default_factory=default_child_watch)

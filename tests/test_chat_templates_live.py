@@ -24,7 +24,7 @@ from gguf.scripts.gguf_new_metadata import copy_with_new_metadata
 from app.runner.ollama_prompt import render
 from tests.conftest import GEMMA_NAME
 from tests.hearth_process import HearthProcess
-from tests.test_go_template import GEMMA3
+from tests.test_go_template import DEEPSEEK, GEMMA3, WEATHER
 from tests.test_long_chats import SMALL_CONTEXT, long_history
 
 # Ollama's gemma3-instruct.gotmpl (see tests/test_go_template.py) without
@@ -290,3 +290,36 @@ def test_a_go_templated_chat_longer_than_the_context_leaves_out_old_turns(
         timeout=300,
     )
     assert refused.status_code == 400
+    assert "num_ctx 512" in refused.json()["error"], refused.text
+
+
+def test_a_go_templated_tools_chat_that_cannot_fit_says_num_ctx(hearth: HearthProcess) -> None:
+    """One message and the tools over the context: the 400 names num_ctx, as on the native path.
+
+    What Open WebUI relays to its page when its built-in tools and a first
+    message do not fit; before, llama-server's own words came through alone.
+    """
+    create(hearth, {"model": "gemma-go-tools:1", "from": GEMMA_NAME, "template": DEEPSEEK})
+    try:
+        refused = requests.post(
+            f"{hearth.ollama_url}/api/chat",
+            json={
+                "model": "gemma-go-tools:1",
+                "messages": [
+                    {"role": "system", "content": "You are terse."},
+                    {"role": "user", "content": "the sea is wide " * 200},
+                ],
+                "tools": [WEATHER],
+                "options": SMALL_CONTEXT,
+                "stream": False,
+            },
+            timeout=300,
+        )
+    finally:
+        requests.delete(
+            f"{hearth.ollama_url}/api/delete", json={"model": "gemma-go-tools:1"}, timeout=60
+        )
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert "system prompt, tools and last message do not fit" in error, error
+    assert "num_ctx 512" in error, error

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.runner.fit_context import answer_reserve, fitted_messages, text_only
+from app.runner.fit_context import answer_reserve, fitted_messages, prompt_limits, text_only
 
 
 def words(messages: list[dict[str, Any]]) -> int:
@@ -95,3 +95,17 @@ def test_images_are_left_out_of_the_text_and_counted() -> None:
     assert text == {"role": "user", "content": "what is this?"} and images == 1
     plain = {"role": "user", "content": "plain"}
     assert text_only(plain) == (plain, 0)
+
+
+def test_the_last_turn_alone_may_leave_less_room_than_the_reserve() -> None:
+    """Ollama keeps the system prompt, tools and last message whenever they fit num_ctx."""
+    messages = chat(5, words_each=30)  # the last turn with the system message: 32 words
+    assert fitted_messages(messages, 30, words) is None
+    assert fitted_messages(messages, 30, words, most=31) is None
+    assert fitted_messages(messages, 30, words, most=40) == [messages[0], messages[-1]]
+
+
+def test_prompt_limits() -> None:
+    assert prompt_limits(8192, -1) == (8192 - 2048, 8192 - 256)
+    assert prompt_limits(8192, 100) == (8092, 8092)
+    assert prompt_limits(512, -1) == (384, 384)

@@ -97,7 +97,7 @@ def test_locate_order_env_frozen_cache_path(
 def test_runner_knobs_from_the_environment(tmp_path: Path) -> None:
     defaults = load_settings({"HEARTH_HOME": str(tmp_path)})
     assert (defaults.num_parallel, defaults.max_loaded_models) == (None, 3)
-    assert (defaults.context_length, defaults.load_timeout) == (4096, 300.0)
+    assert (defaults.context_length, defaults.load_timeout) == (None, 300.0)  # from memory
     tuned = load_settings(
         {
             "HEARTH_HOME": str(tmp_path),

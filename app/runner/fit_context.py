@@ -38,15 +38,34 @@ def answer_reserve(ctx: int, n_predict: int) -> int:
     return max(1, min(ctx // 4, n_predict if n_predict > 0 else ctx))
 
 
+LEAST_ANSWER_ROOM = 256
+"""Room an answer keeps at the least when the system prompt, tools and last turn
+take more of the context than ``answer_reserve`` would leave."""
+
+
+def prompt_limits(ctx: int, n_predict: int) -> tuple[int, int]:
+    """(budget, most): the prompt size a cut chat aims for, and the most it may take.
+
+    Ollama keeps the system prompt, the tools and the last message whenever
+    they fit ``num_ctx``; a chat client's hidden tools can take most of a
+    context (Open WebUI's are some 5,000 tokens), and such a chat, answered
+    on its first turn, must not fail on a later one only because the cut
+    wants room for a long answer. So the last turn alone may go up to ``most``.
+    """
+    reserve = answer_reserve(ctx, n_predict)
+    return ctx - reserve, ctx - max(1, min(reserve, LEAST_ANSWER_ROOM))
+
+
 def fitted_messages(
-    messages: Messages, budget: int, count: Callable[[Messages], int]
+    messages: Messages, budget: int, count: Callable[[Messages], int], most: int | None = None
 ) -> Messages | None:
     """The longest tail of ``messages`` whose prompt ``count``s at most ``budget`` tokens.
 
     System messages before the cut are kept, as is the last message. A cut
     falls only before a user message, because chat templates (Gemma's among
-    them) refuse a conversation whose first turn is the assistant's. None
-    when not even the last turn fits.
+    them) refuse a conversation whose first turn is the assistant's. When
+    even the last turn is over ``budget``, it alone is kept if it is within
+    ``most`` (``prompt_limits``); None when not.
     """
     last = len(messages) - 1
     starts = [i for i in range(1, last + 1) if messages[i].get("role") == "user"]
@@ -59,8 +78,9 @@ def fitted_messages(
 
     # Fewer messages never count more tokens, so the first start that fits
     # is found by bisection over the candidates.
-    if count(kept(starts[-1])) > budget:
-        return None
+    shortest = count(kept(starts[-1]))
+    if shortest > budget:
+        return kept(starts[-1]) if most is not None and shortest <= most else None
     low, high = 0, len(starts) - 1
     while low < high:
         middle = (low + high) // 2

@@ -39,6 +39,7 @@ from app.runner.translate import (
 )
 
 UPSTREAM_TIMEOUT = (10, 3600)
+NOT_TRUNCATED = "truncate is false, so no older message was left out"
 
 
 class RunnerError(HearthError):
@@ -222,19 +223,14 @@ def _post_chat(
         if error.kind != fit_context.OVERFLOW_ERROR:
             raise
         if not truncate:
-            raise _too_long(
-                error, ctx, "truncate is false, so no older message was left out"
-            ) from None
+            raise _too_long(error, ctx, NOT_TRUNCATED) from None
         refusal = error
-    budget = ctx - fit_context.answer_reserve(ctx, int(body.get("n_predict", ctx)))
+    budget, most = fit_context.prompt_limits(ctx, int(body.get("n_predict", ctx)))
     messages = fit_context.fitted_messages(
-        body["messages"], budget, lambda kept: _prompt_tokens(lease, body, kept)
+        body["messages"], budget, lambda kept: _prompt_tokens(lease, body, kept), most
     )
     if messages is None or len(messages) == len(body["messages"]):
-        kept = (
-            "system prompt, tools and last message do" if body.get("tools") else "last message does"
-        )
-        raise _too_long(refusal, ctx, f"the {kept} not fit even alone")
+        raise _cannot_fit(refusal, ctx, bool(body.get("tools")))
     return _post(lease, path, {**body, "messages": messages}, stream=True, abort=abort)
 
 
@@ -246,6 +242,12 @@ def _too_long(refusal: UpstreamRejected, ctx: int, why: str) -> UpstreamRejected
         " request's options or the model's parameters) or send a shorter message",
         refusal.kind,
     )
+
+
+def _cannot_fit(refusal: UpstreamRejected, ctx: int, tools: bool) -> UpstreamRejected:
+    """The refusal when leaving out older messages cannot help."""
+    kept = "system prompt, tools and last message do" if tools else "last message does"
+    return _too_long(refusal, ctx, f"the {kept} not fit even alone")
 
 
 def _prompt_tokens(lease: Lease, body: dict[str, Any], messages: list[dict[str, Any]]) -> int:
@@ -452,10 +454,12 @@ def _templated_chat(
     try:
         first = next(pieces)
     except UpstreamRejected as error:
-        if request.get("truncate") is False or error.kind != fit_context.OVERFLOW_ERROR:
+        if error.kind != fit_context.OVERFLOW_ERROR:
             raise
+        if request.get("truncate") is False:
+            raise _too_long(error, num_ctx, NOT_TRUNCATED) from None
         n_predict = int(sampling_body(options, num_ctx)["n_predict"])
-        budget = num_ctx - fit_context.answer_reserve(num_ctx, n_predict)
+        budget, most = fit_context.prompt_limits(num_ctx, n_predict)
 
         def count(kept: list[dict[str, Any]]) -> int:
             tokens = _runner_json(
@@ -465,9 +469,9 @@ def _templated_chat(
             )["tokens"]
             return len(tokens) + fit_context.IMAGE_TOKENS * sum(bool(m.get("images")) for m in kept)
 
-        fitted = fit_context.fitted_messages(messages, budget, count)
+        fitted = fit_context.fitted_messages(messages, budget, count, most)
         if fitted is None or len(fitted) == len(messages):
-            raise
+            raise _cannot_fit(error, num_ctx, bool(request.get("tools"))) from None
         pieces = stream(render(fitted))
         first = next(pieces)
     with contextlib.closing(pieces):

@@ -25,6 +25,7 @@ from typing import Any
 import psutil
 
 from app.models.templates import is_jinja_template
+from app.runner.context_size import auto_context, kv_bytes_per_token
 from app.runner.drm import device_memory_of
 from app.runner.hardware import detect_hardware, nvidia_memory_by_pid, unified_memory
 from app.runner.process import LaunchConfig, LlamaServer, LlamaServerFailed
@@ -32,7 +33,6 @@ from app.settings import default_child_watch
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NUM_CTX = 4096
 DEFAULT_PARALLEL = 2
 """Slots when memory allows: two chats (or a chat and its title) stream at once."""
 LOAD_TIMEOUT = 300.0
@@ -124,6 +124,13 @@ def runner_memory(server: LlamaServer, on_gpu: dict[int, int]) -> tuple[int, int
     return resident + vram, vram
 
 
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _safe_log_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:100]
 
@@ -150,7 +157,7 @@ class Scheduler:
         *,
         max_loaded: int = 3,
         parallel: int | None = None,
-        default_num_ctx: int = DEFAULT_NUM_CTX,
+        default_num_ctx: int | None = None,
         threads: int | None = None,
         load_timeout: float = LOAD_TIMEOUT,
         child_watch: str | None = None,
@@ -162,6 +169,8 @@ class Scheduler:
         """Configured slots per runner; None chooses per model (``auto_parallel``)."""
         self._auto_parallel: dict[str, int] = {}
         self.default_num_ctx = default_num_ctx
+        """Configured ``num_ctx``; None chooses per model from memory (``auto_context``)."""
+        self._auto_ctx: dict[str, int] = {}
         self.load_timeout = load_timeout
         self.child_watch = child_watch or default_child_watch()
         """How runners are stopped if Hearth dies (see ``app.runner.child_guard``)."""
@@ -179,11 +188,11 @@ class Scheduler:
     # -- configuration -------------------------------------------------
     def launch_config(self, spec: Any, options: dict[str, Any]) -> LaunchConfig:
         """Map a model and the request's load-time options to llama-server flags."""
-        num_ctx = int(options.get("num_ctx") or self.default_num_ctx)
+        parallel = self._parallel_for(spec)
+        num_ctx = int(options.get("num_ctx") or self._default_ctx_for(spec, parallel))
         if spec.context_length_train:
             num_ctx = min(num_ctx, int(spec.context_length_train))
         num_ctx = max(num_ctx, 256)
-        parallel = self._parallel_for(spec)
         num_gpu = options.get("num_gpu")
         num_thread = options.get("num_thread")
         num_batch = options.get("num_batch")
@@ -204,6 +213,25 @@ class Scheduler:
             extra_args=_template_args(spec) + (() if spec.is_embedding else ("--pooling", "mean")),
         )
 
+    def _default_ctx_for(self, spec: Any, parallel: int) -> int:
+        """``num_ctx`` when the request sets none: configured, or chosen once per model.
+
+        Chosen once for the same reason as the slot count (``_parallel_for``).
+        """
+        if self.default_num_ctx:
+            return self.default_num_ctx
+        with self._lock:
+            chosen = self._auto_ctx.get(spec.digest)
+            if chosen is None:
+                chosen = auto_context(
+                    kv_bytes_per_token(spec.metadata),
+                    _file_size(Path(spec.model_path)),
+                    psutil.virtual_memory().available,
+                    parallel,
+                )
+                self._auto_ctx[spec.digest] = chosen
+            return chosen
+
     def _parallel_for(self, spec: Any) -> int:
         """Slots for a model: configured, or chosen once per model from free memory.
 
@@ -218,10 +246,7 @@ class Scheduler:
         with self._lock:
             chosen = self._auto_parallel.get(spec.digest)
             if chosen is None:
-                try:
-                    model_bytes = Path(spec.model_path).stat().st_size
-                except OSError:
-                    model_bytes = 0
+                model_bytes = _file_size(Path(spec.model_path))
                 chosen = auto_parallel(model_bytes, psutil.virtual_memory().available)
                 self._auto_parallel[spec.digest] = chosen
             return chosen
