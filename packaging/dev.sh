@@ -70,6 +70,51 @@ ensure_llama_server() {
     "$VENV/bin/python" packaging/build_llama_server.py
 }
 
+OPENWEBUI_VERSION=0.12.4
+
+ensure_openwebui() {
+    # A real Open WebUI for tests/test_openwebui.py, in its own cached venv
+    # (its hundreds of pinned packages must not meet Hearth's). The marker is
+    # written only after a finished install, so later runs take no time.
+    local venv="${HEARTH_TEST_OPENWEBUI:-$HOME/.cache/hearth-test/open-webui-$OPENWEBUI_VERSION}"
+    local marker="$venv/.hearth-open-webui-$OPENWEBUI_VERSION"
+    local py="${HEARTH_OPENWEBUI_PYTHON:-$PYTHON}" log started free_kb
+    export HEARTH_TEST_OPENWEBUI="$venv"
+    if [ -f "$marker" ] && [ -x "$venv/bin/open-webui" ]; then
+        return 0
+    fi
+    command -v "$py" >/dev/null || die "python3 is required to install Open WebUI for the tests"
+    "$py" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' \
+        || die "Open WebUI $OPENWEBUI_VERSION needs Python 3.11 or 3.12 (found $("$py" --version 2>&1));" \
+               "set HEARTH_OPENWEBUI_PYTHON to one"
+    mkdir -p "$(dirname "$venv")"
+    free_kb="$(df -Pk "$(dirname "$venv")" | awk 'NR == 2 {print $4}')"
+    [ "${free_kb:-0}" -ge $((8 * 1024 * 1024)) ] \
+        || die "installing Open WebUI for the tests needs about 8 GB free in $(dirname "$venv")" \
+               "(found $((free_kb / 1024 / 1024)) GB); free some, or set HEARTH_TEST_OPENWEBUI elsewhere"
+    log="$venv.install.log"
+    started=$SECONDS
+    say "installing Open WebUI $OPENWEBUI_VERSION for the tests into $venv"
+    say "(first run only: 5 to 15 minutes and 3 to 8 GB from PyPI; pip's output in $log)"
+    if ! {
+        { [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"; } &&
+        # torch pinned first: where pip finds PyTorch's CPU build (CI's machine
+        # keeps one on disk) the venv is 2.9 GB, not the 7.4 GB that PyPI's
+        # CUDA build makes it; Open WebUI needs torch only for local embeddings.
+        "$venv/bin/python" -m pip install --disable-pip-version-check torch==2.13.0 &&
+        "$venv/bin/python" -m pip install --disable-pip-version-check "open-webui==$OPENWEBUI_VERSION" &&
+        "$venv/bin/open-webui" --help
+    } >"$log" 2>&1; then
+        tail -n 15 "$log" >&2
+        die "could not install Open WebUI $OPENWEBUI_VERSION into $venv (the whole output: $log)." \
+            "It needs PyPI, Python 3.11 or 3.12 and about 8 GB of disk: fix what the lines above" \
+            "say and run again (the install resumes), or set HEARTH_TEST_OPENWEBUI to a venv" \
+            "with open-webui==$OPENWEBUI_VERSION and create $marker there"
+    fi
+    echo "$OPENWEBUI_VERSION" >"$marker"
+    say "Open WebUI installed in $((SECONDS - started)) s ($(du -sh "$venv" | cut -f1))"
+}
+
 ensure_ui_checked() {
     # Unit tests of the Svelte UI, and proof that the committed ui_dist/ is
     # exactly what ui/ builds (a stale build fails here).
@@ -98,6 +143,7 @@ case "$command" in
     test)
         ensure_venv "test,desktop"
         ensure_llama_server
+        ensure_openwebui
         # A real OCI registry on 127.0.0.1 for the pull tests; a virtual screen,
         # Qt's X11 libraries and ImageMagick for the desktop window tests.
         apt_install docker-registry xvfb xauth imagemagick trayer libxcb-cursor0 libxcb-icccm4 \

@@ -64,3 +64,56 @@ class CountingRelay:
             for end in (source, sink):
                 with contextlib.suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
+
+
+class RecordingRelay(CountingRelay):
+    """Forwards 127.0.0.1:port to a server untouched, keeping every byte sent to it.
+
+    For a test that must know what a real client sent (Open WebUI's request
+    bodies to Hearth) without a mock in between: ``requests()`` parses the
+    recorded bytes back into HTTP requests.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self._sent: list[bytearray] = []
+        super().__init__(target_port)
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, count: bool) -> None:
+        if count:
+            super()._pipe(source, sink, count)
+            return
+        record = bytearray()
+        with self._lock:
+            self._sent.append(record)
+        try:
+            while data := source.recv(1 << 16):
+                sink.sendall(data)
+                with self._lock:
+                    record.extend(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def requests(self) -> list[tuple[str, str, bytes]]:
+        """(method, path, body) of each complete request so far, connection by connection."""
+        found: list[tuple[str, str, bytes]] = []
+        with self._lock:
+            streams = [bytes(record) for record in self._sent]
+        for data in streams:
+            while b"\r\n\r\n" in data:
+                head, rest = data.split(b"\r\n\r\n", 1)
+                lines = head.decode("latin-1").split("\r\n")
+                method, path = lines[0].split(" ")[:2]
+                headers = {
+                    name.strip().lower(): value.strip()
+                    for name, _, value in (line.partition(":") for line in lines[1:])
+                }
+                length = int(headers.get("content-length", "0"))
+                if len(rest) < length:
+                    break
+                found.append((method, path, rest[:length]))
+                data = rest[length:]
+        return found
