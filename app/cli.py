@@ -31,6 +31,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         env["HEARTH_MODELS"] = args.models
     if args.llama_server:
         env["HEARTH_LLAMA_SERVER"] = args.llama_server
+    if getattr(args, "workers", None) is not None:
+        env["HEARTH_WORKERS"] = args.workers
     overrides: dict[str, Any] = {}
     if getattr(args, "host", None):
         overrides["host"] = args.host
@@ -291,11 +293,36 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from app.chats.preferences import read_stored
     from app.doctor import doctor_report, format_report
 
-    report = doctor_report(_settings(args))
+    settings = _settings(args)
+    stored = read_stored(settings.database_path).get("workers")
+    workers = settings.workers if stored is None else tuple(stored)
+    report = doctor_report(settings, workers=workers)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0 if report["llama_server"]["found"] else 1
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from app.runner.locate import LlamaServerNotFound, locate_rpc_server
+    from app.worker import WorkerError, run_worker
+
+    settings = _settings(args)
+    try:
+        binary = locate_rpc_server(settings)
+        return run_worker(
+            binary,
+            args.host,
+            args.port,
+            trusted_network=args.trusted_network,
+            threads=args.threads,
+            devices=args.device,
+            cache=args.cache,
+        )
+    except (LlamaServerNotFound, WorkerError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -570,6 +597,12 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
         )
 
 
+WORKERS_HELP = (
+    "hearth worker addresses host:port,... whose devices take part of each model"
+    " (env HEARTH_WORKERS; the workers setting, once saved, replaces them)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hearth", description="Private, offline chat with local models."
@@ -591,6 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="also serve the Ollama API at /api on this port, e.g. 11434 (env HEARTH_OLLAMA_PORT)",
     )
+    serve.add_argument("--workers", help=WORKERS_HELP)
     serve.set_defaults(func=cmd_serve)
 
     token = commands.add_parser("token", help="the LAN-mode access token")
@@ -602,7 +636,28 @@ def build_parser() -> argparse.ArgumentParser:
     app_cmd.add_argument(
         "--ollama-port", type=int, help="also serve the Ollama API at /api on this port"
     )
+    app_cmd.add_argument("--workers", help=WORKERS_HELP)
     app_cmd.set_defaults(func=cmd_app, host=None, port=None)
+
+    worker = commands.add_parser(
+        "worker",
+        help="lend this machine's devices to another Hearth (llama.cpp RPC; trusted networks only)",
+        description="Run llama.cpp's RPC server for this machine's devices. The protocol has"
+        " no authentication: use it only on a trusted network.",
+    )
+    worker.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    worker.add_argument("--port", type=int, default=50052, help="port (default 50052; 0: any)")
+    worker.add_argument(
+        "--trusted-network",
+        action="store_true",
+        help="allow an address other machines can reach (no authentication: trusted LANs only)",
+    )
+    worker.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
+    worker.add_argument("--device", help="devices to lend, e.g. CUDA0,CUDA1 (default: all GPUs)")
+    worker.add_argument(
+        "--cache", action="store_true", help="keep received weights on disk for faster reloads"
+    )
+    worker.set_defaults(func=cmd_worker)
 
     doctor = commands.add_parser("doctor", help="versions, directories, llama-server, hardware")
     doctor.add_argument("--json", action="store_true")

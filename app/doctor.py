@@ -11,6 +11,7 @@ from app import __version__
 from app.pins import LLAMA_CPP_PYTHON_VERSION
 from app.runner.hardware import detect_hardware, disk_free
 from app.runner.locate import LlamaServerNotFound, build_info, list_devices, locate_llama_server
+from app.runner.rpc_workers import probe_workers
 from app.settings import Settings
 
 
@@ -42,9 +43,10 @@ def llama_server_info(settings: Settings) -> dict[str, Any]:
     }
 
 
-def doctor_report(settings: Settings) -> dict[str, Any]:
+def doctor_report(settings: Settings, workers: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Everything ``hearth doctor`` says; ``workers``: check these ``hearth worker`` addresses."""
     hardware = detect_hardware()
-    return {
+    report = {
         "hearth": __version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -60,6 +62,9 @@ def doctor_report(settings: Settings) -> dict[str, Any]:
         "hardware": hardware.as_dict(),
         "disk_free_models": disk_free(settings.models_dir),
     }
+    if workers is not None:
+        report["workers"] = [status.as_dict() for status in probe_workers(workers)]
+    return report
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -101,4 +106,24 @@ def format_report(report: dict[str, Any]) -> str:
     else:
         lines.append("GPU: none detected (CPU inference)")
     lines.append(f"Disk free for models: {report['disk_free_models'] / gib:.1f} GiB")
+    if "workers" in report:
+        lines += ["", *format_workers(report["workers"])]
     return "\n".join(lines)
+
+
+def format_workers(workers: list[dict[str, Any]]) -> list[str]:
+    """One line per worker: reachable with its devices' free memory, or why not."""
+    if not workers:
+        return ["Workers: none (set them with --workers, HEARTH_WORKERS or Settings)"]
+    mib = 2**20
+    lines = ["Workers:"]
+    for worker in workers:
+        if worker["state"] == "ok":
+            devices = "; ".join(
+                f"device {d['index']}: {d['free'] // mib} MiB free of {d['total'] // mib} MiB"
+                for d in worker["devices"]
+            )
+            lines.append(f"  {worker['address']}: reachable (RPC {worker['version']}); {devices}")
+        else:
+            lines.append(f"  {worker['address']}: {worker['state'].upper()}, {worker['detail']}")
+    return lines

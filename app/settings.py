@@ -2,8 +2,9 @@
 
 Precedence, highest first: CLI flags (passed as ``overrides``), environment
 variables (``HEARTH_HOME``, ``HEARTH_MODELS``, ``HEARTH_LLAMA_SERVER``,
-``HEARTH_HOST``, ``HEARTH_PORT`` and the runner knobs below), then platformdirs defaults for the app
-name "Hearth". Nothing else in the code base computes a directory.
+``HEARTH_HOST``, ``HEARTH_PORT``, ``HEARTH_WORKERS`` and the runner knobs below),
+then platformdirs defaults for the app name "Hearth". Nothing else in the code
+base computes a directory.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from app.runner.rpc_workers import WorkerAddressError, parse_workers
 
 APP_NAME = "Hearth"
 DEFAULT_HOST = "127.0.0.1"
@@ -61,6 +64,12 @@ class Settings:
     """Seconds a llama-server may take to become ready (``HEARTH_LOAD_TIMEOUT``)."""
     child_watch: str = field(default_factory=default_child_watch)
     """``HEARTH_CHILD_WATCH``: "parent-death-signal" (Linux) or "guard-process" (elsewhere)."""
+    workers: tuple[str, ...] = ()
+    """``hearth worker`` addresses (``--workers``, ``HEARTH_WORKERS``: ``host:port,...``) whose
+    devices take part of each model; the ``workers`` app setting, once saved, replaces them."""
+    worker_stall_timeout: float = 120.0
+    """Seconds a model split across workers may say nothing mid-answer before Hearth stops it
+    (``HEARTH_WORKER_STALL_TIMEOUT``): a worker that left the network never says it left."""
 
     @property
     def llama_server_cache(self) -> Path:
@@ -183,6 +192,13 @@ def _child_watch_env(env: dict[str, str]) -> str:
     return text
 
 
+def _workers_env(env: dict[str, str]) -> tuple[str, ...]:
+    try:
+        return parse_workers(env.get("HEARTH_WORKERS", ""))
+    except WorkerAddressError as error:
+        raise SettingsError(f"HEARTH_WORKERS: {error}") from None
+
+
 def default_llama_server_cache() -> Path:
     """The build cache used when no ``HEARTH_HOME`` is set.
 
@@ -221,11 +237,13 @@ def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Set
         require_token=env.get("HEARTH_REQUIRE_TOKEN", "").strip().lower() in {"1", "true", "yes"},
         num_parallel=_number_env(env, "HEARTH_NUM_PARALLEL", int, 1),
         child_watch=_child_watch_env(env),
+        workers=_workers_env(env),
     )
     runner_knobs = {
         "max_loaded_models": _number_env(env, "HEARTH_MAX_LOADED_MODELS", int, 1),
         "context_length": _number_env(env, "HEARTH_CONTEXT_LENGTH", int, 256),
         "load_timeout": _number_env(env, "HEARTH_LOAD_TIMEOUT", float, 0.1),
         "pull_manifest_timeout": _number_env(env, "HEARTH_PULL_MANIFEST_TIMEOUT", float, 0.1),
+        "worker_stall_timeout": _number_env(env, "HEARTH_WORKER_STALL_TIMEOUT", float, 1),
     }
     return settings.with_overrides(**runner_knobs).with_overrides(**overrides)

@@ -2,10 +2,12 @@
 
 Why from that sdist: it vendors a tested llama.cpp, so one pin
 (``app.pins.LLAMA_CPP_PYTHON_VERSION``) fixes the server's flags and API.
-Only the ``llama-server`` target is compiled (UI, OpenSSL, tests, examples
-off), and the binary with its shared libraries is installed into the cache
-under ``<version>-<backend>-<variant>``. A second run finds the build there
-and returns at once.
+Only the ``llama-server`` and ``ggml-rpc-server`` targets are compiled (UI,
+OpenSSL, tests, examples off; ggml's RPC backend on, so llama-server can
+split a model across ``hearth worker`` machines and ``ggml-rpc-server`` is
+what a worker runs), and the binaries with their shared libraries are
+installed into the cache under ``<version>-<backend>-<variant>-rpc``. A
+second run finds the build there and returns at once.
 
 Usage: python packaging/build_llama_server.py [--backend cpu|cuda|vulkan|metal]
        [--portable] [--jobs N] [--print-path] [--rebuild] [--cmake-arg ARG ...]
@@ -31,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.pins import LLAMA_CPP_PYTHON_SHA256, LLAMA_CPP_PYTHON_VERSION  # noqa: E402
 from app.runner.hardware import detect_hardware  # noqa: E402
-from app.runner.locate import build_key, cached_binary  # noqa: E402
+from app.runner.locate import RPC_SERVER, build_key, cached_binary  # noqa: E402
 from app.settings import default_llama_server_cache  # noqa: E402
 
 SIMPLE_INDEX = "https://pypi.org/simple/llama-cpp-python/"
@@ -50,7 +52,10 @@ COMMON_FLAGS = [
     "-DLLAMA_BUILD_EXAMPLES=OFF",
     "-DLLAMA_CURL=OFF",
     "-DCMAKE_BUILD_RPATH_USE_ORIGIN=ON",
+    "-DGGML_RPC=ON",
 ]
+# What the cache folder of a build must hold: see app.runner.locate.
+TARGETS = ["llama-server", RPC_SERVER]
 # Portable: every x86 ISA level as a loadable CPU backend, picked at start-up.
 PORTABLE_FLAGS = ["-DGGML_NATIVE=OFF", "-DGGML_BACKEND_DL=ON", "-DGGML_CPU_ALL_VARIANTS=ON"]
 NATIVE_FLAGS = ["-DGGML_NATIVE=ON"]
@@ -228,7 +233,7 @@ def run_logged(command: list[str], cwd: Path) -> None:
 
 
 def install(build_bin: Path, destination: Path) -> None:
-    """Copy llama-server and the libraries it loads into place, once each.
+    """Copy llama-server, the RPC server and the libraries they load into place, once each.
 
     A CMake build leaves ``libx.so -> libx.so.0 -> libx.so.0.25.3``; the
     loader asks for the soname (``libx.so.0``) or, for unversioned libraries
@@ -244,7 +249,8 @@ def install(build_bin: Path, destination: Path) -> None:
         soname = re.fullmatch(r"(.+\.so)\.\d+", name)
         unversioned = name.endswith(".so") and not any(n.startswith(name + ".") for n in names)
         wanted = (
-            name in {"llama-server", "llama-server.exe"}
+            name in {"llama-server", RPC_SERVER}
+            or name in {"llama-server.exe", RPC_SERVER + ".exe"}
             or soname is not None
             or unversioned
             or item.suffix in {".dll", ".dylib"}
@@ -287,7 +293,7 @@ def build(
         flags += extra_flags
         run_logged(["cmake", "-S", str(source), "-B", str(build_dir), *flags], work)
         run_logged(
-            ["cmake", "--build", str(build_dir), "--target", "llama-server", "-j", str(jobs)],
+            ["cmake", "--build", str(build_dir), "--target", *TARGETS, "-j", str(jobs)],
             work,
         )
         destination = cache / key
@@ -299,6 +305,7 @@ def build(
             "backend": backend,
             "portable": portable,
             "flags": flags,
+            "targets": TARGETS,
             "build_seconds": round(time.monotonic() - started, 1),
         }
         (destination / "build-info.json").write_text(json.dumps(info, indent=2))

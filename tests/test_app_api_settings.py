@@ -20,6 +20,7 @@ def test_settings_defaults_patch_and_persist(api: Api) -> None:  # noqa: F811
         "models_dir": None,
         "ollama_port": None,
         "window": {},
+        "workers": None,
     }
     change = {
         "theme": "dark",

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from app.runner.locate import LlamaServerNotFound, build_key, list_devices, locate_llama_server
+from app.runner.locate import (
+    RPC_SERVER,
+    LlamaServerNotFound,
+    build_key,
+    list_devices,
+    locate_llama_server,
+    locate_rpc_server,
+)
 from app.settings import SettingsError, load_settings
 
 
@@ -48,9 +55,33 @@ def test_locate_finds_the_cache(tmp_path: Path) -> None:
     build = tmp_path / "cache" / "llama-server" / key
     build.mkdir(parents=True)
     (build / "llama-server").write_text("")
+    (build / RPC_SERVER).write_text("")
     (build / "build-info.json").write_text("{}")
     settings = load_settings({"HEARTH_HOME": str(tmp_path)})
     assert locate_llama_server(settings) == build / "llama-server"
+    assert locate_rpc_server(settings) == build / RPC_SERVER
+
+
+def test_a_build_without_the_rpc_server_is_not_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder from before workers (no ggml-rpc-server) is incomplete: built again, not used."""
+    monkeypatch.setattr("app.runner.locate.default_llama_server_cache", lambda: tmp_path / "none")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    build = tmp_path / "cache" / "llama-server" / build_key("cpu", False)
+    _binary(build)
+    (build / "build-info.json").write_text("{}")
+    settings = load_settings({"HEARTH_HOME": str(tmp_path)})
+    assert build.name.endswith("-cpu-native-rpc")
+    with pytest.raises(LlamaServerNotFound):
+        locate_llama_server(settings)
+    (build / RPC_SERVER).write_text("")
+    assert locate_llama_server(settings) == build / "llama-server"
+    env = _binary(tmp_path / "alone")  # a llama-server with no ggml-rpc-server beside it
+    with pytest.raises(LlamaServerNotFound, match="ggml-rpc-server"):
+        locate_rpc_server(
+            load_settings({"HEARTH_HOME": str(tmp_path), "HEARTH_LLAMA_SERVER": str(env)})
+        )
 
 
 def test_not_found_says_what_to_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,6 +112,7 @@ def test_locate_order_env_frozen_cache_path(
 
     cache = tmp_path / "home" / "cache" / "llama-server" / build_key("cpu", False)
     cached = _binary(cache)
+    (cache / RPC_SERVER).write_text("")
     (cache / "build-info.json").write_text("{}")
     assert locate_llama_server(load_settings(home)) == cached
 
@@ -125,6 +157,7 @@ def _stand_in_build(cache: Path, backend: str, devices: list[str]) -> Path:
     binary = _binary(folder)
     listing = "\\n".join(f"  {device}" for device in devices) or "  (none)"
     binary.write_text(f'#!/bin/sh\nprintf "Available devices:\\n{listing}\\n"\n')
+    (folder / RPC_SERVER).write_text("")
     (folder / "build-info.json").write_text(f'{{"backend": "{backend}"}}')
     return binary
 

@@ -15,6 +15,7 @@ from app.models.errors import BadRequest
 from app.models.options import validate_options
 from app.models.pull import DEFAULT_PARTS
 from app.runner.keepalive import parse_keep_alive
+from app.runner.rpc_workers import WorkerAddressError, parse_workers
 from app.settings import models_dir_problem
 
 THEMES = ("light", "dark", "system")
@@ -29,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "models_dir": None,
     "ollama_port": None,
     "window": {},
+    "workers": None,
 }
 RESTART_KEYS = ("models_dir", "ollama_port")
 """Stored at once but used only from the next start (the model store is opened at start-up)."""
@@ -86,6 +88,16 @@ def _ollama_port(value: Any) -> int:
     return value
 
 
+def _workers(value: Any) -> list[str]:
+    """``hearth worker`` addresses; ``null`` falls back to ``--workers``/``HEARTH_WORKERS``."""
+    if not isinstance(value, list):
+        raise BadRequest("workers must be a list of host:port addresses, or null")
+    try:
+        return list(parse_workers(value))
+    except WorkerAddressError as error:
+        raise BadRequest(f"workers: {error}") from None
+
+
 def _window(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadRequest("window must be an object")
@@ -104,6 +116,7 @@ CHECKS = {
     "models_dir": _models_dir,
     "ollama_port": _ollama_port,
     "window": _window,
+    "workers": _workers,
 }
 
 

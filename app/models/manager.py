@@ -28,6 +28,7 @@ from app.runner import generation
 from app.runner.abort import Abort
 from app.runner.keepalive import DEFAULT_KEEP_ALIVE, parse_keep_alive
 from app.runner.locate import locate_llama_server
+from app.runner.rpc_workers import probe_workers
 from app.runner.scheduler import Scheduler
 from app.settings import Settings
 
@@ -53,6 +54,8 @@ class ModelManager:
             default_num_ctx=settings.context_length,
             load_timeout=settings.load_timeout,
             child_watch=settings.child_watch,
+            workers=settings.workers,
+            stall_timeout=settings.worker_stall_timeout,
         )
         tuning = PullTuning(
             max_bytes_per_second=settings.pull_max_bytes_per_second,
@@ -374,9 +377,34 @@ class ModelManager:
                     "expires_at": entry["expires_at"].isoformat(timespec="microseconds"),
                     "size_vram": entry["size_vram"],
                     "context_length": entry["context_length"],
+                    # Hearth's own: where the model went when split across workers.
+                    "workers": entry["workers"],
+                    "workers_left_out": entry["workers_left_out"],
+                    "devices": entry["devices"],
                 }
             )
         return models
+
+    def set_workers(self, stored: list[str] | None) -> None:
+        """The workers setting: a saved list, or None for ``--workers``/``HEARTH_WORKERS``."""
+        self.scheduler.set_workers(self.settings.workers if stored is None else tuple(stored))
+
+    def workers(self) -> dict[str, Any]:
+        """Each configured worker: in use by a loaded model, or what a check finds now.
+
+        A worker held by one of our models is not checked: it serves one
+        client at a time, so a check would only wait and answer "busy".
+        """
+        in_use = self.scheduler.workers_in_use()
+        configured = self.scheduler.workers
+        checked = {s.address: s for s in probe_workers([a for a in configured if a not in in_use])}
+        rows = []
+        for address in configured:
+            if address in in_use:
+                rows.append({"address": address, "state": "in_use", "model": in_use[address]})
+            else:
+                rows.append(checked[address].as_dict())
+        return {"configured": list(configured), "workers": rows}
 
     def unload_all(self) -> int:
         return self.scheduler.unload(None)

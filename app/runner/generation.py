@@ -22,7 +22,7 @@ import requests
 from app.models.errors import BadRequest, HearthError
 from app.runner import fit_context, ollama_prompt, templated
 from app.runner.abort import Abort, ClientGone, cut_upstream
-from app.runner.process import LlamaServerFailed
+from app.runner.process import LlamaServer, LlamaServerFailed
 from app.runner.scheduler import Lease, Scheduler
 from app.runner.translate import (
     chat_messages,
@@ -37,9 +37,12 @@ from app.runner.translate import (
     think_body,
     tool_call_in,
 )
+from app.runner.worker_plan import lost_workers
 
 UPSTREAM_TIMEOUT = (10, 3600)
 NOT_TRUNCATED = "truncate is false, so no older message was left out"
+EXIT_WAIT = 20.0
+"""Seconds a split model's runner may take to finish aborting before its workers are checked."""
 
 
 class RunnerError(HearthError):
@@ -86,7 +89,7 @@ def _post(
     server = lease.server
     try:
         reply = server.session.post(
-            f"{server.base_url}{path}", json=body, stream=stream, timeout=UPSTREAM_TIMEOUT
+            f"{server.base_url}{path}", json=body, stream=stream, timeout=_timeout(server)
         )
     except requests.RequestException as error:
         lease.mark_failed()
@@ -116,11 +119,81 @@ def _upstream_failed(lease: Lease, error: Exception, abort: Abort | None) -> Exc
     return RunnerError(_crash_message(lease, error))
 
 
+def _timeout(server: LlamaServer) -> tuple[float, float]:
+    """(connect, between two reads): a split model's runner gets the stall bound.
+
+    Why: a worker that leaves the network without closing its connection
+    (power cut, cable, Wi-Fi) leaves llama.cpp waiting on it for good;
+    only the silence shows it. A runner on this machine alone keeps the
+    hour, as before.
+    """
+    if server.config.rpc and server.stall_timeout:
+        return UPSTREAM_TIMEOUT[0], server.stall_timeout
+    return UPSTREAM_TIMEOUT
+
+
+def _timed_out(error: BaseException) -> bool:
+    """A read timeout, however requests wraps it (``ReadTimeout`` or mid-stream)."""
+    return isinstance(error, requests.Timeout) or "timed out" in str(error)
+
+
 def _crash_message(lease: Lease, error: Exception) -> str:
+    if lease.server.config.rpc and _timed_out(error):
+        return _stalled_message(lease)
+    lost = _lost_workers_message(lease)
+    if lost:
+        return lost
     tail = lease.server.log_tail(8)
     alive = lease.server.alive()
     what = "stopped responding" if alive else "has unexpectedly stopped"
     return f"model runner {what} ({type(error).__name__}); last log lines:\n{tail}"
+
+
+RPC_ABORTS = ("Remote RPC server crashed", "Failed to connect to", "RPC handshake failed")
+"""What the pinned llama.cpp says as it aborts when a worker is lost (``ggml-rpc.cpp``)."""
+
+
+def _lost_workers_message(lease: Lease) -> str:
+    """Name the workers a split model lost, or "": llama.cpp aborts when one stops answering.
+
+    The workers are checked once the runner has exited (it prints a
+    backtrace first, for a second or so): until then the ones still alive
+    are held by it and would only answer "busy".
+    """
+    workers = lease.server.config.rpc
+    if not workers:
+        return ""
+    lease.server.wait_exit(EXIT_WAIT)
+    lost = [status for status in lost_workers(workers) if status.state != "busy"]
+    if not lost:
+        return ""
+    names = "; ".join(status.describe() for status in lost)
+    said = next(
+        (
+            line
+            for line in reversed(lease.server.log_tail(60).splitlines())
+            if any(text in line for text in RPC_ABORTS)
+        ),
+        "",
+    )
+    return (
+        f"a worker holding part of the model stopped answering ({names}), so the model runner"
+        " stopped and the answer was cut. The next request loads the model without it."
+        + (f" llama.cpp said: {said.rsplit(': ', 1)[-1]}" if said else "")
+    )
+
+
+def _stalled_message(lease: Lease) -> str:
+    """A split runner said nothing for the stall bound: stop it and say which worker went."""
+    server = lease.server
+    server.stop(grace=1)
+    lost = [status for status in lost_workers(server.config.rpc) if status.state != "busy"]
+    which = "; ".join(status.describe() for status in lost) or ", ".join(server.config.rpc)
+    return (
+        f"the model runner said nothing for {server.stall_timeout:g} s while part of the model"
+        f" is on workers ({which}): a worker may have left the network. The runner was"
+        " stopped and the answer was cut; the next request checks the workers again."
+    )
 
 
 def _sse(reply: requests.Response) -> Iterator[dict[str, Any]]:
@@ -683,7 +756,7 @@ def _context_tokens(value: Any) -> list[int]:
 def _runner_json(lease: Lease, path: str, body: dict[str, Any]) -> Any:
     """A small non-streamed request to the lease's llama-server; its JSON answer."""
     reply = lease.server.session.post(
-        f"{lease.server.base_url}{path}", json=body, timeout=UPSTREAM_TIMEOUT
+        f"{lease.server.base_url}{path}", json=body, timeout=_timeout(lease.server)
     )
     reply.raise_for_status()
     return reply.json()

@@ -24,6 +24,8 @@ from app.pins import LLAMA_CPP_PYTHON_VERSION
 from app.settings import Settings, default_llama_server_cache
 
 BUILD_COMMAND = "python packaging/build_llama_server.py"
+RPC_SERVER = "ggml-rpc-server"
+"""llama.cpp's RPC server (tools/rpc), built beside llama-server: what ``hearth worker`` runs."""
 
 
 class LlamaServerNotFound(RuntimeError):
@@ -31,14 +33,21 @@ class LlamaServerNotFound(RuntimeError):
 
 
 def build_key(backend: str = "cpu", portable: bool = False) -> str:
-    """The cache folder name for one build: llama.cpp pin + backend + variant."""
+    """The cache folder name for one build: llama.cpp pin + backend + variant + recipe.
+
+    The ``-rpc`` suffix names the recipe with ggml's RPC backend and
+    ``ggml-rpc-server``: a folder built before it (no suffix) lacks both,
+    so it is not taken, and a new build goes beside it instead of over it.
+    """
     variant = "portable" if portable else "native"
-    return f"llama-cpp-python-{LLAMA_CPP_PYTHON_VERSION}-{backend}-{variant}"
+    return f"llama-cpp-python-{LLAMA_CPP_PYTHON_VERSION}-{backend}-{variant}-rpc"
 
 
 def cached_binary(cache: Path, key: str) -> Path | None:
-    binary = cache / key / "llama-server"
-    return binary if binary.is_file() and (cache / key / "build-info.json").is_file() else None
+    """The build's llama-server when its folder is complete (both binaries and the build record)."""
+    folder = cache / key
+    complete = all((folder / name).is_file() for name in ("llama-server", RPC_SERVER))
+    return folder / "llama-server" if complete and (folder / "build-info.json").is_file() else None
 
 
 def list_devices(binary: Path) -> list[str]:
@@ -123,6 +132,23 @@ def locate_llama_server(settings: Settings) -> Path:
         f"llama-server was not found. Build it once with: {BUILD_COMMAND} "
         "(or set HEARTH_LLAMA_SERVER to an existing llama-server binary)"
     )
+
+
+def locate_rpc_server(settings: Settings) -> Path:
+    """The ``ggml-rpc-server`` built beside the llama-server Hearth runs (one build, one pin).
+
+    Beside it, not searched for on its own: the worker and the main Hearth
+    must speak the same RPC protocol, which ships identical builds.
+    """
+    server = locate_llama_server(settings)
+    name = RPC_SERVER + (".exe" if sys.platform == "win32" else "")
+    binary = server.parent / name
+    if not binary.is_file():
+        raise LlamaServerNotFound(
+            f"{server} has no {name} beside it (a build from before workers existed?)."
+            f" Build both once with: {BUILD_COMMAND}"
+        )
+    return binary
 
 
 def build_info(binary: Path) -> dict[str, object]:

@@ -31,6 +31,7 @@ from pathlib import Path
 import psutil
 import requests
 
+from app.runner.buffers import BufferLog
 from app.runner.child_guard import ChildGuard
 
 
@@ -66,6 +67,11 @@ class LaunchConfig:
     use_mmap: bool | None = None
     alias: str = "model"
     extra_args: tuple[str, ...] = field(default=())
+    rpc: tuple[str, ...] = ()
+    """Workers (``host:port``) whose devices take part of the model (``--rpc``).
+
+    In a scheduler key this is the configured list; in a started server's
+    config, the workers that were reachable and free when it loaded."""
 
     def arguments(self, port: int) -> list[str]:
         args = [
@@ -97,6 +103,10 @@ class LaunchConfig:
             args += ["--batch-size", str(self.batch_size), "--ubatch-size", str(self.batch_size)]
         if self.use_mmap is False:
             args += ["--load-mode", "none"]
+        if self.rpc:
+            # -lv 4 logs each device's buffer sizes at load (app.runner.buffers):
+            # where the model went matters most when part of it is elsewhere.
+            args += ["--rpc", ",".join(self.rpc), "-lv", "4"]
         return args + list(self.extra_args)
 
 
@@ -176,6 +186,10 @@ class LlamaServer:
         self._reader: threading.Thread | None = None
         self.started_at = 0.0
         self.ready_at = 0.0
+        self.buffers = BufferLog()
+        self.stall_timeout: float | None = None
+        """Seconds of silence after which a request to a split model's runner gives up."""
+        """Per-device buffer sizes llama.cpp logged while loading."""
 
     @property
     def base_url(self) -> str:
@@ -189,7 +203,7 @@ class LlamaServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         env = dict(os.environ, LLAMA_API_KEY=self.api_key)
-        for name in ("LLAMA_ARG_MODEL", "LLAMA_ARG_PORT", "LLAMA_ARG_HOST"):
+        for name in ("LLAMA_ARG_MODEL", "LLAMA_ARG_PORT", "LLAMA_ARG_HOST", "LLAMA_ARG_RPC"):
             env.pop(name, None)
         command = [str(self.binary), *self.config.arguments(self.port)]
         self.started_at = time.monotonic()
@@ -218,7 +232,10 @@ class LlamaServer:
             for line in self.process.stdout:
                 log.write(line)
                 log.flush()
-                self._tail.append(line.decode("utf-8", "replace").rstrip())
+                text = line.decode("utf-8", "replace").rstrip()
+                self._tail.append(text)
+                if not self.ready_at:
+                    self.buffers.feed(text)
 
     def log_tail(self, lines: int = 25) -> str:
         return "\n".join(list(self._tail)[-lines:])
@@ -251,6 +268,17 @@ class LlamaServer:
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 0.2)
+
+    def wait_exit(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the child to exit by itself; True when it has."""
+        if self.process is None:
+            return True
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        self._join_reader()
+        return True
 
     def _join_reader(self) -> None:
         if self._reader is not None:

@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from app.runner.context_size import auto_context, kv_bytes_per_token
 from app.runner.drm import device_memory_of
 from app.runner.hardware import detect_hardware, nvidia_memory_by_pid, unified_memory
 from app.runner.process import LaunchConfig, LlamaServer, LlamaServerFailed
+from app.runner.worker_plan import fit_problem, plan_workers
 from app.settings import default_child_watch
 
 log = logging.getLogger(__name__)
@@ -55,10 +56,22 @@ class Runner:
     failed: bool = False
     loaded: threading.Event = field(default_factory=threading.Event)
     load_error: Exception | None = None
+    workers_in_use: dict[str, str] = field(default_factory=dict)
+    """Configured workers held by our other busy models when this one loads: left out."""
+    stop_first: list[LlamaServer] = field(default_factory=list)
+    """Idle runners holding this one's workers: stopped before it loads (one client each)."""
+    left_out: list[str] = field(default_factory=list)
+    """Why each configured worker left out of this load was left out."""
 
     @property
     def config(self) -> LaunchConfig:
         return self.key[1]
+
+    def holds(self) -> tuple[str, ...]:
+        """The workers this runner uses, or will try to use while it is still loading."""
+        if self.loaded.is_set() and not self.server.alive():
+            return ()  # stopped or crashed: its workers are free again
+        return self.server.config.rpc if self.server.process else self.config.rpc
 
     def deadline(self) -> datetime:
         if self.active or self.expires_at is None:
@@ -161,6 +174,8 @@ class Scheduler:
         threads: int | None = None,
         load_timeout: float = LOAD_TIMEOUT,
         child_watch: str | None = None,
+        workers: tuple[str, ...] = (),
+        stall_timeout: float = 120.0,
     ) -> None:
         self._locate = binary_locator
         self.log_dir = log_dir
@@ -175,8 +190,14 @@ class Scheduler:
         self.child_watch = child_watch or default_child_watch()
         """How runners are stopped if Hearth dies (see ``app.runner.child_guard``)."""
         self.threads = threads or detect_hardware().physical_cores
+        self.workers = tuple(workers)
+        """Configured RPC workers (``host:port``); each load uses those it finds usable."""
+        self.stall_timeout = stall_timeout
+        """Seconds a split model's runner may say nothing mid-request (a worker gone quiet)."""
         self._runners: dict[tuple[str, LaunchConfig], Runner] = {}
         self._retired: list[Runner] = []
+        self._stopping: set[LlamaServer] = set()
+        """Servers being stopped: a load that wants their workers waits for them to go."""
         """Runners of deleted or replaced models still finishing an answer: never leased
         again, not listed, stopped when their last request ends."""
         self._lock = threading.RLock()
@@ -211,6 +232,8 @@ class Scheduler:
             use_mmap=options.get("use_mmap"),
             alias=spec.display,
             extra_args=_template_args(spec) + (() if spec.is_embedding else ("--pooling", "mean")),
+            # num_gpu 0 keeps every layer on this CPU (--device none): no worker could help.
+            rpc=() if num_gpu is not None and int(num_gpu) == 0 else self.workers,
         )
 
     def _default_ctx_for(self, spec: Any, parallel: int) -> int:
@@ -231,6 +254,11 @@ class Scheduler:
                 )
                 self._auto_ctx[spec.digest] = chosen
             return chosen
+
+    def set_workers(self, workers: tuple[str, ...]) -> None:
+        """A new worker list, used from the next load (loaded models keep theirs)."""
+        with self._lock:
+            self.workers = tuple(workers)
 
     def _parallel_for(self, spec: Any) -> int:
         """Slots for a model: configured, or chosen once per model from free memory.
@@ -296,7 +324,10 @@ class Scheduler:
         server = LlamaServer(
             binary, key[1], self.log_path(spec.display), guarded=self.child_watch == "guard-process"
         )
+        server.stall_timeout = self.stall_timeout
         runner = Runner(key=key, name=spec.display, spec=spec, server=server, keep_alive=keep_alive)
+        if key[1].rpc:
+            self._claim_workers(runner)
         self._runners[key] = runner
         threading.Thread(target=self._load, args=(runner,), daemon=True).start()
         return runner
@@ -305,9 +336,49 @@ class Scheduler:
         """The file a model's llama-server writes its output to (kept across runs)."""
         return self.log_dir / f"llama-server-{_safe_log_name(display)}.log"
 
+    def _claim_workers(self, runner: Runner) -> None:
+        """Free this load's workers from our idle models; note those our busy models hold.
+
+        A worker serves one llama-server at a time (a second one would wait
+        for it until the load times out), so an idle model holding one is
+        unloaded, as when memory runs short, and a busy one keeps it.
+        """
+        wanted = set(runner.config.rpc)
+        for other in list(self._runners.values()) + self._retired:
+            held = wanted.intersection(other.holds())
+            if not held:
+                continue
+            if other.active == 0 and other in self._runners.values():
+                del self._runners[other.key]
+                runner.stop_first.append(other.server)
+            else:
+                runner.workers_in_use.update(dict.fromkeys(held, other.name))
+        for server in self._stopping:
+            if wanted.intersection(server.config.rpc):
+                runner.stop_first.append(server)
+
+    def _choose_workers(self, runner: Runner) -> None:
+        """Check the configured workers now and launch with the usable ones (in the loader)."""
+        for server in runner.stop_first:
+            server.stop()
+        plan = plan_workers(runner.config.rpc, runner.workers_in_use)
+        runner.left_out = plan.left_out
+        for line in plan.left_out:
+            log.warning("loading %s without worker %s", runner.name, line)
+        try:
+            model_bytes = Path(runner.spec.model_path).stat().st_size
+        except OSError:
+            model_bytes = 0
+        problem = fit_problem(model_bytes, psutil.virtual_memory().available, plan)
+        if problem:
+            raise LlamaServerFailed(f"cannot load {runner.name}: {problem}")
+        runner.server.config = replace(runner.server.config, rpc=plan.chosen)
+
     def _load(self, runner: Runner) -> None:
         started = time.monotonic()
         try:
+            if runner.config.rpc:
+                self._choose_workers(runner)
             runner.server.start()
             runner.server.wait_ready(self.load_timeout)
         except Exception as error:  # noqa: BLE001 - handed to every waiting request
@@ -365,7 +436,15 @@ class Scheduler:
     def _drop(self, runner: Runner) -> None:
         if self._runners.get(runner.key) is runner:
             del self._runners[runner.key]
-        threading.Thread(target=runner.server.stop, daemon=True).start()
+        self._stopping.add(runner.server)
+        threading.Thread(target=self._stop_server, args=(runner.server,), daemon=True).start()
+
+    def _stop_server(self, server: LlamaServer) -> None:
+        try:
+            server.stop()
+        finally:
+            with self._lock:
+                self._stopping.discard(server)
 
     # -- keep-alive ----------------------------------------------------
     def _reap_loop(self) -> None:
@@ -411,6 +490,15 @@ class Scheduler:
                 self._retire(runner)
         return len(runners)
 
+    def workers_in_use(self) -> dict[str, str]:
+        """Worker address -> the name of our model using (or loading onto) it."""
+        with self._lock:
+            return {
+                address: runner.name
+                for runner in list(self._runners.values()) + self._retired
+                for address in runner.holds()
+            }
+
     def loaded(self) -> list[Runner]:
         with self._lock:
             return [r for r in self._runners.values() if r.loaded.is_set()]
@@ -429,6 +517,9 @@ class Scheduler:
                     "size_vram": vram,
                     "expires_at": runner.deadline(),
                     "context_length": runner.config.ctx_per_slot,
+                    "workers": list(runner.server.config.rpc),
+                    "workers_left_out": list(runner.left_out),
+                    "devices": runner.server.buffers.devices(),
                 }
             )
         entries.sort(key=lambda e: e["expires_at"], reverse=True)

@@ -73,11 +73,13 @@ def _manager() -> ModelManager:
 
 
 def _apply_live_settings(manager: Any, current: dict[str, Any]) -> None:
-    """Settings the running manager uses at once: the default keep_alive, pull parts."""
+    """Settings the running manager uses at once: the default keep_alive, pull parts, workers."""
     if hasattr(manager, "default_keep_alive"):
         manager.default_keep_alive = parse_keep_alive(current["keep_alive"])
     if hasattr(manager, "pulls"):
         manager.pulls.parts = current["pull_concurrency"]
+    if hasattr(manager, "set_workers"):
+        manager.set_workers(current["workers"])
 
 
 # -- request parsing -----------------------------------------------------------
@@ -296,6 +298,7 @@ def system() -> Response:
         hardware=report["hardware"],
         disk_free_models=report["disk_free_models"],
         loaded_models=manager.ps(),
+        workers=manager.workers() if hasattr(manager, "workers") else None,
         pulls=pulls.list() if callable(getattr(pulls, "list", None)) else [],
     )
 

@@ -214,6 +214,15 @@ SCHEMAS: dict[str, Any] = {
                 "default": None,
             },
             "window": {"type": "object", "description": "Desktop window size and position."},
+            "workers": {
+                "type": ["array", "null"],
+                "items": {"type": "string", "pattern": "^[^:]+:[0-9]{1,5}$"},
+                "description": "hearth worker addresses (host:port) whose devices take part of"
+                " each model; checked before every load, used from the next one. null: those"
+                " given by --workers or HEARTH_WORKERS. llama.cpp's RPC is unauthenticated:"
+                " trusted networks only.",
+                "default": None,
+            },
         },
     },
     "System": {
@@ -224,8 +233,19 @@ SCHEMAS: dict[str, Any] = {
             "llama_server": {"type": "object"},
             "hardware": {"type": "object"},
             "disk_free_models": {"type": "integer", "description": "Bytes free in models dir."},
-            "loaded_models": {"type": "array", "items": {"type": "object"}},
+            "loaded_models": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "As /api/ps, with Hearth's workers, workers_left_out and devices"
+                " (per device: model_bytes, kv_bytes, compute_bytes) for a split model.",
+            },
             "pulls": {"type": "array", "items": {"type": "object"}},
+            "workers": {
+                "type": "object",
+                "description": "configured: the worker list in use; workers: per worker, in_use"
+                " (by a loaded model) or what a check found now (state ok, busy, down, refused,"
+                " bad; devices with free and total bytes).",
+            },
         },
     },
 }

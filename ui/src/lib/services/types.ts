@@ -133,5 +133,7 @@ export interface Settings {
   default_system_prompt?: string | null;
   default_options?: ChatOptions;
   keep_alive?: string | number | null;
+  /** `hearth worker` addresses (host:port); null: those given by --workers / HEARTH_WORKERS. */
+  workers?: string[] | null;
   [key: string]: unknown;
 }
