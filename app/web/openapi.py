@@ -226,6 +226,11 @@ SCHEMAS: dict[str, Any] = {
             "disk_free_models": {"type": "integer", "description": "Bytes free in models dir."},
             "loaded_models": {"type": "array", "items": {"type": "object"}},
             "pulls": {"type": "array", "items": {"type": "object"}},
+            "defaults": {
+                "type": "object",
+                "description": "Sampling options and num_ctx used when neither the request"
+                " nor the model's Modelfile sets them.",
+            },
         },
     },
 }
