@@ -106,6 +106,9 @@ def test_system_shape(api: Api) -> None:  # noqa: F811
     assert isinstance(hardware["gpus"], list)
     assert info["disk_free_models"] > 0
     assert info["loaded_models"] == [] and info["pulls"] == []
+    # What an unset option comes to, for the chat settings panel.
+    assert info["defaults"]["options"]["temperature"] == 0.8
+    assert info["defaults"]["num_ctx"] == 4096
 
 
 def test_openapi_lists_every_route(api: Api) -> None:  # noqa: F811

@@ -148,6 +148,35 @@ def wait_for_window(
     raise AssertionError(f"no window titled {title!r} opened")
 
 
+def wait_for_dialog(app: Desktop, title: str | None, timeout: float = 20) -> None:
+    """Until Hearth's own dialog titled ``title`` is open in the page (None: none is)."""
+    wait_until(
+        lambda: requests.get(f"{app.url}/desktop/state", timeout=5).json()["dialog"] == title,
+        f"the page's dialog is not {title!r}",
+        timeout=timeout,
+        interval=0.1,
+    )
+
+
+def menu_bar_opens(connection: Any, app: Desktop, window: Any, name: str) -> None:
+    """Click the menu bar's first title (File); a popup window of Hearth's must open."""
+    before = {w.id for w in x11.app_windows(connection, app.process.pid)}
+    x11.click_at(connection, window, 20, 12)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        popups = [w for w in x11.app_windows(connection, app.process.pid) if w.id not in before]
+        if popups:
+            screenshot(display_of(connection), name)
+            x11.press(connection, None, "Escape")
+            return
+        time.sleep(0.1)
+    raise AssertionError("the menu bar did not open")
+
+
+def display_of(connection: Any) -> str:
+    return connection.get_display_name()
+
+
 def tray_menu(connection: Any, pid: int, *keys: str) -> None:
     """Right-click Hearth's icon in the tray host, then press ``keys`` in its menu."""
     (icon,) = x11.embedded_windows(connection, pid)
@@ -245,6 +274,9 @@ def test_window_menus_and_clean_exit(
         # Help > About names Hearth, llama.cpp, the llama-server build and its backend.
         about = app.menu("about", show=False)["about"]
         assert "Hearth " in about and "llama-cpp-python" in about and "cpu backend" in about
+        # Shown, it is Hearth's About box in the page (not a bare confirmation dialog).
+        app.menu("about")
+        wait_for_dialog(app, "About Hearth")
         app.menu("reload")
         app.wait_ready()
 
@@ -311,20 +343,31 @@ def test_import_and_pull_through_their_dialogs(
             files = next_dialog("Open file")
             screenshot(display, "desktop-file-dialog.png", window=files.id)
             x11.type_text(connection, files, f"{gemma_gguf_path}\n")
-            prompt = next_dialog("Prompt")
-            x11.press(connection, prompt, "Control_L", "a")
-            x11.type_text(connection, prompt, "dialog:1\n")
+            # The name is asked in Hearth's own dialog, in the page (not window.prompt).
+            wait_for_dialog(app, "Import a GGUF model")
+            x11.press(connection, main, "Control_L", "a")
+            x11.type_text(connection, main, "dialog:1\n")
             imported["_thread"].join(60)
             assert imported["result"] == {"status": "success", "model": "dialog:1"}
             tags = requests.get(f"{app.url}/ollama/api/tags", timeout=10).json()["models"]
             assert [model["name"] for model in tags] == ["dialog:1"]
 
-            # Escape in the pull prompt cancels; nothing starts.
+            # Models > Pull model…: the page's dialog with suggestions; Escape cancels.
             pulled = menu_in_background("pull_model")
-            x11.press(connection, next_dialog("Prompt"), "Escape")
+            wait_for_dialog(app, "Pull a model")
+            time.sleep(0.5)  # painted, for the screenshot
+            screenshot(display, "desktop-pull-dialog.png", window=main.id)
+            x11.press(connection, main, "Escape")
             pulled["_thread"].join(60)
             assert pulled["result"] == {"status": "cancelled"}
             assert requests.get(f"{app.url}/ollama/api/pulls", timeout=10).json()["pulls"] == []
+            wait_for_dialog(app, None)
+            # No window titled "JavaScript Prompt" came, and the menu bar still opens.
+            assert all(
+                "Prompt" not in (w.get_wm_name() or "")
+                for w in x11.app_windows(connection, app.process.pid)
+            )
+            menu_bar_opens(connection, app, main, "desktop-file-menu.png")
     finally:
         if app.process.poll() is None:
             app.process.kill()
@@ -396,10 +439,10 @@ def test_tray_icon_and_menu_pull(
         assert len(x11.embedded_windows(connection, app.process.pid)) == 1
         assert state["title"] == "Hearth"
         name = f"{registry.host}/library/menupull:1"
-        # Tray > Pull model… (second item) asks for a name in the page and pulls.
+        # Tray > Pull model… (second item) asks for a name in the page's dialog and pulls.
         tray_menu(connection, app.process.pid, "Down", "Down", "Return")
-        prompt = wait_for_window(connection, app.process.pid, "Prompt", other_than=window)
-        x11.type_text(connection, prompt, f"{name}\n")
+        wait_for_dialog(app, "Pull a model")
+        x11.type_text(connection, window, f"{name}\n")
         wait_until(
             lambda: requests.get(f"{app.url}/ollama/api/pulls", timeout=5).json()["pulls"],
             "the tray's Pull model… started no pull",
@@ -463,3 +506,89 @@ def test_no_display_runs_the_server(tmp_path: Path, llama_server_binary: Path) -
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_menu_shortcuts_new_chat_and_quit(
+    display: str, tmp_path: Path, llama_server_binary: Path
+) -> None:
+    """The menus carry shortcuts; Ctrl+N (typed in the window) opens a new chat, Ctrl+Q quits."""
+    app = Desktop(tmp_path / "home", display, llama_server_binary)
+    try:
+        app.wait_ready()
+        state = requests.get(f"{app.url}/desktop/state", timeout=5).json()
+        assert state["shortcuts"]["New chat"] == "Ctrl+N"
+        assert state["shortcuts"]["Quit"] == "Ctrl+Q"
+        assert state["shortcuts"]["About Hearth"] == "F1"
+        app.menu("model_library")
+        wait_until(
+            lambda: (
+                requests.get(f"{app.url}/desktop/state", timeout=5).json()["route"] == "#/models"
+            ),
+            "Model library did not open the models page",
+        )
+        with x11.connect(display) as connection:
+            window = x11.app_window(connection, app.process.pid)
+            assert window is not None
+            x11.press(connection, window, "Control_L", "n")
+            wait_until(
+                lambda: (
+                    requests.get(f"{app.url}/desktop/state", timeout=5).json()["route"]
+                    in ("#/", "")
+                ),
+                "Ctrl+N did not open a new chat",
+            )
+            x11.press(connection, window, "F1")
+            wait_for_dialog(app, "About Hearth")
+            time.sleep(0.5)  # painted, for the screenshot
+            screenshot(display, "desktop-about.png", window=window.id)
+            x11.press(connection, window, "Escape")
+            wait_for_dialog(app, None)
+            # (Last: after a menu closes, Qt's menu bar keeps the keyboard for one Escape.)
+            menu_bar_opens(connection, app, window, "desktop-menu-shortcuts.png")
+            x11.press(connection, window, "Control_L", "q")
+        assert app.process.wait(timeout=30) == 0
+    finally:
+        if app.process.poll() is None:
+            app.process.kill()
+
+
+def test_launch_while_serve_holds_the_data_shows_a_message(
+    display: str, tmp_path: Path, llama_server_binary: Path
+) -> None:
+    """The window app started on a data folder that `hearth serve` holds says so on
+    the screen (a message box), and on stderr, then exits 1; before, it exited silently."""
+    from tests.hearth_process import HearthProcess
+
+    home = tmp_path / "home"
+    serve = HearthProcess(home, llama_server_binary)
+    serve.start()
+    env = {
+        **os.environ,
+        "DISPLAY": display,
+        "HEARTH_HOME": str(home),
+        "HEARTH_LLAMA_SERVER": str(llama_server_binary),
+        "QTWEBENGINE_DISABLE_SANDBOX": "1",
+    }
+    launch = subprocess.Popen(
+        [sys.executable, "-m", "app"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with x11.connect(display) as connection:
+            box = wait_for_window(connection, launch.pid, "Hearth is already running", timeout=30)
+            screenshot(display, "desktop-already-running.png", window=box.id)
+            assert launch.poll() is None, "it exited without showing the message"
+            x11.press(connection, box, "Return")
+        assert launch.wait(timeout=30) == 1
+        stderr = launch.stderr.read() if launch.stderr else ""
+        assert "already running without a window" in stderr and serve.url in stderr, stderr
+        # The server is untouched.
+        assert requests.get(f"{serve.url}/ollama/api/version", timeout=10).status_code == 200
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+        serve.stop()

@@ -168,3 +168,14 @@ def click(connection: display.Display, window: Window, button: int = 1) -> None:
     xtest.fake_input(connection, X.ButtonPress, button)
     xtest.fake_input(connection, X.ButtonRelease, button)
     connection.sync()
+
+
+def click_at(connection: display.Display, window: Window, x: int, y: int) -> None:
+    """Click at (``x``, ``y``) inside ``window`` (XTEST), e.g. on a menu bar's title."""
+    from Xlib.ext import xtest
+
+    left, top = position(connection, window)
+    xtest.fake_input(connection, X.MotionNotify, x=left + x, y=top + y)
+    xtest.fake_input(connection, X.ButtonPress, 1)
+    xtest.fake_input(connection, X.ButtonRelease, 1)
+    connection.sync()

@@ -27,7 +27,9 @@ from flask import Blueprint, jsonify, request
 
 from app import __version__
 from app.chats import ChatStore
-from app.desktop.instance import InstanceLock, focus_running
+from app.desktop.instance import InstanceLock, focus_running, running_url
+from app.desktop.keyboard import focus_page, install_shortcuts
+from app.desktop.notice import show_message
 from app.desktop.tray import ICON, install_tray
 from app.doctor import llama_server_info
 from app.models.manager import ModelManager
@@ -39,6 +41,8 @@ from app.web.factory import create_ollama_app
 
 log = logging.getLogger(__name__)
 DEFAULT_GEOMETRY = {"width": 1200, "height": 800}
+ASK_TIMEOUT_S = 3600.0
+"""How long a menu action waits for an answer in the page's dialog."""
 
 
 def has_display() -> bool:
@@ -83,6 +87,8 @@ class DesktopShell:
         self.quitting = threading.Event()
         self.title = "Hearth"
         """The window title as last set (pulls in progress show there)."""
+        self.shortcuts: dict[str, str] = {}
+        """Menu item -> keyboard shortcut, once set on the window's menu bar."""
         self.geometry_path = settings.data_dir / "window.json"
         self.actions: dict[str, Callable[[dict[str, Any]], Any]] = {
             "new_chat": lambda _: self._js("window.hearth && window.hearth.newChat()"),
@@ -124,10 +130,38 @@ class DesktopShell:
                 f" * {factor})"
             )
 
-    def _ask(self, question: str, default: str = "") -> str | None:
-        """A text prompt in the page (pywebview has no native input dialog)."""
-        answer = self._js(f"prompt({json.dumps(question)}, {json.dumps(default)})")
-        return answer.strip() if isinstance(answer, str) and answer.strip() else None
+    def _ask(self, script: str, timeout: float = ASK_TIMEOUT_S) -> str | None:
+        """Hearth's own question dialog in the page; the answer, or None when cancelled.
+
+        Why not ``window.prompt()``: in Qt WebEngine that is a bare box titled
+        "JavaScript Prompt - http://127.0.0.1:PORT/", and it held the GUI
+        thread in a nested event loop (the menu bar no longer opened after
+        it). ``script`` returns a promise (``window.hearth.ask(...)``); the
+        page answers through pywebview's callback while this thread waits.
+        """
+        if self.window is None:
+            return None
+        # Asked from the tray, the window may be behind others or minimized: bring it
+        # up, keyboard and all, so the question is seen and can be typed into.
+        self.focus()
+        focus_page()
+        answered = threading.Event()
+        answer: list[Any] = [None]
+
+        def got(value: Any) -> None:
+            answer[0] = value
+            answered.set()
+
+        try:
+            self.window.evaluate_js(
+                f"window.hearth ? {script} : Promise.resolve(null)", callback=got
+            )
+        except Exception:  # noqa: BLE001 - a page that is not loaded: no dialog, no answer
+            log.exception("the in-page dialog did not open")
+            return None
+        answered.wait(timeout)
+        value = answer[0]
+        return value.strip() if isinstance(value, str) and value.strip() else None
 
     # -- menu actions --------------------------------------------------
     def import_gguf(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +175,13 @@ class DesktopShell:
             path = chosen[0] if chosen else None
         if not path:
             return {"status": "cancelled"}
-        name = args.get("name") or self._ask("Name for the imported model", Path(path).stem)
+        question = {
+            "title": "Import a GGUF model",
+            "label": "Name for the imported model",
+            "value": Path(path).stem,
+            "confirm": "Import",
+        }
+        name = args.get("name") or self._ask(f"window.hearth.ask({json.dumps(question)})")
         if not name:
             return {"status": "cancelled"}
         statuses = list(self._manager().import_gguf(Path(path), name))
@@ -150,14 +190,15 @@ class DesktopShell:
         return {"status": last.get("status", "success"), "model": name}
 
     def pull_model(self, args: dict[str, Any]) -> dict[str, Any]:
-        name = args.get("name") or self._ask("Model to pull (e.g. gemma3:270m)", "")
+        name = args.get("name") or self._ask("window.hearth.askPull()")
         if not name:
             return {"status": "cancelled"}
         self._manager().start_pull(name, insecure=bool(args.get("insecure")))
         return {"status": "started", "model": name}
 
     def about(self, args: dict[str, Any]) -> dict[str, str]:
-        """Versions in a dialog; ``{"show": false}`` only returns the text (for the page)."""
+        """Hearth's About box in the page (versions, licence, data folder); ``{"show":
+        false}`` only returns the text."""
         server = llama_server_info(self.settings)
         if server.get("found"):
             engine = (
@@ -172,10 +213,8 @@ class DesktopShell:
             f"{engine}\n"
             f"Python {platform.python_version()} on {platform.system()}"
         )
-        if self.window is not None and args.get("show", True):
-            threading.Thread(
-                target=self.window.create_confirmation_dialog, args=("About Hearth", text)
-            ).start()
+        if args.get("show", True):
+            self._js("window.hearth && window.hearth.about()")
         return {"about": text}
 
     def focus(self) -> None:
@@ -196,10 +235,14 @@ class DesktopShell:
         @control.get("/desktop/state")
         def state():  # type: ignore[no-untyped-def]
             interactive = False
+            route = dialog = None
             if self.ready.is_set():
                 # The UI marks 'hearth:ready' once settings, models and chats are loaded.
                 mark = "performance.getEntriesByName('hearth:ready').length > 0"
                 interactive = bool(self._js(mark))
+                route = self._js("location.hash")
+                # The title of Hearth's dialog open in the page, if one is (menus open them).
+                dialog = self._js("document.querySelector('dialog[open] h2')?.textContent || null")
             window = self.window
             geometry = (
                 {"width": window.width, "height": window.height} if window is not None else None
@@ -210,6 +253,9 @@ class DesktopShell:
                 tray=self.tray is not None,
                 title=self.title,
                 geometry=geometry,
+                route=route,
+                dialog=dialog,
+                shortcuts=self.shortcuts,
                 actions=sorted(self.actions),
             )
 
@@ -277,7 +323,7 @@ class DesktopShell:
             self.actions[action]({})
         except Exception as error:  # noqa: BLE001 - a menu click must never kill the app
             log.exception("menu action %s failed", action)
-            self._js(f"alert({json.dumps(str(error))})")
+            self._js(f"window.hearth && window.hearth.error({json.dumps(str(error))})")
 
     # -- geometry ------------------------------------------------------
     def _load_geometry(self) -> dict[str, int]:
@@ -326,8 +372,7 @@ class DesktopShell:
             if focus_running(self.settings.data_dir):
                 print("Hearth is already running: focused its window.", flush=True)
                 return 0
-            print("error: another Hearth holds this data directory", file=sys.stderr)
-            return 1
+            return self._held_elsewhere()
         # Signals go to a waiter thread: the Qt event loop never returns to
         # Python in the main thread, so a normal handler would never run.
         watched = {signal.SIGINT, signal.SIGTERM}
@@ -362,6 +407,7 @@ class DesktopShell:
             self.window.events.closing += self._save_geometry
             threading.Thread(target=self._watch_title, daemon=True).start()
             self.tray = install_tray(self._run_action, self._manager().list_pulls)
+            install_shortcuts(self.shortcuts)
             if self.quitting.is_set():
                 return 0  # SIGTERM or Ctrl+C came during start-up: stop here, cleanly
             webview.start(
@@ -375,6 +421,23 @@ class DesktopShell:
             self.shutdown()
             lock.release()
         return 0
+
+    def _held_elsewhere(self) -> int:
+        """Another Hearth with no window (``hearth serve``) holds the data directory.
+
+        Launched from a desktop menu there is no terminal to read: say so in a
+        message box as well as on stderr, and name the address it serves.
+        """
+        where = running_url(self.settings.data_dir)
+        text = (
+            f"Hearth is already running without a window on this data folder:\n"
+            f"{self.settings.data_dir}\n\n"
+            + (f"It serves the chat at {where} — open that in a browser, or " if where else "")
+            + "stop that Hearth (hearth serve) and launch the app again."
+        )
+        print(f"error: {' '.join(text.split())}", file=sys.stderr, flush=True)
+        show_message("Hearth is already running", text)
+        return 1
 
     def _start_drop_in(self) -> None:
         """The opt-in Ollama drop-in port (setting, flag or env), if one is asked for.

@@ -29,6 +29,7 @@ from app.doctor import doctor_report
 from app.models.errors import BadRequest
 from app.models.manager import ModelManager
 from app.runner.keepalive import parse_keep_alive
+from app.runner.translate import OLLAMA_SAMPLING_DEFAULTS
 from app.settings import Settings
 from app.web.json_body import read_json
 from app.web.openapi import openapi_document
@@ -300,6 +301,9 @@ def system() -> Response:
         loaded_models=manager.ps(),
         workers=manager.workers() if hasattr(manager, "workers") else None,
         pulls=pulls.list() if callable(getattr(pulls, "list", None)) else [],
+        # What a chat gets when it sets nothing (and the model's Modelfile neither):
+        # the chat settings panel shows these beside its empty fields.
+        defaults={"options": OLLAMA_SAMPLING_DEFAULTS, "num_ctx": settings.context_length},
     )
 
 

@@ -246,6 +246,11 @@ SCHEMAS: dict[str, Any] = {
                 " (by a loaded model) or what a check found now (state ok, busy, down, refused,"
                 " bad; devices with free and total bytes).",
             },
+            "defaults": {
+                "type": "object",
+                "description": "Sampling options and num_ctx used when neither the request"
+                " nor the model's Modelfile sets them.",
+            },
         },
     },
 }

@@ -15,7 +15,7 @@ marked.use({
       return (
         `<div class="code-block"><div class="code-head"><span class="code-lang">${label}</span>` +
         `<button type="button" class="copy-code" aria-label="Copy code">Copy</button></div>` +
-        `<pre><code class="hljs${language ? ` language-${escapeHtml(language)}` : ''}">${html}</code></pre></div>\n`
+        `<pre tabindex="0"><code class="hljs${language ? ` language-${escapeHtml(language)}` : ''}">${html}</code></pre></div>\n`
       );
     },
     // Model output is text: raw HTML is shown, never interpreted.

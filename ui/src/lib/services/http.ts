@@ -55,6 +55,8 @@ export interface HumanError {
   detail?: string;
   /** the model's llama-server log explains this one: offer to show it */
   runnerLog?: boolean;
+  /** trying the same again cannot help (no such model): offer no Resume or Retry */
+  final?: boolean;
 }
 
 /** Turn any error into words a person can act on. */
@@ -75,6 +77,7 @@ export function humanError(error: unknown, model?: string): HumanError {
     return {
       title: 'No model by that name in the registry. Check the spelling and the tag (for example gemma3:270m).',
       detail: message,
+      final: true,
     };
   }
   if (

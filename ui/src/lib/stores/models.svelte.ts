@@ -32,6 +32,8 @@ export interface PullState {
   status: string;
   layers: LayerProgress[];
   error: string | null;
+  /** false when pulling again cannot help (the registry has no such model) */
+  retryable: boolean;
   done: boolean;
   cancelled: boolean;
   startedAt: number;
@@ -88,6 +90,8 @@ class ModelsStore {
   private controllers = new Map<string, AbortController>();
   private pollTimer: ReturnType<typeof setInterval> | null = null;
   private pullsEndpoint = true;
+  /** Called when a pull finishes; may return the ready toast's action (App sets it). */
+  onReady: ((model: string) => { label: string; run: () => void } | undefined) | null = null;
 
   async refresh(): Promise<void> {
     try {
@@ -140,6 +144,7 @@ class ModelsStore {
       status: 'starting',
       layers: [],
       error: null,
+      retryable: true,
       done: false,
       cancelled: false,
       startedAt: Date.now(),
@@ -154,15 +159,18 @@ class ModelsStore {
       }
       pull.done = true;
       pull.status = 'success';
-      notices.push({ kind: 'success', text: `${model} is ready.` });
       await this.refresh();
+      const action = this.onReady?.(model);
+      notices.push({ kind: 'success', text: `${model} is ready.`, action, timeout: action ? 10_000 : 4_000 });
     } catch (error) {
       pull.done = true;
       if (isAbort(error) || pull.cancelled) {
         pull.cancelled = true;
         pull.status = 'cancelled';
       } else {
-        pull.error = humanError(error, model).title;
+        const human = humanError(error, model);
+        pull.error = human.title;
+        pull.retryable = !human.final;
         pull.status = 'error';
       }
     } finally {

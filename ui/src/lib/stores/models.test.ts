@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { applyPullLine, modelKey, models, pullTotals, type PullState } from './models.svelte';
 
 function state(): PullState {
-  return { model: 'm', status: '', layers: [], error: null, done: false, cancelled: false, startedAt: 0 };
+  return { model: 'm', status: '', layers: [], error: null, retryable: true, done: false, cancelled: false, startedAt: 0 };
 }
 
 afterEach(() => vi.unstubAllGlobals());

@@ -1,0 +1,11 @@
+/** Small models to begin with: the Models page's first-run list and the pull dialog's suggestions. */
+export interface Starter {
+  name: string;
+  note: string;
+}
+
+export const STARTERS: Starter[] = [
+  { name: 'gemma3:270m', note: 'Google Gemma 3, 270M parameters — tiny and fast (~290 MB)' },
+  { name: 'qwen3:0.6b', note: 'Qwen 3, 0.6B — small, with thinking (~520 MB)' },
+  { name: 'llama3.2:1b', note: 'Meta Llama 3.2, 1B (~1.3 GB)' },
+];
