@@ -249,7 +249,8 @@ SCHEMAS: dict[str, Any] = {
             "defaults": {
                 "type": "object",
                 "description": "Sampling options and num_ctx used when neither the request"
-                " nor the model's Modelfile sets them.",
+                " nor the model's Modelfile sets them; num_ctx null: chosen per model from"
+                " free memory.",
             },
         },
     },
