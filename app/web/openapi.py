@@ -383,6 +383,18 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("System"))},
             },
         },
+        "/api/v1/catalogue": {
+            "get": {
+                "summary": "Popular library models shipped with Hearth, with fits-your-memory hints",
+                "description": "Works offline. Each tag has fit: fits, tight or too_large,"
+                " from its download size plus a KV-cache margin against RAM or the largest GPU.",
+                "parameters": [
+                    {"name": "q", "in": "query", "schema": {"type": "string"}},
+                    {"name": "capability", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {"200": _json({"type": "object"})},
+            },
+        },
         "/api/v1/logs/llama-server": {
             "get": {
                 "summary": "The end of a model's llama-server log (up to 256 KiB)",
