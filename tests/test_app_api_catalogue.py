@@ -52,3 +52,15 @@ def test_fit_hint_thresholds() -> None:
 def test_catalogue_file_tags_are_unique() -> None:
     names = [f"{m['name']}:{t['tag']}" for m in load_catalogue()["models"] for t in m["tags"]]
     assert len(names) == len(set(names))
+
+
+def test_catalogue_pulls_from_the_configured_registry(api: Api) -> None:  # noqa: F811
+    default = api.get("/catalogue", params={"q": "gemma3"}).json()
+    assert default["registry"] == "registry.ollama.ai"
+    assert default["models"][0]["tags"][0]["pull"] == "gemma3:270m"
+    assert api.patch("/settings", json={"catalogue_registry": "127.0.0.1:5000"}).ok
+    local = api.get("/catalogue", params={"q": "gemma3"}).json()
+    assert local["models"][0]["tags"][0]["pull"] == "127.0.0.1:5000/library/gemma3:270m"
+    bad = api.patch("/settings", json={"catalogue_registry": "evil.com/x?y"})
+    assert bad.status_code == 400 and "catalogue_registry" in bad.text
+    assert api.patch("/settings", json={"catalogue_registry": None}).ok

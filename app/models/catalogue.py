@@ -19,6 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from app.models.names import DEFAULT_HOST
+
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.json")
 KV_MARGIN_FRACTION = 0.2
 KV_MARGIN_MIN = 512 * 2**20
@@ -65,8 +67,16 @@ def _matches(entry: dict[str, Any], query: str, capability: str) -> bool:
     return all(word in haystack for word in query.lower().split())
 
 
+def pull_name(name: str, registry: str | None) -> str:
+    """The name a pull of catalogue model ``name`` uses: short for Ollama's own registry."""
+    if not registry or registry == DEFAULT_HOST:
+        return name
+    return f"{registry}/library/{name}"
+
+
 def catalogue_with_hints(
     hardware: dict[str, Any],
+    registry: str | None = None,
     query: str = "",
     capability: str = "",
     installed: set[str] = frozenset(),
@@ -90,9 +100,15 @@ def catalogue_with_hints(
                     "name": name,
                     "memory_needed": memory_needed(tag["size"]),
                     "fit": fit_hint(tag["size"], basis["memory"]),
-                    "installed": name in installed,
+                    "pull": pull_name(name, registry),
+                    "installed": pull_name(name, registry) in installed,
                 }
             )
         models.append({**entry, "tags": tags})
     capabilities = sorted({c for e in load_catalogue()["models"] for c in e["capabilities"]})
-    return {"memory": basis, "capabilities": capabilities, "models": models}
+    return {
+        "registry": registry or DEFAULT_HOST,
+        "memory": basis,
+        "capabilities": capabilities,
+        "models": models,
+    }

@@ -316,6 +316,7 @@ def catalogue() -> Response:
     return jsonify(
         catalogue_with_hints(
             report["hardware"],
+            registry=prefs.effective(chats().get_settings())["catalogue_registry"],
             query=request.args.get("q", "")[:200],
             capability=request.args.get("capability", "")[:40],
             installed=installed,

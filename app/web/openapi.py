@@ -187,6 +187,12 @@ SCHEMAS: dict[str, Any] = {
             "default_model": {"type": ["string", "null"], "default": None},
             "default_system_prompt": {"type": "string", "default": ""},
             "default_options": {"type": "object", "default": {}},
+            "catalogue_registry": {
+                "type": ["string", "null"],
+                "description": "host[:port] the Discover view pulls library models from;"
+                " null is registry.ollama.ai.",
+                "default": None,
+            },
             "keep_alive": {
                 "type": ["number", "string"],
                 "description": "Seconds, or a Go duration such as 5m; negative keeps models"
@@ -385,7 +391,7 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/catalogue": {
             "get": {
-                "summary": "Popular library models shipped with Hearth, with fits-your-memory hints",
+                "summary": "Popular library models shipped with Hearth, with memory-fit hints",
                 "description": "Works offline. Each tag has fit: fits, tight or too_large,"
                 " from its download size plus a KV-cache margin against RAM or the largest GPU.",
                 "parameters": [
