@@ -21,6 +21,7 @@ def test_settings_defaults_patch_and_persist(api: Api) -> None:  # noqa: F811
         "ollama_port": None,
         "window": {},
         "workers": None,
+        "catalogue_registry": None,
     }
     change = {
         "theme": "dark",

@@ -7,6 +7,7 @@ silently does nothing. ``null`` resets a key to its default.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "ollama_port": None,
     "window": {},
     "workers": None,
+    "catalogue_registry": None,
 }
 RESTART_KEYS = ("models_dir", "ollama_port")
 """Stored at once but used only from the next start (the model store is opened at start-up)."""
@@ -98,6 +100,16 @@ def _workers(value: Any) -> list[str]:
         raise BadRequest(f"workers: {error}") from None
 
 
+_REGISTRY_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})(:[0-9]{1,5})?$")
+
+
+def _catalogue_registry(value: Any) -> str:
+    """Where catalogue pulls go; a host only, so a setting can never smuggle a path in."""
+    if not isinstance(value, str) or not _REGISTRY_HOST.match(value):
+        raise BadRequest("catalogue_registry must be a registry host such as example.com:5000")
+    return value
+
+
 def _window(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadRequest("window must be an object")
@@ -117,6 +129,7 @@ CHECKS = {
     "ollama_port": _ollama_port,
     "window": _window,
     "workers": _workers,
+    "catalogue_registry": _catalogue_registry,
 }
 
 

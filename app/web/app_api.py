@@ -26,6 +26,7 @@ from app.chats.transfer import (
 )
 from app.chats.validate import MESSAGE_PATCH_KEYS, clean_chat, clean_message
 from app.doctor import doctor_report
+from app.models.catalogue import catalogue_with_hints
 from app.models.errors import BadRequest
 from app.models.manager import ModelManager
 from app.runner.keepalive import parse_keep_alive
@@ -304,6 +305,22 @@ def system() -> Response:
         # What a chat gets when it sets nothing (and the model's Modelfile neither):
         # the chat settings panel shows these beside its empty fields.
         defaults={"options": OLLAMA_SAMPLING_DEFAULTS, "num_ctx": settings.context_length},
+    )
+
+
+@app_api.get("/catalogue")
+def catalogue() -> Response:
+    """The shipped model catalogue, filtered by ``q``/``capability``, with fit hints."""
+    report = current_app.extensions["hearth_doctor_cache"].get()
+    installed = {str(m.get("name")) for m in _manager().list_models()}
+    return jsonify(
+        catalogue_with_hints(
+            report["hardware"],
+            registry=prefs.effective(chats().get_settings())["catalogue_registry"],
+            query=request.args.get("q", "")[:200],
+            capability=request.args.get("capability", "")[:40],
+            installed=installed,
+        )
     )
 
 

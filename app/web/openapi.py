@@ -187,6 +187,12 @@ SCHEMAS: dict[str, Any] = {
             "default_model": {"type": ["string", "null"], "default": None},
             "default_system_prompt": {"type": "string", "default": ""},
             "default_options": {"type": "object", "default": {}},
+            "catalogue_registry": {
+                "type": ["string", "null"],
+                "description": "host[:port] the Discover view pulls library models from;"
+                " null is registry.ollama.ai.",
+                "default": None,
+            },
             "keep_alive": {
                 "type": ["number", "string"],
                 "description": "Seconds, or a Go duration such as 5m; negative keeps models"
@@ -382,6 +388,18 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "summary": "Versions, directories, hardware, loaded models and pulls",
                 "responses": {"200": _json(_ref("System"))},
+            },
+        },
+        "/api/v1/catalogue": {
+            "get": {
+                "summary": "Popular library models shipped with Hearth, with memory-fit hints",
+                "description": "Works offline. Each tag has fit: fits, tight or too_large,"
+                " from its download size plus a KV-cache margin against RAM or the largest GPU.",
+                "parameters": [
+                    {"name": "q", "in": "query", "schema": {"type": "string"}},
+                    {"name": "capability", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {"200": _json({"type": "object"})},
             },
         },
         "/api/v1/logs/llama-server": {
