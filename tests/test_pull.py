@@ -791,4 +791,7 @@ def test_a_link_that_more_connections_do_not_speed_up_keeps_few(registry, store)
     )
     assert list(pull_model(store, name, parts=8, tuning=tuning))[-1] == {"status": "success"}
     assert store.blob_path(pushed.layers[0]["digest"]).read_bytes() == model
-    assert relay.most_open_connections <= 2, relay.most_open_connections
+    # A second doubling would open 4. The relay counts a socket until its upstream
+    # side closes, so one connection ending as the next opens can read as 3
+    # (seen once under a full suite's load).
+    assert relay.most_open_connections < 4, relay.most_open_connections
