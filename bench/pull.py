@@ -37,7 +37,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from app.models.blob_download import PullTuning, plan_parts  # noqa: E402
+from app.models.download import PullTuning, plan_parts  # noqa: E402
 from app.runner.locate import locate_llama_server  # noqa: E402
 from app.settings import load_settings  # noqa: E402
 from tests.hearth_process import HearthProcess  # noqa: E402

@@ -7,7 +7,7 @@ registry that exercise it are in ``test_pull.py``.
 
 from __future__ import annotations
 
-from app.models.blob_download import ConnectionRamp
+from app.models.download import ConnectionRamp
 
 
 def readings(ramp: ConnectionRamp, rates: list[float]) -> list[int]:
@@ -58,14 +58,15 @@ def test_following_hash_takes_chunks_from_memory_and_the_rest_from_the_file(tmp_
     import hashlib
     import os
 
-    from app.models.blob_download import Part, _FollowingHash
+    from app.models.download.hashing import FollowingHash
+    from app.models.download.parts import Part
 
     data = os.urandom(3 * 2**20)
     half = len(data) // 2
     path = tmp_path / "blob-partial"
     path.write_bytes(b"\0" * len(data))
     parts = [Part(0, 0, half), Part(1, half, len(data) - half)]
-    hasher = _FollowingHash(path, len(data), lambda: parts)
+    hasher = FollowingHash(path, len(data), lambda: parts)
     with path.open("r+b") as out:
         out.seek(half)
         out.write(data[half:])  # the second part first: nothing to hash yet

@@ -29,7 +29,7 @@ import requests
 from flask import Flask, Response, request
 from werkzeug.serving import make_server
 
-from app.models.blob_download import PullTuning
+from app.models.download import PullTuning
 from app.models.errors import HearthError
 from app.models.names import parse_name
 from app.models.pull import pull_model

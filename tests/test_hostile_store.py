@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from app.models.blob_download import saved_progress
+from app.models.download import saved_progress
 from app.models.errors import BlobNotFound
 from app.models.names import parse_name
 from app.models.store import ModelStore, build_manifest, parse_manifest

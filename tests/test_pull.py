@@ -25,8 +25,8 @@ import pytest
 from flask import Flask, Response, request
 from werkzeug.serving import make_server
 
-from app.models.blob_download import PullStats, PullTuning, load_parts, partial_path
 from app.models.blob_file import direct_io_works
+from app.models.download import PullStats, PullTuning, load_parts, partial_path
 from app.models.errors import BadManifest, HearthError
 from app.models.names import parse_name
 from app.models.pull import pull_model
@@ -248,7 +248,7 @@ def test_cancelled_pull_resumes_without_refetching(registry, store):
 KILLED_PULL = """
 import json, sys
 from pathlib import Path
-from app.models.blob_download import PullStats, PullTuning
+from app.models.download import PullStats, PullTuning
 from app.models.names import parse_name
 from app.models.pull import pull_model
 from app.models.store import ModelStore

@@ -13,7 +13,7 @@ import ollama
 import pytest
 import requests
 
-from app.models.blob_download import PullTuning, plan_parts
+from app.models.download import PullTuning, plan_parts
 from tests.hearth_process import REPO, HearthProcess
 from tests.registry import RegistryServer, push_model
 from tests.relay import CountingRelay

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from flask import Flask, Response, request
 
-from app.models.blob_download import PullTuning
+from app.models.download import PullTuning
 from app.models.names import parse_name
 from app.models.pull import pull_model
 from app.models.pull_errors import InsecureProtocol, Unauthorized
@@ -236,8 +236,8 @@ def test_blob_bodies_read_whole_plain_coded_and_chunked() -> None:
 
     import requests
 
-    from app.models.blob_download import body_chunks
     from app.models.blob_file import ALIGN, memory_address
+    from app.models.download import body_chunks
 
     data = bytes(range(256)) * 4096  # 1 MiB
     app = Flask("bodies")

@@ -3,15 +3,13 @@
 Why: a pull must leave each blob on disk before its manifest makes it
 visible, so every byte written through the page cache is paid for twice in
 CPU: once copied into the cache, once more when the sync writes it back.
-On this project's 2-core VM that was about 1.1 s of system time per GiB
-(2026-12-02: 1 GiB in 1 MiB writes with an ``fdatasync`` every 64 MiB took
-0.45-2.8 s of system time; the same writes with ``O_DIRECT`` took
-0.05-0.12 s), and the pull shares those two cores with the registry. Bytes
-written with ``O_DIRECT`` go from the download buffer to the disk
-directly.
+On a machine with few cores, which the pull shares with the registry on
+loopback, that system time is a large part of the pull's CPU
+(bench/README.md, "Pull design measurements"). Bytes written with
+``O_DIRECT`` go from the download buffer to the disk directly.
 
 Only bytes that will never be read back should skip the cache: the part
-at the hash's frontier is hashed from memory (``_FollowingHash.feed``), so
+at the hash's frontier is hashed from memory (``FollowingHash.feed``), so
 it is written uncached; parts fetched ahead are read back by the hash and
 stay cached. ``O_DIRECT`` needs the file offset, the length and the memory
 address aligned to the block size, so a write is split: its unaligned head

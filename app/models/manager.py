@@ -15,9 +15,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from app.models.blob_download import PullTuning
 from app.models.create import create_model, import_gguf
 from app.models.digests import parse_digest
+from app.models.download import PullTuning
 from app.models.errors import BadRequest, HearthError, ModelNotFound
 from app.models.names import ModelName, parse_name
 from app.models.options import validate_options

@@ -33,7 +33,7 @@ from typing import Any
 
 import requests
 
-from app.models.blob_download import (
+from app.models.download import (
     BlobDownload,
     PullStats,
     PullTuning,

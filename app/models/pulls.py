@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.models.blob_download import PullStats
+from app.models.download import PullStats
 from app.models.errors import HearthError, storage_failure
 from app.models.names import ModelName
 from app.models.pull import DEFAULT_PARTS, pull_model
