@@ -42,7 +42,7 @@ from app.models.pull_errors import (
     Unauthorized,
     UnsafeRedirect,
 )
-from app.models.pulls import PullRegistry
+from app.models.pulls import ActivePull, PullRegistry
 from app.models.store import ModelStore
 from tests.registry import RegistryServer, free_port, push_model
 from tests.relay import CountingRelay
@@ -361,9 +361,19 @@ def test_concurrent_pulls_of_one_model_share_one_download(registry, store):
     name = parse_name(f"{registry.host}/hearth/shared")
     pulls = PullRegistry(store, parts=3, tuning=slow(3 * MIB))
     results: dict[str, list[dict[str, Any]]] = {}
+    ended: list[tuple[str, bool, BaseException | None]] = []
+    all_told = threading.Event()
+
+    def on_finish(key: str) -> Callable[[ActivePull], None]:
+        def hook(active: ActivePull) -> None:
+            ended.append((key, active.finished, active.error))
+            if len(ended) == 3:
+                all_told.set()
+
+        return hook
 
     def watch(key: str) -> None:
-        results[key] = list(pulls.pull(name))
+        results[key] = list(pulls.pull(name, on_finish=on_finish(key)))
 
     first = threading.Thread(target=watch, args=("first",))
     first.start()
@@ -373,7 +383,7 @@ def test_concurrent_pulls_of_one_model_share_one_download(registry, store):
     (summary,) = pulls.list()
     assert summary["model"] == name.display
     active = pulls.get(name)
-    assert pulls.start(name) is active, "a second request joins the running pull"
+    assert pulls.start(name, on_finish=on_finish("joined")) is active, "a second request joins"
     second = threading.Thread(target=watch, args=("second",))
     second.start()
     first.join(30)
@@ -384,6 +394,8 @@ def test_concurrent_pulls_of_one_model_share_one_download(registry, store):
     assert active is not None
     small = len(TEMPLATE) + len(PARAMS) + pushed_config_size(pushed)
     assert active.stats.bytes_downloaded == len(model) + small, "downloaded once"
+    assert all_told.wait(30), "the pull's thread tells every hook once the pull has ended"
+    assert ended == [("first", True, None), ("joined", True, None), ("second", True, None)]
     assert pulls.list() == []
     assert store.read_manifest(name).raw == pushed.manifest
 
@@ -417,11 +429,24 @@ def test_pull_registry_cancel_keeps_parts_for_resume(registry, store):
     pushed, model = push_random(registry, "hearth/cancelled", size=4 * MIB)
     name = parse_name(f"{registry.host}/hearth/cancelled")
     pulls = PullRegistry(store, parts=4, tuning=slow(2 * MIB))
-    stream = pulls.pull(name)
+    told: list[BaseException | None] = []
+    after_failing_hook = threading.Event()
+
+    def failing_hook(active: ActivePull) -> None:
+        raise RuntimeError("a broken hook")
+
+    def hook(active: ActivePull) -> None:
+        told.append(active.error)
+        after_failing_hook.set()
+
+    stream = pulls.pull(name, on_finish=failing_hook)
+    pulls.start(name, on_finish=hook)
     with pytest.raises(PullCancelled):
         for line in stream:
             if line.get("completed", 0) > MIB:
                 assert pulls.cancel(name)
+    assert after_failing_hook.wait(30), "a failing hook does not keep the next from running"
+    assert len(told) == 1 and isinstance(told[0], PullCancelled)
     assert pulls.list() == []
     assert pulls.cancel(name) is False
     assert_nothing_visible(store)

@@ -7,10 +7,8 @@ HTTP; errors are ``HearthError`` subclasses carrying their status.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,8 @@ from app.models.download import PullTuning
 from app.models.errors import BadRequest, HearthError, ModelNotFound
 from app.models.names import ModelName, parse_name
 from app.models.options import validate_options
-from app.models.pulls import PullRegistry
+from app.models.pending_pulls import PendingPulls
+from app.models.pulls import ActivePull, FinishHook, PullRegistry
 from app.models.show import check_landed_blob, resolve_for_run, show_model, tag_entry
 from app.models.store import ModelStore
 from app.runner import generation
@@ -61,9 +60,8 @@ class ModelManager:
             max_bytes_per_second=settings.pull_max_bytes_per_second,
             exchange_deadline=settings.pull_manifest_timeout,
         )
-        self.pulls = PullRegistry(self.store, tuning=tuning, manifest_listener=self._remember_blobs)
-        self._pending_path = settings.data_dir / "pulls.json"
-        self._pending_lock = threading.Lock()
+        self.pending = PendingPulls(settings.data_dir / "pulls.json")
+        self.pulls = PullRegistry(self.store, tuning=tuning, manifest_listener=self._note_blobs)
 
     # -- names ---------------------------------------------------------
     @staticmethod
@@ -155,24 +153,34 @@ class ModelManager:
         """
         name = self.parse(request.get("model") or request.get("name"))
         insecure = bool(request.get("insecure"))
-        self.start_pull(name.canonical, insecure)
-        return self.pulls.pull(name, insecure=insecure)
+        return self.pulls.pull(
+            name, insecure=insecure, on_finish=self._remember_pull(name, insecure)
+        )
 
     def start_pull(self, name_text: str, insecure: bool = False) -> dict[str, Any]:
         name = self.parse(name_text)
-        self._remember_pull(name.canonical, insecure, True)
-        active = self.pulls.start(name, insecure=insecure)
-
-        def forget_when_done() -> None:
-            with active.changed:
-                while not active.finished:
-                    active.changed.wait(1.0)
-            cancelled = active.cancel.is_set()
-            if not cancelled or active.error is None:
-                self._remember_pull(name.canonical, insecure, False)
-
-        threading.Thread(target=forget_when_done, daemon=True).start()
+        active = self.pulls.start(
+            name, insecure=insecure, on_finish=self._remember_pull(name, insecure)
+        )
         return active.summary()
+
+    def _remember_pull(self, name: ModelName, insecure: bool) -> FinishHook:
+        """Keep ``name`` in ``pulls.json`` until its pull ends; the hook returned forgets it then.
+
+        A pull that a cancel stopped is left to whoever cancelled it:
+        ``cancel_pull`` forgets it, ``close`` keeps it for the next start.
+        """
+        self.pending.add(name.canonical, insecure)
+
+        def forget(active: ActivePull) -> None:
+            if not active.cancel.is_set() or active.error is None:
+                self.pending.remove(name.canonical)
+
+        return forget
+
+    def _note_blobs(self, name: ModelName, digests: list[str]) -> None:
+        """Which blobs a pending pull needs: the start-up prune keeps their partials."""
+        self.pending.note_blobs(name.canonical, digests)
 
     def list_pulls(self) -> list[dict[str, Any]]:
         return self.pulls.list()
@@ -180,43 +188,8 @@ class ModelManager:
     def cancel_pull(self, name_text: str) -> bool:
         name = self.parse(name_text)
         cancelled = self.pulls.cancel(name)
-        self._remember_pull(name.canonical, False, False)
+        self.pending.remove(name.canonical)
         return cancelled
-
-    def _remember_pull(self, name: str, insecure: bool, pending: bool) -> None:
-        with self._pending_lock:
-            current = self._pending_pulls()
-            if pending:
-                known = current.get(name)
-                blobs = known.get("blobs") if isinstance(known, dict) else None
-                current[name] = {"insecure": insecure}
-                if isinstance(blobs, list):
-                    current[name]["blobs"] = blobs
-            else:
-                current.pop(name, None)
-            self._write_pending(current)
-
-    def _remember_blobs(self, name: ModelName, digests: list[str]) -> None:
-        """Note which blobs a pending pull needs: the start-up prune keeps their partials."""
-        with self._pending_lock:
-            current = self._pending_pulls()
-            entry = current.get(name.canonical)
-            if isinstance(entry, dict):
-                entry["blobs"] = list(digests)
-                self._write_pending(current)
-
-    def _write_pending(self, pending: dict[str, Any]) -> None:
-        # A temp name of this process's own: the app and a CLI pull share the file.
-        temp = self._pending_path.with_suffix(f".{os.getpid()}.tmp")
-        temp.write_text(json.dumps(pending))
-        os.replace(temp, self._pending_path)
-
-    def _pending_pulls(self) -> dict[str, dict[str, Any]]:
-        try:
-            data = json.loads(self._pending_path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
 
     def _active_pull(self, name_text: str) -> Any:
         try:
@@ -231,13 +204,7 @@ class ModelManager:
         if a pending pull's blobs are not known, no partial or unused blob is
         touched. ``OLLAMA_NOPRUNE`` (or ``HEARTH_NOPRUNE``) keeps unused blobs.
         """
-        keep: set[str] | None = set()
-        for info in self._pending_pulls().values():
-            blobs = info.get("blobs") if isinstance(info, dict) else None
-            if not isinstance(blobs, list) or keep is None:
-                keep = None
-                continue
-            keep |= {digest for digest in blobs if isinstance(digest, str)}
+        keep = self.pending.blobs_to_keep()
         no_prune = any(os.environ.get(v, "").strip() for v in ("OLLAMA_NOPRUNE", "HEARTH_NOPRUNE"))
         try:
             removed = self.store.prune_leftovers(keep, prune_unused=not no_prune)
@@ -256,9 +223,9 @@ class ModelManager:
         """
         self.prune_leftovers()
         resumed = []
-        for name, info in self._pending_pulls().items():
+        for name, insecure in self.pending.resumable():
             try:
-                self.start_pull(name, bool(isinstance(info, dict) and info.get("insecure")))
+                self.start_pull(name, insecure)
                 resumed.append(name)
             except Exception as error:  # noqa: BLE001 - one bad entry must not stop start-up
                 log.warning("could not resume the pull of %s: %s", name, error)
@@ -411,8 +378,7 @@ class ModelManager:
 
     def close(self) -> None:
         """Stop pulls (their parts stay on disk and resume next start) and runners."""
-        with self._pending_lock:
-            pending = self._pending_pulls()
+        pending = self.pending.read()
         running = {name: self._active_pull(name) for name in pending}
         self.pulls.cancel_all(wait=5)
         # One that finished by itself just now is done, not pending: keep only the rest.
@@ -421,8 +387,7 @@ class ModelManager:
             for name, info in pending.items()
             if not ((a := running[name]) is not None and a.finished and a.error is None)
         }
-        with self._pending_lock:  # cancelling at shutdown is not the user's cancel
-            self._write_pending(pending)
+        self.pending.replace(pending)  # cancelling at shutdown is not the user's cancel
         self.scheduler.shutdown()
 
 

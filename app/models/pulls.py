@@ -11,11 +11,17 @@ Why a registry of pulls rather than pulling inside the HTTP request:
   prefer finishing a multi-gigabyte download the user asked for. A pull
   is stopped only by ``cancel`` (the UI's cancel button / ``hearth`` CLI),
   and even then its parts stay on disk so the next pull resumes.
+
+Whoever starts or joins a pull may pass an ``on_finish`` hook; the pull's
+own thread calls it once the pull has ended, so nobody needs a thread of
+their own to wait for the end (the manager forgets a finished pull in
+``pulls.json`` this way).
 """
 
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,9 +35,13 @@ from app.models.pull import DEFAULT_PARTS, pull_model
 from app.models.pull_errors import PullError
 from app.models.store import ModelStore
 
+log = logging.getLogger(__name__)
+
 PullFunction = Callable[..., Iterator[dict[str, Any]]]
 BACKLOG = 512
 """Progress lines kept per pull; a slow watcher skips older ones (they are only progress)."""
+FinishHook = Callable[["ActivePull"], None]
+"""Told the pull once it has ended: ``finished`` is set, ``error`` says how it ended."""
 
 
 @dataclass
@@ -52,6 +62,8 @@ class ActivePull:
     latest: dict[str, Any] = field(default_factory=dict)
     first: dict[str, Any] | None = None
     changed: threading.Condition = field(default_factory=threading.Condition)
+    finish_hooks: list[FinishHook] = field(default_factory=list, repr=False)
+    """Called once the pull has ended, by its thread (``PullRegistry``'s lock guards the list)."""
 
     def publish(self, line: dict[str, Any]) -> None:
         with self.changed:
@@ -121,20 +133,24 @@ class PullRegistry:
         self._active: dict[tuple[str, str, str, str], ActivePull] = {}
         self._lock = threading.Lock()
 
-    def pull(self, name: ModelName, *, insecure: bool = False) -> Iterator[dict[str, Any]]:
+    def pull(
+        self, name: ModelName, *, insecure: bool = False, on_finish: FinishHook | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Start (or join) the pull of ``name``; iterate for its progress.
 
         Abandoning the iterator does not stop the pull. Errors are raised
         from the iterator as ``HearthError`` after the lines before them.
         """
-        active, seq = self._start_or_join(name, insecure)
+        active, seq = self._start_or_join(name, insecure, on_finish)
         if seq > 0 and active.first is not None:
             return _chain([active.first], active.follow(seq))
         return active.follow(seq)
 
-    def start(self, name: ModelName, *, insecure: bool = False) -> ActivePull:
+    def start(
+        self, name: ModelName, *, insecure: bool = False, on_finish: FinishHook | None = None
+    ) -> ActivePull:
         """Start (or join) a pull without watching it."""
-        return self._start_or_join(name, insecure)[0]
+        return self._start_or_join(name, insecure, on_finish)[0]
 
     def list(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -166,18 +182,22 @@ class PullRegistry:
                     active.changed.wait(max(0.0, deadline - time.monotonic()))
 
     # -- internals -----------------------------------------------------
-    def _start_or_join(self, name: ModelName, insecure: bool) -> tuple[ActivePull, int]:
+    def _start_or_join(
+        self, name: ModelName, insecure: bool, on_finish: FinishHook | None
+    ) -> tuple[ActivePull, int]:
         key = name.folded()
         with self._lock:
-            active = self._active.get(key)
-            if active is not None:
+            running = self._active.get(key)
+            active = running if running is not None else ActivePull(name, insecure)
+            self._active[key] = active
+            if on_finish is not None:
+                active.finish_hooks.append(on_finish)
+            if running is not None:
                 with active.changed:
                     # Replay the first line ("pulling manifest", which clients expect
                     # first) and the newest, so a late watcher sees where things are.
                     seq = active.lines[-1][0] if active.lines else 0
                 return active, seq
-            active = ActivePull(name, insecure)
-            self._active[key] = active
         thread = threading.Thread(
             target=self._run, args=(active,), name=f"pull {name.display}", daemon=True
         )
@@ -212,7 +232,13 @@ class PullRegistry:
             with self._lock:
                 if self._active.get(active.name.folded()) is active:
                     del self._active[active.name.folded()]
+                hooks = list(active.finish_hooks)  # no one can join from here on
             active.finish(error)
+            for hook in hooks:
+                try:
+                    hook(active)
+                except Exception:  # noqa: BLE001 - one hook must not keep the others from running
+                    log.exception("a hook after the pull of %s failed", active.name.display)
 
 
 def _chain(head: list[dict[str, Any]], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
