@@ -54,8 +54,8 @@ def _with_stored_settings(
     directory saved by an older Hearth) is skipped with a warning rather
     than crashing the start: the user can then fix it in the settings.
     """
-    from app.chats.preferences import read_stored
     from app.settings import models_dir_problem
+    from app.settings.stored import read_stored
 
     stored = read_stored(settings.database_path)
     changes: dict[str, Any] = {}
@@ -293,8 +293,8 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from app.chats.preferences import read_stored
     from app.doctor import doctor_report, format_report
+    from app.settings.stored import read_stored
 
     settings = _settings(args)
     stored = read_stored(settings.database_path).get("workers")

@@ -1,7 +1,7 @@
 """Hearth's own app API under ``/api/v1``: chats, messages, settings, system info.
 
 Parse, validate, serialize: storage lives in :class:`app.chats.ChatStore` and
-the checks in ``app.chats.validate`` / ``app.chats.preferences``, so the CLI
+the checks in ``app.chats.validate`` / ``app.settings.stored``, so the CLI
 and the desktop shell reach the same code. Documented in OpenAPI 3.1 at
 ``/api/v1/openapi.json`` (see ``app.web.openapi``).
 """
@@ -16,7 +16,6 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from app.chats import ChatStore
-from app.chats import preferences as prefs
 from app.chats.transfer import (
     content_disposition,
     export_filename,
@@ -32,6 +31,7 @@ from app.models.manager import ModelManager
 from app.runner.keepalive import parse_keep_alive
 from app.runner.translate import OLLAMA_SAMPLING_DEFAULTS
 from app.settings import Settings
+from app.settings import stored as prefs
 from app.web.json_body import read_json
 from app.web.openapi import openapi_document
 

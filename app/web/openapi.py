@@ -10,7 +10,7 @@ from typing import Any
 
 from app import __version__
 from app.chats.migrations import ROLES
-from app.chats.preferences import DEFAULTS, THEMES
+from app.settings.stored import DEFAULTS, THEMES
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 

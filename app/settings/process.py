@@ -1,4 +1,4 @@
-"""The one object that owns every directory and knob Hearth uses.
+"""The one object that owns every directory and knob a Hearth process uses.
 
 Precedence, highest first: CLI flags (passed as ``overrides``), environment
 variables (``HEARTH_HOME``, ``HEARTH_MODELS``, ``HEARTH_LLAMA_SERVER``,

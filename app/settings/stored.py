@@ -1,4 +1,4 @@
-"""App settings kept in the chat database: which keys exist, their defaults and checks.
+"""The app settings, kept in the chat database: which keys exist, their defaults and checks.
 
 A closed list on purpose: a typo in a key is a 400 rather than a setting that
 silently does nothing. ``null`` resets a key to its default.
@@ -17,7 +17,7 @@ from app.models.options import validate_options
 from app.models.pull import DEFAULT_PARTS
 from app.runner.keepalive import parse_keep_alive
 from app.runner.rpc_workers import WorkerAddressError, parse_workers
-from app.settings import models_dir_problem
+from app.settings.process import models_dir_problem
 
 THEMES = ("light", "dark", "system")
 MAX_WINDOW_JSON = 64 * 1024
