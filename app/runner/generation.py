@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +23,7 @@ import requests
 from app.models.errors import BadRequest, HearthError
 from app.runner import fit_context, ollama_prompt, templated
 from app.runner.abort import Abort, ClientGone, cut_upstream
-from app.runner.process import LlamaServer, LlamaServerFailed
+from app.runner.process import LlamaServer, LlamaServerFailed, exit_words
 from app.runner.scheduler import Lease, Scheduler
 from app.runner.translate import (
     chat_messages,
@@ -143,10 +144,40 @@ def _crash_message(lease: Lease, error: Exception) -> str:
     lost = _lost_workers_message(lease)
     if lost:
         return lost
-    tail = lease.server.log_tail(8)
-    alive = lease.server.alive()
-    what = "stopped responding" if alive else "has unexpectedly stopped"
-    return f"model runner {what} ({type(error).__name__}); last log lines:\n{tail}"
+    server = lease.server
+    if not server.wait_exit(CRASH_WAIT):
+        return (
+            "model runner stopped responding: the connection to llama-server broke while it"
+            " was still running. It is restarted for the next request; its log may say why."
+        )
+    said = last_error_line(server.log_tail(LOG_LINES_SEARCHED))
+    return (
+        f"model runner has unexpectedly stopped: llama-server {exit_words(server.returncode)}"
+        " while answering. It is started again for the next request"
+        + (f"; its log says: {said}" if said else "; its log may say why")
+        + "."
+    )
+
+
+CRASH_WAIT = 2.0
+"""Seconds a broken stream waits for llama-server to exit, so the error can say how it ended.
+
+Why wait: the stream breaks the moment the socket closes, a little before
+the process is reaped; without the wait the error could only guess."""
+LOG_LINES_SEARCHED = 20
+ERROR_WORDS = re.compile(r"error|assert|abort|fatal|out of memory|segmentation|terminate", re.I)
+
+
+def last_error_line(tail: str) -> str:
+    """The last line of a log tail that names an error (an assert, an abort), or "".
+
+    Why one line: the error a person reads is words, not a page of log; the
+    full log is one click away (``GET /api/v1/logs/llama-server``).
+    """
+    for line in reversed(tail.splitlines()):
+        if ERROR_WORDS.search(line):
+            return line.strip()[:240]
+    return ""
 
 
 RPC_ABORTS = ("Remote RPC server crashed", "Failed to connect to", "RPC handshake failed")

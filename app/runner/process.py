@@ -35,6 +35,24 @@ from app.runner.buffers import BufferLog
 from app.runner.child_guard import ChildGuard
 
 
+def exit_words(returncode: int | None) -> str:
+    """How a llama-server ended, in words: "exited with signal 9 (SIGKILL)", "exited with status 1".
+
+    Why words: a negative ``returncode`` is Python's way of saying "killed
+    by a signal", which a person reading an error cannot be expected to know.
+    """
+    if returncode is None:
+        return "is still running"
+    if returncode < 0:
+        number = -returncode
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            return f"exited with signal {number}"
+        return f"exited with signal {number} ({name})"
+    return f"exited with status {returncode}"
+
+
 class LlamaServerFailed(RuntimeError):
     """llama-server exited or never became healthy; carries its log tail."""
 
@@ -252,7 +270,7 @@ class LlamaServer:
                 code = self.process.returncode if self.process else None
                 self._join_reader()
                 raise LlamaServerFailed(
-                    f"llama-server exited with status {code} while loading the model",
+                    f"llama-server {exit_words(code)} while loading the model",
                     self.log_tail(),
                 )
             with contextlib.suppress(requests.RequestException):
@@ -268,6 +286,11 @@ class LlamaServer:
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 0.2)
+
+    @property
+    def returncode(self) -> int | None:
+        """The child's exit status (negative: the signal that ended it); None while it runs."""
+        return self.process.poll() if self.process else None
 
     def wait_exit(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s for the child to exit by itself; True when it has."""

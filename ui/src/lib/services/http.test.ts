@@ -23,13 +23,39 @@ describe('errors in words a person understands', () => {
     expect(humanError(new Error('no space left on device while saving progress')).title).toMatch(/disk is full/);
   });
 
-  it('says a crashed runner crashed, with its log lines as the detail', () => {
-    const crash = 'model runner has unexpectedly stopped (ConnectionError); last log lines:\nGGML_ASSERT failed';
-    const shown = humanError(new Error(crash));
-    expect(shown.title).toMatch(/stopped while answering/);
-    expect(shown.title).not.toContain('GGML_ASSERT');
-    expect(shown.detail).toContain('GGML_ASSERT');
-    expect(shown.runnerLog).toBe(true);
+  it('says in words how a crashed runner ended, never a class name or a page of log', () => {
+    const killed = humanError(
+      new Error(
+        'model runner has unexpectedly stopped: llama-server exited with signal 9 (SIGKILL) while answering.' +
+          ' It is started again for the next request; its log may say why.',
+      ),
+    );
+    expect(killed.title).toBe('The model stopped unexpectedly (llama-server exited with signal 9, SIGKILL).');
+    expect(killed.detail).toBeUndefined();
+    expect(killed.runnerLog).toBe(true);
+    expect(killed.crash).toBe(true);
+    expect(killed.final).toBeUndefined(); // Retry is offered
+
+    const assert = humanError(
+      new Error(
+        'model runner has unexpectedly stopped: llama-server exited with signal 6 (SIGABRT) while answering.' +
+          ' It is started again for the next request; its log says: GGML_ASSERT(n > 0) failed.',
+      ),
+    );
+    expect(assert.title).toContain('signal 6, SIGABRT');
+    expect(assert.title).not.toContain('GGML_ASSERT');
+    expect(assert.detail).toBe('GGML_ASSERT(n > 0) failed');
+
+    const status = humanError(new Error('model runner has unexpectedly stopped: llama-server exited with status 1 while answering.'));
+    expect(status.title).toBe('The model stopped unexpectedly (llama-server exited with status 1).');
+    const hung = humanError(new Error('model runner stopped responding: the connection to llama-server broke'));
+    expect(hung.title).toBe('The model stopped unexpectedly (llama-server stopped responding).');
+    // an older server's words: no class name or log lines reach the title
+    const old = humanError(new Error('model runner has unexpectedly stopped (ChunkedEncodingError); last log lines:\nxyz'));
+    expect(old.title).toBe('The model stopped unexpectedly.');
+    // a saved chat keeps the title alone; read back, it is a crash again (Retry and the log)
+    const reread = humanError(new Error(killed.title));
+    expect(reread).toEqual({ title: killed.title, runnerLog: true, crash: true });
   });
 
   it('keeps a model that will not start apart', () => {

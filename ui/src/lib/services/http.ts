@@ -57,6 +57,25 @@ export interface HumanError {
   runnerLog?: boolean;
   /** trying the same again cannot help (no such model): offer no Resume or Retry */
   final?: boolean;
+  /** llama-server died while answering: what was streamed so far is kept */
+  crash?: boolean;
+}
+
+/**
+ * A runner crash in plain words: how llama-server ended ("exited with signal 9 (SIGKILL)"),
+ * and as the detail only the one log line the server picked, never a class name or a page of log.
+ * Also takes back its own title (a saved chat keeps only the title).
+ */
+function crashWords(message: string): { title: string; detail?: string } {
+  if (message.toLowerCase().startsWith('the model stopped unexpectedly')) return { title: message };
+  const how = /llama-server (exited with (?:signal|status) -?\d+(?: \([A-Z0-9]+\))?)/.exec(message)?.[1];
+  const said = /its log says: (.*?)\.?$/s.exec(message)?.[1]?.trim();
+  const title = how
+    ? `The model stopped unexpectedly (llama-server ${how.replace(/ \(([A-Z0-9]+)\)$/, ', $1')}).`
+    : /stopped responding/i.test(message)
+      ? 'The model stopped unexpectedly (llama-server stopped responding).'
+      : 'The model stopped unexpectedly.';
+  return said ? { title, detail: said } : { title };
 }
 
 /** Turn any error into words a person can act on. */
@@ -90,12 +109,12 @@ export function humanError(error: unknown, model?: string): HumanError {
       detail: message,
     };
   }
-  if (lower.includes('model runner has unexpectedly stopped') || lower.includes('model runner stopped responding')) {
-    return {
-      title: 'The model stopped while answering (llama-server crashed). Try again; its log is below.',
-      detail: message,
-      runnerLog: true,
-    };
+  if (
+    lower.includes('model runner has unexpectedly stopped') ||
+    lower.includes('model runner stopped responding') ||
+    lower.startsWith('the model stopped unexpectedly')
+  ) {
+    return { ...crashWords(message), runnerLog: true, crash: true };
   }
   if (lower.includes('llama-server') || lower.includes('failed to start') || lower.includes('failed to load')) {
     return { title: 'The model could not be started.', detail: message, runnerLog: true };

@@ -363,7 +363,9 @@ export class ChatStore {
         target.stats = { ...stats, ttft_ms: ttft, stopped: true, done_reason: 'stopped' };
       } else {
         target.error = humanError(error, model);
-        target.stats = { ...stats, ttft_ms: ttft, error: target.error.detail ?? target.error.title };
+        // a crash keeps its words (read back by humanError on reload); others their server text
+        const saved = target.error.crash ? target.error.title : (target.error.detail ?? target.error.title);
+        target.stats = { ...stats, ttft_ms: ttft, error: saved };
       }
     } finally {
       // Saved before the answer shows as finished: a reload right after it
@@ -399,7 +401,8 @@ export class ChatStore {
     const [user, answer] = this.messages;
     if (user.role !== 'user' || answer.role !== 'assistant' || !answer.content) return;
     const placeholder = this.title;
-    this.pending = suggestTitle(model, user.content, answer.content).then(async (title) => {
+    // the chat's own load options and keep_alive: the same runner answers, none is reloaded
+    this.pending = suggestTitle(model, user.content, answer.content, this.requestOptions()).then(async (title) => {
       if (!title) return;
       const item = chatList.items.find((chat) => String(chat.id) === String(chatId));
       // the person renamed it meanwhile: keep theirs
@@ -428,7 +431,7 @@ function fromStored(message: StoredMessage): UiMessage {
     done: true,
     interrupted,
     model: message.model ?? undefined,
-    error: stats?.error ? { title: stats.error } : undefined,
+    error: stats?.error ? humanError(new Error(stats.error), message.model ?? undefined) : undefined,
   };
 }
 

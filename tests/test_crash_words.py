@@ -1,0 +1,56 @@
+"""How a llama-server ended, in the words an error shows (app.runner.process, generation).
+
+Real child processes end by themselves or by a real signal; their real
+return codes are put into words.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from app.runner.generation import last_error_line
+from app.runner.process import exit_words
+
+
+def ended(code: str) -> int:
+    """The return code of a Python child that runs ``code``."""
+    return subprocess.run([sys.executable, "-c", code], check=False).returncode
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="signals end processes on POSIX")
+@pytest.mark.parametrize(
+    ("number", "words"),
+    [
+        (signal.SIGKILL, "exited with signal 9 (SIGKILL)"),
+        (signal.SIGSEGV, "exited with signal 11 (SIGSEGV)"),
+        (signal.SIGABRT, "exited with signal 6 (SIGABRT)"),
+    ],
+)
+def test_a_signal_is_named(number: int, words: str) -> None:
+    code = ended(f"import os; os.kill(os.getpid(), {int(number)})")
+    assert code == -number
+    assert exit_words(code) == words
+
+
+def test_an_exit_status_is_a_status() -> None:
+    assert exit_words(ended("raise SystemExit(3)")) == "exited with status 3"
+    assert exit_words(0) == "exited with status 0"
+    assert exit_words(None) == "is still running"
+    assert exit_words(-200) == "exited with signal 200"  # no such signal: the number alone
+
+
+def test_the_last_error_line_of_a_log() -> None:
+    tail = "\n".join(
+        [
+            "main: server is listening on http://127.0.0.1:40000",
+            "/src/ggml.c:1234: GGML_ASSERT(ne > 0) failed",
+            "srv  update_slots: all slots are idle",
+        ]
+    )
+    assert last_error_line(tail) == "/src/ggml.c:1234: GGML_ASSERT(ne > 0) failed"
+    assert last_error_line("slot 0 | task 3 | n_past = 40\nprompt done") == ""
+    assert len(last_error_line("error: " + "x" * 1000)) == 240
