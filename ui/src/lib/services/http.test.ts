@@ -59,9 +59,19 @@ describe('errors in words a person understands', () => {
   });
 
   it('keeps a model that will not start apart', () => {
-    const failed = humanError(new ApiError(500, 'llama-server failed to start: llama-server exited with status 1'));
+    const failed = humanError(new ApiError(500, 'llama-server failed to start: cannot load x: not enough memory'));
     expect(failed.title).toBe('The model could not be started.');
     expect(failed.runnerLog).toBe(true);
+    const killed = humanError(
+      new ApiError(
+        500,
+        'llama-server failed to start: llama-server exited with signal 9 (SIGKILL) while loading the model\n' +
+          '--- llama-server log (last lines) ---\nload_tensors: loading model tensors',
+      ),
+    );
+    expect(killed.title).toBe('The model could not be started (llama-server exited with signal 9, SIGKILL).');
+    expect(killed.detail).toBe('llama-server failed to start: llama-server exited with signal 9 (SIGKILL) while loading the model');
+    expect(killed.final).toBeUndefined(); // Retry is offered
     expect(humanError(new ApiError(0, 'x')).runnerLog).toBeUndefined();
   });
 });

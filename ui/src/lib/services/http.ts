@@ -61,6 +61,12 @@ export interface HumanError {
   crash?: boolean;
 }
 
+/** How llama-server ended, from the server's words: "exited with signal 9, SIGKILL" (or undefined). */
+function exitHow(message: string): string | undefined {
+  const how = /llama-server (exited with (?:signal|status) -?\d+(?: \([A-Z0-9]+\))?)/.exec(message)?.[1];
+  return how?.replace(/ \(([A-Z0-9]+)\)$/, ', $1');
+}
+
 /**
  * A runner crash in plain words: how llama-server ended ("exited with signal 9 (SIGKILL)"),
  * and as the detail only the one log line the server picked, never a class name or a page of log.
@@ -68,10 +74,10 @@ export interface HumanError {
  */
 function crashWords(message: string): { title: string; detail?: string } {
   if (message.toLowerCase().startsWith('the model stopped unexpectedly')) return { title: message };
-  const how = /llama-server (exited with (?:signal|status) -?\d+(?: \([A-Z0-9]+\))?)/.exec(message)?.[1];
+  const how = exitHow(message);
   const said = /its log says: (.*?)\.?$/s.exec(message)?.[1]?.trim();
   const title = how
-    ? `The model stopped unexpectedly (llama-server ${how.replace(/ \(([A-Z0-9]+)\)$/, ', $1')}).`
+    ? `The model stopped unexpectedly (llama-server ${how}).`
     : /stopped responding/i.test(message)
       ? 'The model stopped unexpectedly (llama-server stopped responding).'
       : 'The model stopped unexpectedly.';
@@ -117,7 +123,13 @@ export function humanError(error: unknown, model?: string): HumanError {
     return { ...crashWords(message), runnerLog: true, crash: true };
   }
   if (lower.includes('llama-server') || lower.includes('failed to start') || lower.includes('failed to load')) {
-    return { title: 'The model could not be started.', detail: message, runnerLog: true };
+    const how = exitHow(message);
+    return {
+      title: how ? `The model could not be started (llama-server ${how}).` : 'The model could not be started.',
+      // the log's last lines stay in the log, one click away
+      detail: message.split('\n--- llama-server log')[0],
+      runnerLog: true,
+    };
   }
   if ((status === 404 && lower.includes('not found')) || /model .* not found/.test(lower)) {
     return {
