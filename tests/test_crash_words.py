@@ -47,10 +47,16 @@ def test_the_last_error_line_of_a_log() -> None:
     tail = "\n".join(
         [
             "main: server is listening on http://127.0.0.1:40000",
+            "0.00.003.149 E llama_init: error: unsupported model architecture",
             "/src/ggml.c:1234: GGML_ASSERT(ne > 0) failed",
             "srv  update_slots: all slots are idle",
         ]
     )
     assert last_error_line(tail) == "/src/ggml.c:1234: GGML_ASSERT(ne > 0) failed"
     assert last_error_line("slot 0 | task 3 | n_past = 40\nprompt done") == ""
+    # a warning that merely names an error is none (seen in a real log)
+    warning = "0.00.003.149 W srv  llama_server: setting n_batch = 512 to avoid assertion failure"
+    assert last_error_line(f"{tail}\n{warning}").endswith("GGML_ASSERT(ne > 0) failed")
+    assert last_error_line(warning + "\n0.00.003.150 W a warning, not an error: x") == ""
+    assert last_error_line("0.01.000.001 E llama_init: error: x").endswith("error: x")
     assert len(last_error_line("error: " + "x" * 1000)) == 240

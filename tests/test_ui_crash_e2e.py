@@ -44,10 +44,11 @@ def runner_pids(server: HearthProcess) -> list[int]:
 
 
 def answer_has_text(page: Page, count: int, length: int = 40) -> None:
+    """Wait until answer number ``count`` shows more than ``length`` characters of its text."""
     page.page.wait_for_function(
         "([count, length]) => { const a = [...document.querySelectorAll("
         "'[data-testid=message-assistant]')]; return a.length === count"
-        " && a[count - 1].innerText.length > length; }",
+        " && (a[count - 1].querySelector('.md')?.innerText.length ?? 0) > length; }",
         arg=[count, length],
         timeout=90_000,
     )
@@ -133,22 +134,22 @@ def test_the_title_comes_from_the_answer_on_the_same_runner(
     chat_options(page, max_tokens=24)
     prompt = "Please explain to me how rainbows form after a summer rain shower"
     placeholder = prompt[:48]
-    titled: list[Any] = []
 
-    def title_request(request: Any) -> None:
+    def title_request(request: Any) -> bool:
         body = request.post_data or ""
-        if request.url.endswith("/ollama/api/chat") and '"stream":false' in body:
-            titled.append(request)
+        return request.url.endswith("/ollama/api/chat") and '"stream":false' in body
 
-    page.page.on("requestfinished", title_request)
-    send(page, prompt)
-    answer_has_text(page, 1, 0)
-    runner = the_runner(server)  # the chat's, loaded for its num_ctx
-    wait_done(page)
+    # The title is asked for once the answer is done; the block ends when that request has.
+    with page.page.expect_request_finished(title_request, timeout=120_000) as titled:
+        send(page, prompt)
+        answer_has_text(page, 1, 0)
+        runner = the_runner(server)  # the chat's, loaded for its num_ctx, answering
+        wait_done(page)
     chat_id = page.page.url.rsplit("/", 1)[-1]
-    wait_until(lambda: bool(titled), "the title request ends", timeout=90)
-    title_body = titled[0].post_data_json
+    title_body = titled.value.post_data_json
     assert title_body["options"]["num_ctx"] == 3072, title_body
+    said = titled.value.response().json()["message"]["content"]
+    print(f"the model's raw title answer: {said!r}")
     wait_until(
         lambda: (
             requests.get(f"{server.url}/api/v1/chats/{chat_id}", timeout=10).json()["title"]

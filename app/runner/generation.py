@@ -165,7 +165,13 @@ CRASH_WAIT = 2.0
 Why wait: the stream breaks the moment the socket closes, a little before
 the process is reaped; without the wait the error could only guess."""
 LOG_LINES_SEARCHED = 20
-ERROR_WORDS = re.compile(r"error|assert|abort|fatal|out of memory|segmentation|terminate", re.I)
+ERROR_WORDS = re.compile(
+    r"GGML_ASSERT|terminate called|\berror\b|\bfatal\b|\baborted\b|out of memory"
+    r"|segmentation fault|failed to allocate",
+    re.I,
+)
+NOT_AN_ERROR = re.compile(r"^\s*[\d.]+ [DIW] ")
+"""A line llama.cpp logged as debug, info or a warning (``0.00.003.149 W srv ...``)."""
 
 
 def last_error_line(tail: str) -> str:
@@ -175,7 +181,7 @@ def last_error_line(tail: str) -> str:
     full log is one click away (``GET /api/v1/logs/llama-server``).
     """
     for line in reversed(tail.splitlines()):
-        if ERROR_WORDS.search(line):
+        if ERROR_WORDS.search(line) and not NOT_AN_ERROR.match(line):
             return line.strip()[:240]
     return ""
 
