@@ -123,9 +123,37 @@ def _chat_versions(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE chats ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
 
 
+def _message_tree(conn: sqlite3.Connection) -> None:
+    """Messages form a tree, so Regenerate and Edit add a version instead of deleting.
+
+    ``parent_id`` is the id of the message this one answers or follows (NULL
+    for a first message); ``chats.current_id`` is the leaf of the branch the
+    person last looked at. A chat written before this migration was a list:
+    each message's parent becomes the one before it, and the last one is the
+    current leaf, so every old chat reads exactly as it did.
+    """
+    _run(
+        conn,
+        [
+            "ALTER TABLE messages ADD COLUMN parent_id TEXT",
+            "ALTER TABLE chats ADD COLUMN current_id TEXT",
+            """UPDATE messages SET parent_id = (
+                SELECT p.id FROM messages p WHERE p.chat_pk = messages.chat_pk
+                AND (p.position < messages.position
+                     OR (p.position = messages.position AND p.pk < messages.pk))
+                ORDER BY p.position DESC, p.pk DESC LIMIT 1)""",
+            """UPDATE chats SET current_id = (
+                SELECT m.id FROM messages m WHERE m.chat_pk = chats.pk
+                ORDER BY m.position DESC, m.pk DESC LIMIT 1)""",
+            "CREATE INDEX messages_by_parent ON messages (chat_pk, parent_id)",
+        ],
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "chats, messages and settings", _base_tables),
     Migration(2, "full-text search over titles and messages", _search_index),
     Migration(3, "a version per chat, for safe concurrent edits", _chat_versions),
+    Migration(4, "messages form a tree: versions of answers and prompts", _message_tree),
 )
 LATEST = MIGRATIONS[-1].version

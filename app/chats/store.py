@@ -21,7 +21,8 @@ from typing import Any
 from app.chats.db import connect, now, open_database, read, schema_version, write
 from app.chats.errors import ChatNotFound, Conflict, MessageNotFound
 from app.chats.search import search_clause
-from app.models.errors import HearthError
+from app.chats.tree import Tree, link
+from app.models.errors import BadRequest, HearthError
 
 CHAT_COLUMNS = ("title", "model", "system", "options", "pinned", "archived", "folder")
 CONTENT_COLUMNS = {"title", "model", "system", "options", "messages"}
@@ -68,6 +69,7 @@ def _chat_dict(row: sqlite3.Row) -> dict[str, Any]:
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
         "version": row["version"],
+        "current_id": row["current_id"],
     }
     if "message_count" in row.keys():  # noqa: SIM118 - sqlite3.Row has no __contains__ on keys
         chat["message_count"] = row["message_count"]
@@ -82,7 +84,16 @@ def _message_dict(row: sqlite3.Row) -> dict[str, Any]:
     message["done"] = bool(row["done"])
     message["model"] = row["model"]
     message["created_at"] = row["created_at"]
+    message["parent_id"] = row["parent_id"]
     return message
+
+
+def _tree(conn: sqlite3.Connection, chat_pk: int) -> Tree:
+    """The chat's message tree from ids and parent links only (no message text)."""
+    rows = conn.execute(
+        "SELECT id, parent_id FROM messages WHERE chat_pk = ? ORDER BY position, pk", (chat_pk,)
+    ).fetchall()
+    return Tree((row[0], row[1]) for row in rows)
 
 
 class ChatStore:
@@ -169,8 +180,13 @@ class ChatStore:
             ).fetchall()
         return [_chat_dict(row) for row in rows], int(total)
 
-    def get_chat(self, chat_id: str) -> dict[str, Any]:
-        """One chat with its messages in order."""
+    def get_chat(self, chat_id: str, *, whole_tree: bool = False) -> dict[str, Any]:
+        """One chat with the branch it shows as ``messages``, each with its ``versions``.
+
+        ``messages`` stays the plain conversation an older client expects; the
+        other versions are reached by their ids (``PATCH current_id``).
+        ``whole_tree`` adds ``tree``: every message, oldest first (for export).
+        """
         conn = self._conn()
         with read(conn):
             row = conn.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
@@ -179,8 +195,17 @@ class ChatStore:
             messages = conn.execute(
                 "SELECT * FROM messages WHERE chat_pk = ? ORDER BY position, pk", (row["pk"],)
             ).fetchall()
+        tree = Tree((message["id"], message["parent_id"]) for message in messages)
+        current = tree.resolve(row["current_id"])
+        by_id = {message["id"]: message for message in messages}
         chat = _chat_dict(row)
-        chat["messages"] = [_message_dict(message) for message in messages]
+        chat["current_id"] = current
+        chat["messages"] = [
+            {**_message_dict(by_id[message_id]), "versions": tree.versions(message_id)}
+            for message_id in tree.branch(current)
+        ]
+        if whole_tree:
+            chat["tree"] = [_message_dict(message) for message in messages]
         return chat
 
     def create_chat(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -197,8 +222,11 @@ class ChatStore:
     def update_chat(
         self, chat_id: str, fields: dict[str, Any], expected_version: int | None = None
     ) -> dict[str, Any]:
-        """Change the given fields; ``messages`` replaces the whole list.
+        """Change the given fields; ``messages`` replaces the whole tree.
 
+        ``current_id`` shows another branch: the leaf under the message named
+        (its newest continuation). It raises the version (what ``messages``
+        holds changed) but not ``updated_at`` (the chat did not move).
         With ``expected_version`` the change is made only if the chat is still
         at that version (else :class:`Conflict`); without it, as before.
         """
@@ -216,15 +244,24 @@ class ChatStore:
             if CONTENT_COLUMNS & fields.keys():
                 columns.append("updated_at")
                 values.append(now())
-            if columns or "messages" in fields:
+            if "messages" in fields:
+                conn.execute("DELETE FROM messages WHERE chat_pk = ?", (pk,))
+                linked, leaf = link(fields["messages"], fields.get("current_id"), new_id)
+                self._insert_messages(conn, pk, linked, 0)
+                columns.append("current_id")
+                values.append(leaf)
+            elif "current_id" in fields:
+                tree, wanted = _tree(conn, pk), fields["current_id"]
+                if wanted not in tree:
+                    raise BadRequest(f"current_id '{wanted}' is no message of this chat")
+                columns.append("current_id")
+                values.append(tree.leaf_of(wanted))
+            if columns:
                 assignments = "".join(f"{column} = ?, " for column in columns)
                 conn.execute(
                     f"UPDATE chats SET {assignments}version = version + 1 WHERE pk = ?",
                     [*values, pk],
                 )
-            if "messages" in fields:
-                conn.execute("DELETE FROM messages WHERE chat_pk = ?", (pk,))
-                self._insert_messages(conn, pk, fields["messages"], 0)
         return self.get_chat(chat_id)
 
     def delete_chat(self, chat_id: str) -> None:
@@ -234,18 +271,38 @@ class ChatStore:
 
     # -- messages ------------------------------------------------------
     def add_message(self, chat_id: str, message: dict[str, Any]) -> dict[str, Any]:
-        """Append one validated message at the end of the chat; returns it with its id."""
+        """Add one validated message; returns it with its id, parent and ``versions``.
+
+        Without ``parent_id`` it follows the shown branch's last message (what
+        appending meant before messages had versions); with one it becomes a
+        new version beside that parent's other children: Regenerate sends the
+        old answer's parent, Edit the old prompt's. Either way the new message
+        is the leaf shown from now on.
+        """
         with write(self._conn()) as conn:
             pk = self._chat_pk(conn, chat_id)
+            tree = _tree(conn, pk)
+            if "parent_id" in message:
+                parent = message["parent_id"]
+                if parent is not None and parent not in tree:
+                    raise BadRequest(f"parent_id '{parent}' is no message of this chat")
+            else:
+                current = conn.execute("SELECT current_id FROM chats WHERE pk = ?", (pk,))
+                parent = tree.resolve(current.fetchone()[0])
             position = conn.execute(
                 "SELECT coalesce(max(position) + 1, 0) FROM messages WHERE chat_pk = ?", (pk,)
             ).fetchone()[0]
-            (message_pk,) = self._insert_messages(conn, pk, [message], position)
-            conn.execute(
-                "UPDATE chats SET updated_at = ?, version = version + 1 WHERE pk = ?", (now(), pk)
+            (message_pk,) = self._insert_messages(
+                conn, pk, [{**message, "parent_id": parent}], position
             )
             row = conn.execute("SELECT * FROM messages WHERE pk = ?", (message_pk,)).fetchone()
-        return _message_dict(row)
+            conn.execute(
+                "UPDATE chats SET updated_at = ?, current_id = ?, version = version + 1"
+                " WHERE pk = ?",
+                (now(), row["id"], pk),
+            )
+            versions = _tree(conn, pk).versions(row["id"])
+        return {**_message_dict(row), "versions": versions}
 
     def update_message(
         self, chat_id: str, message_id: str, fields: dict[str, Any]
@@ -279,15 +336,30 @@ class ChatStore:
         return _message_dict(row)
 
     def delete_message(self, chat_id: str, message_id: str) -> None:
+        """Delete one message; what followed it moves up to its parent.
+
+        So deleting from a plain chat still removes just that message, as
+        before versions. When it was the leaf shown, its parent's newest other
+        continuation (or the parent) is shown instead.
+        """
         with write(self._conn()) as conn:
             pk = self._chat_pk(conn, chat_id)
-            deleted = conn.execute(
-                "DELETE FROM messages WHERE chat_pk = ? AND id = ?", (pk, message_id)
-            ).rowcount
-            if not deleted:
+            tree = _tree(conn, pk)
+            if message_id not in tree:
                 raise MessageNotFound(chat_id, message_id)
+            parent = tree.parent[message_id]
             conn.execute(
-                "UPDATE chats SET updated_at = ?, version = version + 1 WHERE pk = ?", (now(), pk)
+                "UPDATE messages SET parent_id = ? WHERE chat_pk = ? AND parent_id = ?",
+                (parent, pk, message_id),
+            )
+            conn.execute("DELETE FROM messages WHERE chat_pk = ? AND id = ?", (pk, message_id))
+            current = conn.execute("SELECT current_id FROM chats WHERE pk = ?", (pk,)).fetchone()[0]
+            if current == message_id or current not in tree:
+                current = _tree(conn, pk).leaf_of(parent)
+            conn.execute(
+                "UPDATE chats SET updated_at = ?, current_id = ?, version = version + 1"
+                " WHERE pk = ?",
+                (now(), current, pk),
             )
 
     # -- app settings --------------------------------------------------
@@ -347,7 +419,10 @@ class ChatStore:
                 max(updated, created),
             ),
         )
-        self._insert_messages(conn, int(cursor.lastrowid or 0), fields.get("messages") or [], 0)
+        chat_pk = int(cursor.lastrowid or 0)
+        linked, leaf = link(fields.get("messages") or [], fields.get("current_id"), new_id)
+        self._insert_messages(conn, chat_pk, linked, 0)
+        conn.execute("UPDATE chats SET current_id = ? WHERE pk = ?", (leaf, chat_pk))
         return chat_id
 
     def _insert_messages(
@@ -363,12 +438,13 @@ class ChatStore:
             message_id = message.get("id") or new_id()
             try:
                 cursor = conn.execute(
-                    "INSERT INTO messages (chat_pk, id, position, role, content, thinking,"
-                    " images, tool_calls, stats, done, model, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO messages (chat_pk, id, parent_id, position, role, content,"
+                    " thinking, images, tool_calls, stats, done, model, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         chat_pk,
                         message_id,
+                        message.get("parent_id"),
                         first_position + offset,
                         message["role"],
                         message.get("content") or "",

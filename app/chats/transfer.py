@@ -2,8 +2,13 @@
 
 Hearth's JSON export is the chat object as ``GET /api/v1/chats/<id>`` returns
 it plus ``"format": "hearth-chat/1"``, so an export is also readable by any
-client of the API. Imports are liberal: an item that cannot be understood is
-skipped with a reason, the rest are imported, and the caller is told which.
+client of the API: ``messages`` is the branch shown. It adds ``tree``, every
+version of every message with its ``parent_id``, which import restores
+(``current_id`` says which branch was shown); an export without ``tree``
+(older Hearth) imports as the plain list it is.
+
+Imports are liberal: an item that cannot be understood is skipped with a
+reason, the rest are imported, and the caller is told which.
 """
 
 from __future__ import annotations
@@ -117,6 +122,8 @@ def parse_item(item: Any, where: str) -> dict[str, Any]:
     if isinstance(item.get("chat"), dict):
         return from_open_webui(item, where)
     if marker == FORMAT or "messages" in item or "title" in item:
+        if isinstance(item.get("tree"), list):
+            return clean_chat({**item, "messages": item["tree"]}, where=where)
         return clean_chat(item, where=where)
     raise BadRequest(f"{where} is neither a Hearth nor an Open WebUI chat")
 

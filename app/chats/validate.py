@@ -126,6 +126,9 @@ def clean_message(raw: Any, where: str = "message", *, partial: bool = False) ->
     if not partial:
         if raw.get("id") is not None:
             out["id"] = message_id(raw["id"], f"{where}.id")
+        if "parent_id" in raw:  # absent: after the one before; null: a first message
+            parent = raw["parent_id"]
+            out["parent_id"] = None if parent is None else message_id(parent, f"{where}.parent_id")
         if raw.get("created_at") is not None:
             out["created_at"] = _time(f"{where}.created_at", raw["created_at"])
     return out
@@ -137,6 +140,10 @@ def clean_messages(value: Any, where: str = "messages") -> list[dict[str, Any]]:
     messages = [clean_message(item, f"{where}[{index}]") for index, item in enumerate(value)]
     seen: set[str] = set()
     for index, message in enumerate(messages):
+        parent = message.get("parent_id")
+        if parent is not None and parent not in seen:
+            # Parents before children: the order every export writes, and no cycles.
+            raise BadRequest(f"{where}[{index}].parent_id names no earlier message of the list")
         if "id" in message:
             if message["id"] in seen:
                 raise BadRequest(f"{where}[{index}].id is used twice")
@@ -168,6 +175,11 @@ def clean_chat(raw: Any, *, partial: bool = False, where: str = "chat") -> dict[
         out["folder"] = _text(f"{where}.folder", raw["folder"], nullable=True) or None
     if "messages" in raw:
         out["messages"] = clean_messages(raw["messages"] or [], f"{where}.messages")
+    if raw.get("current_id") is not None:
+        current = message_id(raw["current_id"], f"{where}.current_id")
+        if "messages" in out and current not in {m.get("id") for m in out["messages"]}:
+            raise BadRequest(f"{where}.current_id names no message of {where}.messages")
+        out["current_id"] = current
     if not partial:
         for key in ("created_at", "updated_at"):
             if raw.get(key) is not None:

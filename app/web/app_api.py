@@ -209,7 +209,7 @@ def export_chat(chat_id: str) -> Response:
     kind = request.args.get("format", "json")
     if kind not in ("json", "md"):
         raise BadRequest("format must be json or md")
-    chat = chats().get_chat(chat_id)
+    chat = chats().get_chat(chat_id, whole_tree=kind == "json")
     if kind == "md":
         response = Response(export_markdown(chat), mimetype="text/markdown")
     else:

@@ -73,8 +73,31 @@ SCHEMAS: dict[str, Any] = {
             },
             "model": _NULLABLE_STRING,
             "created_at": {"type": "string", "format": "date-time"},
+            "parent_id": {
+                "type": ["string", "null"],
+                "description": "The message this one follows; null for a first message."
+                " On POST: leave it out to follow the shown branch's last message; name the"
+                " old answer's (or old prompt's) parent to add a new version beside it"
+                " (Regenerate, Edit). In a list (create, PATCH, import) a named parent must"
+                " come earlier; a message without the key follows the one before it.",
+            },
+            "versions": {
+                "allOf": [_ref("Versions")],
+                "description": "Read only: in a chat's messages and in POST's answer.",
+            },
         },
         "required": ["role"],
+    },
+    "Versions": {
+        "type": "object",
+        "description": "A message's versions: it and its siblings (the children of its"
+        " parent), oldest first. The UI shows index + 1 of count.",
+        "properties": {
+            "index": {"type": "integer", "description": "0-based: ids[index] is this message."},
+            "count": {"type": "integer"},
+            "ids": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["index", "count", "ids"],
     },
     "MessagePatch": {
         "type": "object",
@@ -103,7 +126,13 @@ SCHEMAS: dict[str, Any] = {
             "messages": {
                 "type": "array",
                 "items": _ref("Message"),
-                "description": "On PATCH, replaces the whole list.",
+                "description": "On PATCH, replaces the whole tree (a plain list: one branch).",
+            },
+            "current_id": {
+                "type": "string",
+                "description": "Show another branch: any message of the chat (a version's"
+                " id); the branch shown ends at its newest continuation. Raises version,"
+                " not updated_at.",
             },
         },
     },
@@ -133,7 +162,18 @@ SCHEMAS: dict[str, Any] = {
             _ref("ChatSummary"),
             {
                 "type": "object",
-                "properties": {"messages": {"type": "array", "items": _ref("Message")}},
+                "properties": {
+                    "messages": {
+                        "type": "array",
+                        "items": _ref("Message"),
+                        "description": "The branch shown, first message to current_id; other"
+                        " versions are named in each message's versions.ids.",
+                    },
+                    "current_id": {
+                        "type": ["string", "null"],
+                        "description": "The last message of the branch shown.",
+                    },
+                },
             },
         ]
     },
@@ -155,6 +195,13 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "format": {"const": "hearth-chat/1"},
                     "exported_at": {"type": "string", "format": "date-time"},
+                    "tree": {
+                        "type": "array",
+                        "items": _ref("Message"),
+                        "description": "Every version of every message with its parent_id,"
+                        " oldest first; import restores it (an export without it imports"
+                        " messages as one branch).",
+                    },
                 },
             },
         ]
@@ -352,7 +399,7 @@ def _paths() -> dict[str, Any]:
         "/api/v1/chats/{chat_id}/messages": {
             "parameters": [_CHAT_ID],
             "post": {
-                "summary": "Append one message",
+                "summary": "Add one message: after the shown branch, or a new version",
                 "requestBody": _body(_ref("Message")),
                 "responses": {
                     "201": _json(_ref("Message"), "Created"),
@@ -368,7 +415,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("Message")), **_errors(400, 404, 413)},
             },
             "delete": {
-                "summary": "Delete one message",
+                "summary": "Delete one message (what followed it moves up to its parent)",
                 "responses": {"200": _json(_ref("Deleted")), **_errors(404)},
             },
         },
