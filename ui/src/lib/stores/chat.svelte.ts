@@ -10,6 +10,7 @@ import { ApiError, humanError, type HumanError } from '../services/http';
 import { isAbort } from '../services/ndjson';
 import type { ChatOptions, ChatRecord, MessageStats, Role, StoredMessage } from '../services/types';
 import { tokensPerSecond, uid } from '../utils/format';
+import { appendParent, hasVersions, keepKeys, readParent, readVersions, versionParent, versionStep, type Versions } from '../utils/tree';
 import { chatList } from './chats.svelte';
 import { apiState, notices } from './notices.svelte';
 import { settings } from './settings.svelte';
@@ -27,6 +28,10 @@ export interface UiMessage {
   streaming?: boolean;
   error?: HumanError;
   model?: string;
+  /** the message this one follows on the server; null: a first message; undefined: unknown */
+  parentId?: string | null;
+  /** this message and its other versions (Regenerate, Edit), when the server keeps them */
+  versions?: Versions;
 }
 
 export interface ChatSettings extends ChatOptions {
@@ -91,9 +96,10 @@ export class ChatStore {
     if (chat.model) this.model = chat.model;
     this.system = chat.system ?? '';
     this.options = { ...(chat.options ?? {}) };
-    this.messages = (chat.messages ?? [])
+    const shown = (chat.messages ?? [])
       .filter((message) => message.role !== 'system')
       .map((message) => fromStored(message));
+    this.messages = keepKeys(this.messages, shown);
     if (this.messages.length > 1) this.titled.add(String(chat.id));
   }
 
@@ -111,31 +117,54 @@ export class ChatStore {
     }
     this.error = null;
     await this.ensureChat(content);
+    const parent = appendParent(this.messages);
     const user = this.push({ key: uid('m'), role: 'user', content, done: true });
-    await this.store(user);
-    await this.generate();
+    await this.store(user, parent);
+    await this.generate(undefined, user.id === undefined ? undefined : String(user.id));
   }
 
   stop(): void {
     this.controller?.abort();
   }
 
-  /** Drop this answer (and anything after it) and ask again. */
+  /**
+   * Ask again: a new answer beside this one, which the server keeps as a
+   * version (‹ 1/2 ›). Without /api/v1 the old answer is dropped.
+   */
   async regenerate(key: string): Promise<void> {
     if (this.streaming) return;
     const index = this.messages.findIndex((message) => message.key === key);
     if (index < 0) return;
-    await this.truncate(this.messages[index].role === 'assistant' ? index : index + 1);
-    await this.generate();
+    const at = this.messages[index].role === 'assistant' ? index : index + 1;
+    const parent = versionParent(this.messages[at], this.messages[at - 1]);
+    if (!this.persisted || this.id === null || parent === undefined) {
+      await this.truncate(at);
+      await this.generate();
+      return;
+    }
+    this.messages.splice(at); // only from view: the stored versions stay
+    await this.generate(undefined, parent);
   }
 
-  /** Change a sent user message, drop everything after it, and answer again. */
+  /**
+   * Change a sent prompt: the new prompt goes beside the old one (the server
+   * keeps both, each with its answers) and is answered. Without /api/v1 the
+   * old prompt is overwritten and what followed it dropped.
+   */
   async edit(key: string, text: string): Promise<void> {
     const content = text.trim();
     if (!content || this.streaming) return;
     const index = this.messages.findIndex((message) => message.key === key);
     if (index < 0 || this.messages[index].role !== 'user') return;
     const message = this.messages[index];
+    const parent = versionParent(message, this.messages[index - 1]);
+    if (this.persisted && this.id !== null && message.id !== undefined && parent !== undefined) {
+      this.messages.splice(index);
+      const user = this.push({ key: uid('m'), role: 'user', content, done: true });
+      await this.store(user, parent);
+      await this.generate(undefined, user.id === undefined ? undefined : String(user.id));
+      return;
+    }
     message.content = content;
     await this.truncate(index + 1);
     if (message.id !== undefined && this.id !== null && this.persisted) {
@@ -153,13 +182,43 @@ export class ChatStore {
     await this.generate(message);
   }
 
+  /** Show another version of a message (delta -1: the one before); the server remembers it. */
+  async switchVersion(key: string, delta: number): Promise<void> {
+    const message = this.messages.find((entry) => entry.key === key);
+    const target = versionStep(message?.versions, delta);
+    if (!target || this.streaming || this.id === null || !this.persisted) return;
+    const chatId = this.id;
+    try {
+      const chat = await api.updateChat(chatId, { current_id: target });
+      if (this.id !== null && String(this.id) === String(chatId)) this.apply(chat);
+    } catch (error) {
+      notices.error(`Could not switch the version: ${humanError(error).title}`);
+      await this.refresh();
+    }
+  }
+
   async remove(key: string): Promise<void> {
     const index = this.messages.findIndex((message) => message.key === key);
     if (index < 0) return;
     if (this.messages[index].streaming) this.stop();
+    const branched = this.messages.some((entry) => hasVersions(entry.versions));
     const [message] = this.messages.splice(index, 1);
     if (message.id !== undefined && this.id !== null && this.persisted) {
       await this.call(() => api.deleteMessage(this.id!, message.id!));
+      // With versions the server shows another one in its place: show what it shows.
+      if (branched && !this.streaming) await this.refresh();
+    }
+  }
+
+  /** Read the open chat again from the server (after a change that moved its branch). */
+  private async refresh(): Promise<void> {
+    const chatId = this.id;
+    if (chatId === null || !this.persisted) return;
+    try {
+      const chat = await api.getChat(chatId);
+      if (this.id !== null && String(this.id) === String(chatId)) this.apply(chat);
+    } catch (error) {
+      notices.error(`Could not reload the chat: ${humanError(error).title}`);
     }
   }
 
@@ -229,7 +288,8 @@ export class ChatStore {
   /** Called with the new chat's id (the page uses it to update the address). */
   onCreated?: (id: string | number) => void;
 
-  private async store(message: UiMessage): Promise<void> {
+  /** Save a new message; `parent` (when known) says which message it follows. */
+  private async store(message: UiMessage, parent?: string | null): Promise<void> {
     const chatId = this.id;
     if (chatId === null) return;
     const local = chatList.local.get(String(chatId));
@@ -239,8 +299,14 @@ export class ChatStore {
     }
     if (!this.persisted) return;
     try {
-      const saved = await api.addMessage(chatId, toStored(message, false));
+      const body: Partial<StoredMessage> = toStored(message, false);
+      if (parent !== undefined) body.parent_id = parent;
+      const saved = await api.addMessage(chatId, body);
       if (saved && saved.id !== undefined) message.id = saved.id;
+      if (saved) {
+        message.parentId = readParent(saved.parent_id);
+        message.versions = readVersions(saved.versions);
+      }
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) apiState.v1 = 'missing';
       else notices.error(`Could not save the message: ${humanError(error).title}`);
@@ -288,8 +354,8 @@ export class ChatStore {
     return out;
   }
 
-  /** Stream an answer into a new assistant message (or onto `resume`). */
-  private async generate(resume?: UiMessage): Promise<void> {
+  /** Stream an answer into a new assistant message after `parent` (or onto `resume`). */
+  private async generate(resume?: UiMessage, parent?: string | null): Promise<void> {
     const chatId = this.id;
     const model = this.model;
     let target: UiMessage;
@@ -301,7 +367,7 @@ export class ChatStore {
     } else {
       messages = this.history(null);
       target = this.push({ key: uid('m'), role: 'assistant', content: '', done: false, model });
-      await this.store(target);
+      await this.store(target, parent);
     }
     const controller = new AbortController();
     this.controller = controller;
@@ -432,6 +498,8 @@ function fromStored(message: StoredMessage): UiMessage {
     interrupted,
     model: message.model ?? undefined,
     error: stats?.error ? humanError(new Error(stats.error), message.model ?? undefined) : undefined,
+    parentId: readParent(message.parent_id),
+    versions: readVersions(message.versions),
   };
 }
 

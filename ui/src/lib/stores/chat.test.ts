@@ -94,17 +94,64 @@ describe('chat store', () => {
     expect(saved.done).toBe(true);
   });
 
-  it('regenerates: drops the answer and asks again', async () => {
+  it('regenerates: a new answer beside the old one, which stays stored', async () => {
     use();
     const store = newStore();
     await store.send('Hi');
-    const firstId = store.messages[1].id;
-    await store.regenerate(store.messages[1].key);
+    const [user, first] = store.messages;
+    await store.regenerate(first.key);
     expect(store.messages).toHaveLength(2);
-    expect(store.messages[1].id).not.toBe(firstId);
-    expect(server.calls.some((call) => call.method === 'DELETE' && call.url.endsWith(`/messages/${firstId}`))).toBe(true);
+    expect(store.messages[1].id).not.toBe(first.id);
+    expect(server.calls.some((call) => call.method === 'DELETE')).toBe(false);
     expect(server.chatRequests).toBe(2);
-    expect(server.chats.get(String(store.id))!.messages).toHaveLength(2);
+    const saved = server.chats.get(String(store.id))!.messages;
+    expect(saved).toHaveLength(3);
+    // the new answer names the prompt as its parent: the server files it as version 2
+    expect(saved[2]).toMatchObject({ role: 'assistant', parent_id: user.id });
+    expect(saved[1]).toMatchObject({ role: 'assistant', parent_id: user.id });
+  });
+
+  it('edits a later prompt as a new version, keeping the old one and its answer', async () => {
+    use();
+    const store = newStore();
+    await store.send('First');
+    await store.send('Second');
+    const [, answer, second] = store.messages;
+    await store.edit(second.key, 'Second, edited');
+    expect(store.messages.map((m) => m.content)).toEqual(['First', 'Hello there, friend.', 'Second, edited', 'Hello there, friend.']);
+    expect(server.calls.some((call) => call.method === 'DELETE')).toBe(false);
+    const saved = server.chats.get(String(store.id))!.messages;
+    expect(saved.map((m) => m.content)).toEqual(['First', 'Hello there, friend.', 'Second', 'Hello there, friend.', 'Second, edited', 'Hello there, friend.']);
+    expect(saved[4]).toMatchObject({ role: 'user', parent_id: answer.id });
+    expect(saved[5]).toMatchObject({ role: 'assistant', parent_id: saved[4].id });
+    const lastRequest = server.lastChatBodies.filter((entry) => entry.stream === true).at(-1)!;
+    expect(lastRequest.messages).toEqual([
+      { role: 'user', content: 'First' },
+      { role: 'assistant', content: 'Hello there, friend.' },
+      { role: 'user', content: 'Second, edited' },
+    ]);
+  });
+
+  it('switches to another version through PATCH current_id', async () => {
+    use();
+    const store = newStore();
+    await store.send('Hi');
+    const chat = server.chats.get(String(store.id))!;
+    const [user, answer] = store.messages;
+    answer.versions = { index: 0, count: 2, ids: [String(answer.id), 'other'] };
+    // what the real server answers: the branch ending in the version chosen
+    chat.messages = [
+      { ...chat.messages[0], id: user.id },
+      { id: 'other', role: 'assistant', content: 'Another answer', versions: { index: 1, count: 2, ids: [answer.id, 'other'] } },
+    ];
+    await store.switchVersion(answer.key, 1);
+    const switches = () => server.calls.filter((call) => call.method === 'PATCH' && (call.body as { current_id?: string }).current_id);
+    expect(switches().map((call) => [call.url, call.body])).toEqual([[`/api/v1/chats/${store.id}`, { current_id: 'other' }]]);
+    expect(store.messages.map((m) => m.content)).toEqual(['Hi', 'Another answer']);
+    expect(store.messages[0].key).toBe(user.key); // the prompt is not re-rendered
+    expect(store.messages[1].versions).toEqual({ index: 1, count: 2, ids: [String(answer.id), 'other'] });
+    await store.switchVersion(store.messages[1].key, 1); // past the end: nothing
+    expect(switches()).toHaveLength(1);
   });
 
   it('edits a user message, truncating after it, and resends', async () => {
