@@ -104,14 +104,16 @@ def test_edit_keeps_the_old_prompt_and_its_answer(api: Api) -> None:  # noqa: F8
     assert root["parent_id"] is None and root["versions"]["ids"] == [u1["id"], root["id"]]
     assert shown(api, chat_id) == ["Good morning."]
     body = api.patch(f"/chats/{chat_id}", json={"current_id": u1["id"]}).json()
-    # u1's newest continuation: the vegetable branch was added after the fruit one.
-    assert [m["content"] for m in body["messages"]] == [
-        "Hi.",
-        "Hello!",
-        "Name a vegetable.",
-        "A leek.",
-    ]
+    # Back to the first root: its continuation as last seen (the fruit branch, chosen
+    # above), not merely the newest (the vegetable one).
+    assert [m["content"] for m in body["messages"]] == ["Hi.", "Hello!", "Name a fruit.", "A pear."]
+    assert body["current_id"] == a2["id"]
+    body = api.patch(f"/chats/{chat_id}", json={"current_id": edited["id"]}).json()
     assert body["current_id"] == answer["id"]
+    assert (
+        api.patch(f"/chats/{chat_id}", json={"current_id": u1["id"]}).json()["current_id"]
+        == (answer["id"])
+    )
 
     # Every version is still searchable, shown or not.
     for word in ("pear", "leek", "vegetable", "fruit", "morning"):
@@ -120,20 +122,28 @@ def test_edit_keeps_the_old_prompt_and_its_answer(api: Api) -> None:  # noqa: F8
     assert listed["message_count"] == 7
 
 
-def test_switching_follows_the_newest_continuation(api: Api) -> None:  # noqa: F811
+def test_switching_shows_the_continuation_last_seen(api: Api) -> None:  # noqa: F811
     chat_id = new_chat(api, "Q", "A1")
     q, a1 = api.get(f"/chats/{chat_id}").json()["messages"]
     a2 = add(api, chat_id, role="assistant", content="A2", parent_id=q["id"])
-    follow = add(api, chat_id, role="user", content="Q2 after A2")
-    # From the root down: q's newest child is a2, whose newest child is the follow-up.
-    body = api.patch(f"/chats/{chat_id}", json={"current_id": q["id"]}).json()
-    assert body["current_id"] == follow["id"]
-    assert [m["content"] for m in body["messages"]] == ["Q", "A2", "Q2 after A2"]
-    assert (
-        api.patch(f"/chats/{chat_id}", json={"current_id": a1["id"]}).json()["current_id"]
-        == (a1["id"])
-    )
     assert a2["versions"]["count"] == 2
+    add(api, chat_id, role="user", content="Q2 after A2")
+    # From the root down: q's last seen child is a2, whose only child is the follow-up.
+    body = api.patch(f"/chats/{chat_id}", json={"current_id": q["id"]}).json()
+    assert [m["content"] for m in body["messages"]] == ["Q", "A2", "Q2 after A2"]
+    # Version 1 has no follow-up yet: it ends there; then it gets one.
+    body = api.patch(f"/chats/{chat_id}", json={"current_id": a1["id"]}).json()
+    assert body["current_id"] == a1["id"]
+    add(api, chat_id, role="user", content="Q2 after A1")
+    assert shown(api, chat_id) == ["Q", "A1", "Q2 after A1"]
+    # Each version comes back with its own continuation, and the root with the last seen.
+    body = api.patch(f"/chats/{chat_id}", json={"current_id": a2["id"]}).json()
+    assert [m["content"] for m in body["messages"]] == ["Q", "A2", "Q2 after A2"]
+    assert shown(api, chat_id) == ["Q", "A2", "Q2 after A2"]  # stored, not just answered
+    body = api.patch(f"/chats/{chat_id}", json={"current_id": a1["id"]}).json()
+    assert [m["content"] for m in body["messages"]] == ["Q", "A1", "Q2 after A1"]
+    body = api.patch(f"/chats/{chat_id}", json={"current_id": q["id"]}).json()
+    assert [m["content"] for m in body["messages"]] == ["Q", "A1", "Q2 after A1"]
 
 
 def test_bad_links_are_refused(api: Api) -> None:  # noqa: F811

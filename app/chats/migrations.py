@@ -137,6 +137,9 @@ def _message_tree(conn: sqlite3.Connection) -> None:
         [
             "ALTER TABLE messages ADD COLUMN parent_id TEXT",
             "ALTER TABLE chats ADD COLUMN current_id TEXT",
+            # Raised when a message joins the branch shown: stepping back to a version
+            # shows the continuation last seen under it (0: never shown; newest wins).
+            "ALTER TABLE messages ADD COLUMN seen INTEGER NOT NULL DEFAULT 0",
             """UPDATE messages SET parent_id = (
                 SELECT p.id FROM messages p WHERE p.chat_pk = messages.chat_pk
                 AND (p.position < messages.position

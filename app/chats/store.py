@@ -89,11 +89,31 @@ def _message_dict(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def _tree(conn: sqlite3.Connection, chat_pk: int) -> Tree:
-    """The chat's message tree from ids and parent links only (no message text)."""
+    """The chat's message tree from ids, parent links and ``seen`` only (no message text)."""
     rows = conn.execute(
-        "SELECT id, parent_id FROM messages WHERE chat_pk = ? ORDER BY position, pk", (chat_pk,)
+        "SELECT id, parent_id, seen FROM messages WHERE chat_pk = ? ORDER BY position, pk",
+        (chat_pk,),
     ).fetchall()
-    return Tree((row[0], row[1]) for row in rows)
+    return Tree((row[0], row[1], row[2]) for row in rows)
+
+
+def _next_seen(conn: sqlite3.Connection, chat_pk: int) -> int:
+    row = conn.execute(
+        "SELECT coalesce(max(seen), 0) + 1 FROM messages WHERE chat_pk = ?", (chat_pk,)
+    ).fetchone()
+    return int(row[0])
+
+
+def _mark_shown(conn: sqlite3.Connection, chat_pk: int, tree: Tree, leaf: str | None) -> None:
+    """Remember the branch ending at ``leaf`` as the one last seen under each of its forks."""
+    stale = tree.unpreferred(tree.branch(leaf))
+    if not stale:
+        return
+    seen = _next_seen(conn, chat_pk)
+    conn.executemany(
+        "UPDATE messages SET seen = ? WHERE chat_pk = ? AND id = ?",
+        [(seen, chat_pk, message_id) for message_id in stale],
+    )
 
 
 class ChatStore:
@@ -195,7 +215,7 @@ class ChatStore:
             messages = conn.execute(
                 "SELECT * FROM messages WHERE chat_pk = ? ORDER BY position, pk", (row["pk"],)
             ).fetchall()
-        tree = Tree((message["id"], message["parent_id"]) for message in messages)
+        tree = Tree((message["id"], message["parent_id"], message["seen"]) for message in messages)
         current = tree.resolve(row["current_id"])
         by_id = {message["id"]: message for message in messages}
         chat = _chat_dict(row)
@@ -254,8 +274,10 @@ class ChatStore:
                 tree, wanted = _tree(conn, pk), fields["current_id"]
                 if wanted not in tree:
                     raise BadRequest(f"current_id '{wanted}' is no message of this chat")
+                leaf = tree.leaf_of(wanted)
+                _mark_shown(conn, pk, tree, leaf)
                 columns.append("current_id")
-                values.append(tree.leaf_of(wanted))
+                values.append(leaf)
             if columns:
                 assignments = "".join(f"{column} = ?, " for column in columns)
                 conn.execute(
@@ -292,16 +314,17 @@ class ChatStore:
             position = conn.execute(
                 "SELECT coalesce(max(position) + 1, 0) FROM messages WHERE chat_pk = ?", (pk,)
             ).fetchone()[0]
-            (message_pk,) = self._insert_messages(
-                conn, pk, [{**message, "parent_id": parent}], position
-            )
+            fields = {**message, "parent_id": parent, "seen": _next_seen(conn, pk)}
+            (message_pk,) = self._insert_messages(conn, pk, [fields], position)
             row = conn.execute("SELECT * FROM messages WHERE pk = ?", (message_pk,)).fetchone()
+            grown = _tree(conn, pk)
+            _mark_shown(conn, pk, grown, row["id"])
             conn.execute(
                 "UPDATE chats SET updated_at = ?, current_id = ?, version = version + 1"
                 " WHERE pk = ?",
                 (now(), row["id"], pk),
             )
-            versions = _tree(conn, pk).versions(row["id"])
+            versions = grown.versions(row["id"])
         return {**_message_dict(row), "versions": versions}
 
     def update_message(
@@ -438,13 +461,14 @@ class ChatStore:
             message_id = message.get("id") or new_id()
             try:
                 cursor = conn.execute(
-                    "INSERT INTO messages (chat_pk, id, parent_id, position, role, content,"
-                    " thinking, images, tool_calls, stats, done, model, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO messages (chat_pk, id, parent_id, seen, position, role,"
+                    " content, thinking, images, tool_calls, stats, done, model, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         chat_pk,
                         message_id,
                         message.get("parent_id"),
+                        message.get("seen") or 0,
                         first_position + offset,
                         message["role"],
                         message.get("content") or "",

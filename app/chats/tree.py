@@ -3,9 +3,12 @@
 Regenerate adds an answer beside the old one and Edit adds a prompt beside the
 old one, so a message may have siblings: its *versions*. The chat keeps
 ``current_id``, the leaf of the branch the person last looked at; the branch
-shown is the path from that leaf up to the root. Pure functions over
-``(id, parent_id)`` pairs in creation order, so the store, the importer and
-the tests share one definition and none of them needs SQL to reason about it.
+shown is the path from that leaf up to the root. Each message also has
+``seen``, a counter raised when it joins the branch shown, so stepping back to
+a version shows that version's continuation as the person left it (not merely
+the newest one). Pure functions over ``(id, parent_id, seen)`` in creation
+order, so the store, the importer and the tests share one definition and none
+of them needs SQL to reason about it.
 """
 
 from __future__ import annotations
@@ -25,13 +28,15 @@ class Versions(TypedDict):
 class Tree:
     """Parent and children lookups over messages given oldest first."""
 
-    def __init__(self, nodes: Iterable[tuple[str, str | None]]) -> None:
+    def __init__(self, nodes: Iterable[tuple[str, str | None, int]]) -> None:
         self.order: list[str] = []
         self.parent: dict[str, str | None] = {}
         self.children: dict[str | None, list[str]] = {}
-        for message_id, parent_id in nodes:
+        self.rank: dict[str, tuple[int, int]] = {}
+        for number, (message_id, parent_id, seen) in enumerate(nodes):
             self.order.append(message_id)
             self.parent[message_id] = parent_id
+            self.rank[message_id] = (seen or 0, number)
         for message_id in self.order:
             parent_id = self.parent[message_id]
             if parent_id is not None and parent_id not in self.parent:
@@ -43,21 +48,38 @@ class Tree:
     def __contains__(self, message_id: object) -> bool:
         return message_id in self.parent
 
-    def leaf_of(self, start: str | None) -> str | None:
-        """Follow the newest child down from ``start`` (``None``: from the newest root).
+    def preferred(self, parent_id: str | None) -> str | None:
+        """The child shown last (highest ``seen``; the newest among equals)."""
+        kids = self.children.get(parent_id)
+        return max(kids, key=self.rank.__getitem__) if kids else None
 
-        Switching to a version shows that version with its latest continuation,
-        the way the person most recently left it.
+    def leaf_of(self, start: str | None) -> str | None:
+        """Follow the child shown last down from ``start`` (``None``: from the roots).
+
+        Switching to a version shows it with the continuation the person last
+        saw under it; one never shown continues with its newest messages.
         """
         current = start
-        seen: set[str | None] = set()
-        while current not in seen:
-            seen.add(current)
-            kids = self.children.get(current)
-            if not kids:
+        visited: set[str | None] = set()
+        while current not in visited:
+            visited.add(current)
+            child = self.preferred(current)
+            if child is None:
                 break
-            current = kids[-1]
+            current = child
         return current
+
+    def unpreferred(self, path: Iterable[str]) -> list[str]:
+        """Messages of ``path`` that ``leaf_of`` would not choose: to mark as seen.
+
+        Appending to the branch shown finds none (only the new message), so
+        saving a chat stays one small UPDATE however long it is.
+        """
+        return [
+            message_id
+            for message_id in path
+            if self.preferred(self.parent[message_id]) != message_id
+        ]
 
     def resolve(self, current_id: str | None) -> str | None:
         """The leaf to show: the stored one when it still exists, else the newest message's."""
@@ -87,7 +109,7 @@ class Tree:
 def link(
     messages: Sequence[dict[str, Any]], current_id: str | None, new_id: Callable[[], str]
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Give each message of an incoming list an id and a parent; returns them and the leaf.
+    """Give each incoming message an id, a parent and ``seen``; returns them and the leaf.
 
     A message without a ``parent_id`` key follows the one before it, so a
     plain list (an old client, an old export) becomes one straight branch;
@@ -103,5 +125,9 @@ def link(
             entry["parent_id"] = previous
         linked.append(entry)
         previous = entry["id"]
-    tree = Tree((entry["id"], entry["parent_id"]) for entry in linked)
-    return linked, tree.resolve(current_id)
+    tree = Tree((entry["id"], entry["parent_id"], 0) for entry in linked)
+    leaf = tree.resolve(current_id)
+    shown = set(tree.branch(leaf))
+    for entry in linked:
+        entry["seen"] = 1 if entry["id"] in shown else 0
+    return linked, leaf
