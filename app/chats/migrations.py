@@ -153,10 +153,32 @@ def _message_tree(conn: sqlite3.Connection) -> None:
     )
 
 
+def _presets(conn: sqlite3.Connection) -> None:
+    """Saved presets: a name, a system prompt, options and a model that new chats start from.
+
+    Self-contained (it touches no other table), so it can be renumbered when
+    merged next to another migration. Names are unique without regard to ASCII
+    case: "Coder" and "coder" side by side in a menu would only confuse.
+    """
+    conn.execute(
+        """CREATE TABLE presets (
+            pk INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            model TEXT,
+            system TEXT NOT NULL DEFAULT '',
+            options TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "chats, messages and settings", _base_tables),
     Migration(2, "full-text search over titles and messages", _search_index),
     Migration(3, "a version per chat, for safe concurrent edits", _chat_versions),
     Migration(4, "messages form a tree: versions of answers and prompts", _message_tree),
+    Migration(5, "saved presets (system prompt, options, model)", _presets),
 )
 LATEST = MIGRATIONS[-1].version

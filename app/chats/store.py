@@ -147,6 +147,10 @@ class ChatStore:
         handle = getattr(self._local, "handle", None)
         return handle.conn if handle is not None else self._adopt(connect(self.path))
 
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, for companions such as ``PresetStore`` (same file)."""
+        return self._conn()
+
     def close(self) -> None:
         """Close every thread's connection (at shutdown; later calls raise StoreClosed)."""
         self._closed = True

@@ -34,6 +34,7 @@ from app.settings import Settings
 from app.settings import stored as prefs
 from app.web.json_body import read_json
 from app.web.openapi import openapi_document
+from app.web.presets_api import register_presets_api
 
 app_api = Blueprint("app_api", __name__)
 MAX_BODY = 32 * 2**20
@@ -62,6 +63,7 @@ def register_app_api(
     app.extensions["hearth_chats"] = store
     app.extensions["hearth_doctor_cache"] = _DoctorCache(settings)
     app.register_blueprint(app_api, url_prefix="/api/v1")
+    register_presets_api(app, store)
     _apply_live_settings(manager, prefs.effective(store.get_settings()))
     return store
 

@@ -33,6 +33,7 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 _CHAT_ID = {"name": "chat_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _MESSAGE_ID = {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_PRESET_ID = {"name": "preset_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _NULLABLE_STRING = {"type": ["string", "null"]}
 
 SCHEMAS: dict[str, Any] = {
@@ -223,6 +224,42 @@ SCHEMAS: dict[str, Any] = {
     "Deleted": {
         "type": "object",
         "properties": {"id": {"type": "string"}, "deleted": {"const": True}},
+    },
+    "PresetFields": {
+        "type": "object",
+        "description": "What a new chat starts from; a chat copies these fields, so a later"
+        " change to the preset leaves it as it was. Unknown keys (id, created_at) are"
+        " ignored, so a preset as GET returns it can be POSTed back (presets are not part"
+        " of a chat's export).",
+        "properties": {
+            "name": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 100,
+                "description": "Required on POST; unique, without regard to case (else 409).",
+            },
+            "model": {**_NULLABLE_STRING, "description": "null: the chat keeps its model."},
+            "system": {"type": "string", "description": "The chat's system prompt."},
+            "options": {
+                "type": "object",
+                "description": "As a chat's options: Ollama option names are type-checked"
+                " (a bad one is a 400 naming it); keep_alive and think as in /api/chat.",
+            },
+        },
+    },
+    "Preset": {
+        "allOf": [
+            _ref("PresetFields"),
+            {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "updated_at": {"type": "string", "format": "date-time"},
+                },
+                "required": ["id", "name", "system", "options", "created_at", "updated_at"],
+            },
+        ]
     },
     "Settings": {
         "type": "object",
@@ -419,6 +456,40 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("Deleted")), **_errors(404)},
             },
         },
+        "/api/v1/presets": {
+            "get": {
+                "summary": "Saved presets, by name",
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"presets": {"type": "array", "items": _ref("Preset")}},
+                        }
+                    )
+                },
+            },
+            "post": {
+                "summary": "Save a preset (name required)",
+                "requestBody": _body(_ref("PresetFields")),
+                "responses": {"201": _json(_ref("Preset"), "Created"), **_errors(400, 409, 413)},
+            },
+        },
+        "/api/v1/presets/{preset_id}": {
+            "parameters": [_PRESET_ID],
+            "get": {
+                "summary": "One preset",
+                "responses": {"200": _json(_ref("Preset")), **_errors(404)},
+            },
+            "patch": {
+                "summary": "Change fields (rename, too); a name already taken is a 409",
+                "requestBody": _body(_ref("PresetFields")),
+                "responses": {"200": _json(_ref("Preset")), **_errors(400, 404, 409, 413)},
+            },
+            "delete": {
+                "summary": "Delete a preset (chats started from it keep their settings)",
+                "responses": {"200": _json(_ref("Deleted")), **_errors(404)},
+            },
+        },
         "/api/v1/settings": {
             "get": {
                 "summary": "App settings, defaults filled in",
@@ -487,8 +558,9 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "Hearth app API",
             "version": __version__,
-            "description": "Chats, messages, settings and system information for Hearth's UI"
-            ' and desktop shell. Errors are JSON {"error": "..."} with an HTTP status;'
+            "description": "Chats, messages, presets, settings and system information for"
+            " Hearth's UI and desktop shell."
+            ' Errors are JSON {"error": "..."} with an HTTP status;'
             " request bodies are limited to 32 MiB (413).",
         },
         "servers": [{"url": "/"}],
