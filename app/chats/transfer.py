@@ -9,6 +9,11 @@ version of every message with its ``parent_id``, which import restores
 
 Imports are liberal: an item that cannot be understood is skipped with a
 reason, the rest are imported, and the caller is told which.
+
+Presets (``app.chats.presets``) are not part of an export: a chat started from
+one holds a copy of its system prompt and options, so the chat's export is
+complete without it, and ``GET /api/v1/presets`` already gives them in the
+shape ``POST`` takes back.
 """
 
 from __future__ import annotations

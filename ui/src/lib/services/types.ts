@@ -135,5 +135,7 @@ export interface Settings {
   keep_alive?: string | number | null;
   /** `hearth worker` addresses (host:port); null: those given by --workers / HEARTH_WORKERS. */
   workers?: string[] | null;
+  /** host[:port] the Discover list pulls library models from; null: registry.ollama.ai. */
+  catalogue_registry?: string | null;
   [key: string]: unknown;
 }
