@@ -23,7 +23,7 @@ from app.models.pending_pulls import PendingPulls
 from app.models.pulls import ActivePull, FinishHook, PullRegistry
 from app.models.show import check_landed_blob, resolve_for_run, show_model, tag_entry
 from app.models.store import ModelStore
-from app.runner import generation
+from app.runner import generation, token_count
 from app.runner.abort import Abort
 from app.runner.keepalive import DEFAULT_KEEP_ALIVE, parse_keep_alive
 from app.runner.locate import locate_llama_server
@@ -305,6 +305,14 @@ class ModelManager:
         return generation.embedding_legacy(
             self.scheduler, spec, prompt, self._request_options(request), self._keep_alive(request)
         )
+
+    def count_tokens(self, name: Any, text: str) -> int | None:
+        """Tokens of ``text`` by model ``name``'s own tokenizer while it is loaded, else None.
+
+        For attached documents: the UI shows the exact count when it can and an
+        estimate (said to be one) otherwise, rather than loading a model to count.
+        """
+        return token_count.count_with_loaded(self.scheduler, self._run_spec(name).digest, text)
 
     def runner_log(self, name: Any, max_bytes: int = 256 * 1024) -> tuple[str, str]:
         """(path, last ``max_bytes`` of text) of the llama-server log for model ``name``.

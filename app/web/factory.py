@@ -10,6 +10,7 @@ from app.models.manager import ModelManager
 from app.settings import Settings
 from app.web.access import Verifier
 from app.web.app_api import register_app_api
+from app.web.documents_api import documents_api
 from app.web.errors import register_error_handlers
 from app.web.guard import install_guard
 from app.web.ollama_api import ollama_api
@@ -46,6 +47,7 @@ def create_app(
     """Build the Flask app; ``manager`` is shared with the CLI and the desktop shell."""
     app = _base_app(settings, manager, verifier, model_api_prefix="/ollama/")
     register_app_api(app, settings, app.extensions["hearth_manager"])
+    app.register_blueprint(documents_api, url_prefix="/api/v1/documents")
     app.register_blueprint(ollama_api, url_prefix="/ollama")
     app.register_blueprint(openai_api, url_prefix="/ollama/v1")
     register_ui(app, ui_dist)

@@ -543,6 +543,52 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
+        "/api/v1/documents/extract": {
+            "post": {
+                "summary": "The text of an attached document (text, Markdown, code or PDF)",
+                "description": "The file is the raw body (with ?name=) or the file field of a"
+                " multipart form, at most 32 MiB; nothing is written to disk. tokens is"
+                " counted by ?model= when that model is loaded, else estimated at 4"
+                " characters a token (tokens_estimated). 413: too large; 415: not text;"
+                " 400: a damaged, encrypted or empty file.",
+                "parameters": [
+                    {"name": "name", "in": "query", "schema": {"type": "string"}},
+                    {"name": "model", "in": "query", "schema": {"type": "string"}},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        },
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"file": {"type": "string", "format": "binary"}},
+                            }
+                        },
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string"},
+                                "kind": {"enum": ["text", "markdown", "code", "pdf"]},
+                                "language": {"type": "string"},
+                                "text": {"type": "string"},
+                                "chars": {"type": "integer"},
+                                "pages": {"type": "integer"},
+                                "tokens": {"type": "integer"},
+                                "tokens_estimated": {"type": "boolean"},
+                            },
+                        }
+                    ),
+                    **_errors(400, 413, 415),
+                },
+            },
+        },
         "/api/v1/openapi.json": {
             "get": {
                 "summary": "This document",
