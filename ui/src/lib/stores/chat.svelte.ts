@@ -6,6 +6,7 @@
  */
 import { suggestTitle, streamChat, type ChatRequest } from '../services/chat';
 import * as api from '../services/chats';
+import { titleText } from '../services/documents';
 import { ApiError, humanError, type HumanError } from '../services/http';
 import { isAbort } from '../services/ndjson';
 import type { ChatOptions, ChatRecord, MessageStats, Role, StoredMessage } from '../services/types';
@@ -258,7 +259,7 @@ export class ChatStore {
   private async ensureChat(firstMessage: string): Promise<void> {
     if (this.id !== null) return;
     const now = new Date().toISOString();
-    const title = firstMessage.replace(/\s+/g, ' ').slice(0, 48) || NEW_TITLE;
+    const title = titleText(firstMessage).replace(/\s+/g, ' ').slice(0, 48) || NEW_TITLE;
     const body = { title, model: this.model, system: this.system, options: { ...this.options } };
     this.title = title;
     if (this.persisted) {
