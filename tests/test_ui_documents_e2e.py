@@ -67,6 +67,21 @@ def test_attach_a_document_and_ask(page: Page) -> None:
     assert "AUBERGINE" not in message.inner_text()
     assert p.get_by_test_id("attachment-chip").count() == 1  # the composer's chip is gone
 
+    # Editing changes the typed text only: the document goes along again.
+    message.hover()
+    message.get_by_role("button", name="Edit message").click()
+    editor = p.get_by_label("Edit your message")
+    assert editor.input_value() == "What is the secret word? Answer with one word."
+    editor.fill("Say the secret word.")
+    with p.expect_request(
+        lambda r: r.url.endswith("/ollama/api/chat") and '"stream":true' in (r.post_data or "")
+    ) as resent:
+        p.get_by_test_id("save-edit").click()
+    wait_done(page)
+    edited = json.loads(resent.value.post_data or "{}")["messages"][-1]["content"]
+    assert "AUBERGINE" in edited and edited.endswith("\n\nSay the secret word.")
+    assert p.get_by_test_id("message-user").last.get_by_test_id("attachment-chip").count() == 1
+
     # Now the model is loaded: it counts the tokens itself (no "~").
     attach(page, "secret.txt", SECRET)
     counted = p.get_by_test_id("attachment-chip").last
