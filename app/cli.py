@@ -328,7 +328,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     manager = _manager(_settings(args))
     try:
-        for status in manager.import_gguf(Path(args.file), args.name):
+        projector = Path(args.mmproj) if args.mmproj else None
+        for status in manager.import_gguf(Path(args.file), args.name, projector):
             print(status["status"])
     finally:
         manager.close()
@@ -666,6 +667,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp = commands.add_parser("import", help="create a model from a GGUF file")
     imp.add_argument("file")
     imp.add_argument("name")
+    imp.add_argument(
+        "--mmproj",
+        metavar="PROJECTOR",
+        help="a vision projector GGUF (mmproj) for the model: it can then see images",
+    )
     imp.set_defaults(func=cmd_import)
 
     pull = commands.add_parser("pull", help="pull a model from a registry")

@@ -241,22 +241,43 @@ def _go_arch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
 
 
-def import_gguf(store: ModelStore, path: Path, name: ModelName) -> Iterator[dict[str, Any]]:
-    """``hearth import FILE.gguf NAME``: check, store the blob, create the model."""
+def import_gguf(
+    store: ModelStore, path: Path, name: ModelName, projector: Path | None = None
+) -> Iterator[dict[str, Any]]:
+    """``hearth import FILE.gguf NAME [--mmproj PROJECTOR.gguf]``: check, store the blobs,
+    create the model (with a projector layer, which makes it a vision model)."""
+    _check_import(path, want_projector=False)
+    if projector is not None:
+        _check_import(projector, want_projector=True)
+    yield {"status": "copying file"}
+    digests: list[str] = []
+    try:
+        digest = store.import_file(path)
+        digests.append(digest)
+        check_landed_blob(store, digest)  # its header, read once, is cached for listing
+        files = {path.name: digest}
+        if projector is not None:
+            yield {"status": "copying projector"}
+            projector_digest = store.import_file(projector)
+            digests.append(projector_digest)
+            check_landed_blob(store, projector_digest)
+            # Two files of one name (model/x.gguf, mmproj/x.gguf) stay two files.
+            files[f"projector/{projector.name}"] = projector_digest
+        yield from create_model(store, name, files=files)
+    except BaseException:
+        # Whatever made create refuse, the copies must not stay behind unreferenced.
+        store.prune_blobs(set(digests))
+        raise
+
+
+def _check_import(path: Path, want_projector: bool) -> None:
+    """A truncated or corrupt header, or a GGUF of the wrong kind, fails before copying."""
     if not path.is_file():
         raise BadRequest(f"no such file: {path}")
     if not is_gguf(path):
         raise NotGGUF(f"{path} is not a GGUF file")
-    # A truncated or corrupt header, or a GGUF that is no model, fails here, before copying.
     metadata, _ = read_gguf(path, keep_arrays=0)
-    if is_projector(metadata):
+    if is_projector(metadata) and not want_projector:
         raise BadRequest(f"{path} is a vision projector, not a model: import the model GGUF")
-    yield {"status": "copying file"}
-    digest = store.import_file(path)
-    check_landed_blob(store, digest)  # its header, read once, is cached for listing
-    try:
-        yield from create_model(store, name, files={path.name: digest})
-    except BaseException:
-        # Whatever made create refuse, the copy must not stay behind unreferenced.
-        store.prune_blobs({digest})
-        raise
+    if want_projector and not is_projector(metadata):
+        raise BadRequest(f"{path} is not a vision projector (mmproj) GGUF")

@@ -107,8 +107,10 @@ class ModelManager:
         first = next(statuses)  # validation errors surface before any byte is sent
         return _chain(first, statuses)
 
-    def import_gguf(self, path: Path, name: str) -> Iterator[dict[str, Any]]:
-        return import_gguf(self.store, path, self.parse(name, "name"))
+    def import_gguf(
+        self, path: Path, name: str, projector: Path | None = None
+    ) -> Iterator[dict[str, Any]]:
+        return import_gguf(self.store, path, self.parse(name, "name"), projector)
 
     def has_blob(self, digest: str) -> bool:
         return self.store.has_blob(parse_digest(digest))

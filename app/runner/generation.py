@@ -21,7 +21,7 @@ from typing import Any
 import requests
 
 from app.models.errors import BadRequest, HearthError
-from app.runner import fit_context, ollama_prompt, templated
+from app.runner import fit_context, ollama_prompt, templated, vision
 from app.runner.abort import Abort, ClientGone, cut_upstream
 from app.runner.process import LlamaServer, LlamaServerFailed, exit_words
 from app.runner.scheduler import Lease, Scheduler
@@ -455,6 +455,7 @@ def chat(
     options = _merged_options(spec, request_options)
     if request.get("tools") and "tools" not in spec.capabilities:
         raise BadRequest(f"{model} does not support tools")
+    vision.refuse_without_projector(spec, request)
     wanted = logprobs_wanted(request)
     if request.get("tools") and wanted is not None:
         # llama-server cannot stream logprobs alongside tool-call parsing.
@@ -609,6 +610,7 @@ def generate(
     if request.get("suffix") is not None and not isinstance(request["suffix"], str):
         raise BadRequest("suffix must be a string")
     context = _context_tokens(request.get("context"))
+    vision.refuse_without_projector(spec, request)
     wanted = logprobs_wanted(request)
     options = _merged_options(spec, request_options)
     if not prompt and not request.get("suffix"):

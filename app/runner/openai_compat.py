@@ -57,10 +57,11 @@ def _format(body: dict[str, Any]) -> Any:
 
 
 def _image(part: dict[str, Any]) -> str:
+    """The whole data: URL, so the MIME type its sender gave reaches llama-server."""
     url = (part.get("image_url") or {}).get("url", "")
     if not isinstance(url, str) or not url.startswith("data:") or ";base64," not in url:
         raise BadRequest("only base64 data: URLs are supported for images")
-    return url.split(";base64,", 1)[1]
+    return url
 
 
 def _message(message: Any, index: int, tool_names: dict[str, str]) -> dict[str, Any]:

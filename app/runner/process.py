@@ -113,6 +113,9 @@ class LaunchConfig:
                 args += ["--device", "none"]
         for projector in self.projectors:
             args += ["--mmproj", str(projector)]
+        if self.projectors and self.gpu_layers == 0:
+            # num_gpu 0 means "all on the CPU": the projector too, not only the layers.
+            args += ["--no-mmproj-offload"]
         for adapter in self.adapters:
             args += ["--lora", str(adapter)]
         if self.embedding:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.models.errors import BadRequest
+from app.runner.vision import data_url
 
 # Ollama always sends its own sampling defaults so neither the GGUF's nor
 # llama-server's apply; a compatible server must do the same.
@@ -126,12 +127,11 @@ def chat_messages(messages: list[Any]) -> list[dict[str, Any]]:
             raise BadRequest(f"messages[{index}].images must be a list of base64 strings")
         if images:
             parts: list[dict[str, Any]] = [{"type": "text", "text": content}]
-            for image in images:
+            for number, image in enumerate(images):
                 if not isinstance(image, str):
                     raise BadRequest(f"messages[{index}].images must be base64 strings")
-                parts.append(
-                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image}"}}
-                )
+                url = data_url(image, f"messages[{index}].images[{number}]")
+                parts.append({"type": "image_url", "image_url": {"url": url}})
             out["content"] = parts
         if message.get("thinking"):
             if not isinstance(message["thinking"], str):
