@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+import requests
+
 from tests import test_ui_e2e as ui
 from tests.test_ui_e2e import Page, chat_options, wait_done
 from tests.test_ui_layout_e2e import DESKTOP, PHONE, axe, sized
@@ -36,8 +38,25 @@ def set_context(page: Page, num_ctx: int) -> None:
     p.get_by_role("button", name="Close chat settings").click()
 
 
-def test_attach_a_document_and_ask(page: Page) -> None:
+def unload_all(url: str) -> None:
+    """Unload every model, so the chip's count is the estimate made without a runner.
+
+    The server is shared with the earlier e2e modules, which leave the model
+    loaded; with it loaded the count is exact (no "~").
+    """
+    for model in requests.get(f"{url}/ollama/api/ps", timeout=10).json()["models"]:
+        reply = requests.post(
+            f"{url}/ollama/api/generate",
+            json={"model": model["name"], "keep_alive": 0},
+            timeout=60,
+        )
+        assert reply.status_code == 200, reply.text
+    assert requests.get(f"{url}/ollama/api/ps", timeout=10).json()["models"] == []
+
+
+def test_attach_a_document_and_ask(page: Page, server: ui.HearthProcess) -> None:
     p = page.page
+    unload_all(server.url)
     sized(page, DESKTOP)
     page.open("/")
     chat_options(page, max_tokens=12)
