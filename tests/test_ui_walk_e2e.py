@@ -129,3 +129,38 @@ def test_an_answer_with_no_text_says_so(page: Page, server: HearthProcess, conte
         found = axe(page, f"an answer with no text, {size}")
         assert found == [], "\n".join(found)
     assert page.errors == []
+
+
+def test_a_disabled_version_button_looks_disabled(page: Page, server: HearthProcess) -> None:
+    """At version 1 of 2, ‹ (disabled) and › (enabled) looked the same, and both lit on hover."""
+    chat_id = stored_chat(
+        server,
+        [
+            {"id": "q", "role": "user", "content": "Name one color."},
+            {"id": "a1", "role": "assistant", "content": "Red.", "done": True},
+            {"id": "a2", "role": "assistant", "content": "Blue.", "done": True, "parent_id": "q"},
+        ],
+        current_id="a1",
+    )
+    for viewport, size in ((DESKTOP, "desktop"), (SMALL_PHONE, "phone")):
+        sized(page, viewport)
+        page.open(f"/#/c/{chat_id}")
+        group = page.page.get_by_role("group", name="Version 1 of 2")
+        previous = group.get_by_role("button", name="Previous version")
+        following = group.get_by_role("button", name="Next version")
+        assert previous.is_disabled() and following.is_enabled()
+        look = "(el) => { const s = getComputedStyle(el); return [s.opacity, s.backgroundColor]; }"
+        previous.hover()
+        page.shot(f"walk-version-disabled-hover-{size}")
+        disabled_look = previous.evaluate(look)
+        page.page.mouse.move(0, viewport["height"] - 1)
+        enabled_look = following.evaluate(look)
+        assert float(disabled_look[0]) <= 0.5, disabled_look
+        assert float(enabled_look[0]) == 1, enabled_look
+        assert disabled_look[1] == enabled_look[1] == "rgba(0, 0, 0, 0)", (
+            disabled_look,
+            enabled_look,
+        )
+        found = axe(page, f"version 1 of 2, {size}")
+        assert found == [], "\n".join(found)
+    assert page.errors == []
