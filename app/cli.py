@@ -1,6 +1,6 @@
 """``hearth`` command line: serve, doctor, and model management.
 
-Every command reaches the same ``ModelManager`` method the HTTP API uses;
+Every command reaches the same :class:`app.hearth.Hearth` method the HTTP API uses;
 nothing here talks HTTP to itself.
 """
 
@@ -16,11 +16,14 @@ import threading
 from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app import __version__
-from app.models.errors import HearthError
+from app.errors import HearthError
 from app.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from app.hearth import Hearth
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -87,10 +90,10 @@ def _warn(message: str) -> None:
     _early_warnings.append(message)
 
 
-def _manager(settings: Settings):  # type: ignore[no-untyped-def]
-    from app.models.manager import ModelManager
+def _hearth(settings: Settings) -> Hearth:
+    from app.hearth import Hearth
 
-    return ModelManager(settings)
+    return Hearth(settings)
 
 
 def _setup_logging(settings: Settings, verbose: bool) -> None:
@@ -140,12 +143,12 @@ def _serve(args: argparse.Namespace, settings: Settings, lock: Any) -> int:
     from app.web.factory import create_ollama_app
 
     verifier = _lan_verifier(settings)
-    manager = _manager(settings)
-    web_app = create_app(settings, manager, verifier)
+    hearth = _hearth(settings)
+    web_app = create_app(settings, hearth, verifier)
     servers = [HTTPServer(web_app, settings.host, settings.port)]
     drop_in_port = _drop_in_port(args, settings)
     if drop_in_port:
-        drop_in = create_ollama_app(settings, manager, verifier)
+        drop_in = create_ollama_app(settings, hearth, verifier)
         servers.append(HTTPServer(drop_in, settings.host, drop_in_port))
     server = servers[0]
     for each in list(servers):
@@ -163,8 +166,7 @@ def _serve(args: argparse.Namespace, settings: Settings, lock: Any) -> int:
             # process alive, with the main port open and answering nobody.
             for bound in servers:
                 bound.stop()
-            web_app.extensions["hearth_chats"].close()
-            manager.close()
+            hearth.close()
             what = "the Ollama drop-in port" if each is not server else "the port"
             print(
                 f"error: cannot listen on {settings.host}:{each.port} ({what}): {error}",
@@ -189,7 +191,7 @@ def _serve(args: argparse.Namespace, settings: Settings, lock: Any) -> int:
             each.start_in_thread()
         for extra in servers[1:]:
             print(f"Ollama drop-in API: {extra.url}/api", flush=True)
-        for name in manager.resume_pulls():
+        for name in hearth.start():
             print(f"Resuming the pull of {name}", flush=True)
         logging.getLogger("hearth").info("Serving on %s", server.url)
         lock.publish(server.url)
@@ -204,8 +206,7 @@ def _serve(args: argparse.Namespace, settings: Settings, lock: Any) -> int:
     finally:
         for each in servers:
             each.stop()
-        web_app.extensions["hearth_chats"].close()
-        manager.close()
+        hearth.close()
     return 0
 
 
@@ -326,13 +327,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    manager = _manager(_settings(args))
+    hearth = _hearth(_settings(args))
     try:
         projector = Path(args.mmproj) if args.mmproj else None
-        for status in manager.import_gguf(Path(args.file), args.name, projector):
+        for status in hearth.import_gguf(Path(args.file), args.name, projector):
             print(status["status"])
     finally:
-        manager.close()
+        hearth.close()
     return 0
 
 
@@ -368,17 +369,17 @@ def cmd_pull(args: argparse.Namespace) -> int:
         return _cancel_pull(url, args.name)
     if url is not None:
         return _pull_through(url, args.name, args.insecure)
-    manager = _manager(settings)
+    hearth = _hearth(settings)
     bar = ProgressBar()
     try:
-        _show_progress(bar, manager.pull({"model": args.name, "insecure": args.insecure}))
+        _show_progress(bar, hearth.pull({"model": args.name, "insecure": args.insecure}))
     except KeyboardInterrupt:
         bar.finish()
-        manager.cancel_pull(args.name)
+        hearth.cancel_pull(args.name)
         print("cancelled: run the same command again to resume", file=sys.stderr)
         return 130
     finally:
-        manager.close()
+        hearth.close()
     return 0
 
 
@@ -500,10 +501,10 @@ class ProgressBar:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    manager = _manager(_settings(args))
+    hearth = _hearth(_settings(args))
     try:
         rows = [("NAME", "ID", "SIZE", "MODIFIED")]
-        for model in manager.list_models():
+        for model in hearth.list_models():
             rows.append(
                 (
                     model["name"],
@@ -514,16 +515,16 @@ def cmd_list(args: argparse.Namespace) -> int:
             )
         _print_table(rows)
     finally:
-        manager.close()
+        hearth.close()
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    manager = _manager(_settings(args))
+    hearth = _hearth(_settings(args))
     try:
-        info = manager.show(args.name, verbose=args.verbose)
+        info = hearth.show(args.name, verbose=args.verbose)
     finally:
-        manager.close()
+        hearth.close()
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
@@ -552,23 +553,23 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_cp(args: argparse.Namespace) -> int:
-    manager = _manager(_settings(args))
+    hearth = _hearth(_settings(args))
     try:
-        manager.copy(args.source, args.destination)
+        hearth.copy(args.source, args.destination)
     finally:
-        manager.close()
+        hearth.close()
     print(f"copied '{args.source}' to '{args.destination}'")
     return 0
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    manager = _manager(_settings(args))
+    hearth = _hearth(_settings(args))
     try:
         for name in args.names:
-            manager.delete(name)
+            hearth.delete(name)
             print(f"deleted '{name}'")
     finally:
-        manager.close()
+        hearth.close()
     return 0
 
 

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from app.errors import HearthException
 from app.runner.child_guard import ChildGuard
 from app.runner.hardware import detect_hardware
 from app.runner.process import _child_setup
@@ -30,7 +31,7 @@ WARNING = (
 READY_TIMEOUT = 60.0
 
 
-class WorkerError(RuntimeError):
+class WorkerError(HearthException, RuntimeError):
     """The worker cannot start; the message says why and what to do."""
 
 

@@ -39,7 +39,7 @@ class Api:
 def build_app(home: Path):  # type: ignore[no-untyped-def]
     settings = load_settings({"HEARTH_HOME": str(home)})
     app = create_app(settings)
-    store = register_app_api(app, settings, app.extensions["hearth_manager"])
+    store = register_app_api(app, settings, app.extensions["hearth"])
     return app, store
 
 

@@ -38,7 +38,7 @@ def test_settings_defaults_patch_and_persist(api: Api) -> None:  # noqa: F811
     assert reply.json() == {**defaults, **change}
     assert api.get("/settings").json() == {**defaults, **change}
     # The stored keep_alive is the server's default from now on.
-    manager = api.app.extensions["hearth_manager"]  # type: ignore[attr-defined]
+    manager = api.app.extensions["hearth"]  # type: ignore[attr-defined]
     assert manager.default_keep_alive == 3600.0
     assert manager.pulls.parts == 8  # the next pull uses 8 ranged requests per blob
 
@@ -52,8 +52,8 @@ def test_settings_defaults_patch_and_persist(api: Api) -> None:  # noqa: F811
     try:
         with app.test_client() as client:
             assert client.get("/api/v1/settings").get_json()["default_model"] == "gemma3:270m"
-        assert app.extensions["hearth_manager"].default_keep_alive == 60.0
-        assert app.extensions["hearth_manager"].pulls.parts == 8
+        assert app.extensions["hearth"].default_keep_alive == 60.0
+        assert app.extensions["hearth"].pulls.parts == 8
     finally:
         store.close()
 

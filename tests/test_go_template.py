@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from app.chat_templates import FALLBACK_STOP
 from app.models.errors import BadRequest
 from app.models.names import parse_name
 from app.models.show import RunSpec
-from app.models.templates import FALLBACK_STOP
 from app.runner import templated
 from app.runner.go_template import GoTemplate, TemplateError
 from app.runner.ollama_prompt import render

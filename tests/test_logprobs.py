@@ -20,7 +20,7 @@ from tests.hearth_process import HearthProcess
 from tests.test_generation_features import TOOL_TEMPLATE, WEATHER_TOOL
 
 # No stop strings: the test model has no chat template, and the ChatML
-# fallback's stops (app.models.templates) would end answers before the limit.
+# fallback's stops (app.chat_templates) would end answers before the limit.
 GREEDY = {"temperature": 0, "num_predict": 12, "stop": []}
 
 

@@ -17,7 +17,7 @@ from tests.conftest import GEMMA_NAME
 from tests.hearth_process import HearthProcess
 
 # No stop strings: the test model has no chat template, and the ChatML
-# fallback's stops (app.models.templates) would end answers before the limit.
+# fallback's stops (app.chat_templates) would end answers before the limit.
 SHORT = {"num_predict": 8, "temperature": 0, "seed": 1, "stop": []}
 
 

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from app.models.errors import BadRequest, HearthError
+from app.errors import BadRequest, HearthError
 
 log = logging.getLogger(__name__)
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from app.models.errors import HearthError
+from app.errors import Conflict, HearthError, NotFound
 
-
-class NotFound(HearthError):
-    status = 404
+__all__ = [
+    "ChatNotFound",
+    "Conflict",
+    "DatabaseUnreadable",
+    "MessageNotFound",
+    "NotFound",
+    "SchemaTooNew",
+]
 
 
 class ChatNotFound(NotFound):
@@ -17,10 +22,6 @@ class ChatNotFound(NotFound):
 class MessageNotFound(NotFound):
     def __init__(self, chat_id: str, message_id: str) -> None:
         super().__init__(f"message '{message_id}' not found in chat '{chat_id}'")
-
-
-class Conflict(HearthError):
-    status = 409
 
 
 class SchemaTooNew(HearthError):

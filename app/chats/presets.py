@@ -21,7 +21,7 @@ from typing import Any
 from app.chats.db import now, read, write
 from app.chats.errors import Conflict, NotFound
 from app.chats.store import ChatStore, new_id
-from app.models.errors import BadRequest
+from app.errors import BadRequest
 from app.models.options import OPTION_TYPES, validate_options
 from app.runner.keepalive import parse_keep_alive
 

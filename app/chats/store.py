@@ -22,7 +22,7 @@ from app.chats.db import connect, now, open_database, read, schema_version, writ
 from app.chats.errors import ChatNotFound, Conflict, MessageNotFound
 from app.chats.search import search_clause
 from app.chats.tree import Tree, link
-from app.models.errors import BadRequest, HearthError
+from app.errors import BadRequest, HearthError
 
 CHAT_COLUMNS = ("title", "model", "system", "options", "pinned", "archived", "folder")
 CONTENT_COLUMNS = {"title", "model", "system", "options", "messages"}

@@ -26,7 +26,7 @@ from urllib.parse import quote
 from app.chats.db import now, parse_time
 from app.chats.migrations import ROLES
 from app.chats.validate import clean_chat, clean_message, clean_stats
-from app.models.errors import BadRequest
+from app.errors import BadRequest
 from app.models.options import validate_options
 
 log = logging.getLogger(__name__)

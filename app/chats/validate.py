@@ -11,7 +11,7 @@ from typing import Any
 
 from app.chats.db import parse_time
 from app.chats.migrations import ROLES
-from app.models.errors import BadRequest
+from app.errors import BadRequest
 
 DEFAULT_TITLE = "New chat"
 MAX_ID_LENGTH = 128

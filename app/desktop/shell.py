@@ -32,7 +32,7 @@ from app.desktop.keyboard import focus_page, install_shortcuts
 from app.desktop.notice import show_message
 from app.desktop.tray import ICON, install_tray
 from app.doctor import llama_server_info
-from app.models.manager import ModelManager
+from app.hearth import Hearth
 from app.pins import LLAMA_CPP_PYTHON_VERSION
 from app.server import HTTPServer
 from app.settings import Settings
@@ -77,7 +77,7 @@ def _unblock_signals() -> None:  # pragma: no cover - runs in the child
 class DesktopShell:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.manager: ModelManager | None = None
+        self.manager: Hearth | None = None
         self.server: HTTPServer | None = None
         self.drop_in: HTTPServer | None = None
         self.chats: ChatStore | None = None
@@ -109,7 +109,7 @@ class DesktopShell:
         }
 
     # -- helpers -------------------------------------------------------
-    def _manager(self) -> ModelManager:
+    def _manager(self) -> Hearth:
         assert self.manager is not None
         return self.manager
 
@@ -379,15 +379,15 @@ class DesktopShell:
         signal.pthread_sigmask(signal.SIG_BLOCK, watched)
         threading.Thread(target=self._wait_for_signal, args=(watched,), daemon=True).start()
         try:
-            self.manager = ModelManager(self.settings)
+            self.manager = Hearth(self.settings)
             app = create_app(self.settings, self.manager)
-            self.chats = app.extensions["hearth_chats"]
+            self.chats = self.manager.chats
             app.register_blueprint(self.control_blueprint())
             self.server = HTTPServer(app, "127.0.0.1", 0)
             self.server.start_in_thread()
             lock.publish(self.server.url)
             self._start_drop_in()
-            self.manager.resume_pulls()
+            self.manager.start()
             log.info("Serving on %s", self.server.url)
             print(f"Serving on {self.server.url}", flush=True)
             geometry = self._load_geometry()
@@ -464,7 +464,7 @@ class DesktopShell:
         self.quit()
 
     def shutdown(self) -> None:
-        """Stop the HTTP server, close the chat database, stop each llama-server.
+        """Stop the HTTP server, then the Hearth: chat database, pulls, each llama-server.
 
         Pulls in progress are kept on disk and resume at the next start.
         """
@@ -472,9 +472,7 @@ class DesktopShell:
             if server is not None:
                 server.stop()
         self.server = self.drop_in = None
-        if self.chats is not None:
-            self.chats.close()
-            self.chats = None
+        self.chats = None  # closed by the Hearth
         if self.manager is not None:
             self.manager.close()
             self.manager = None

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from app.chat_templates import NO_TEMPLATE_NOTE, has_chat_template
 from app.models.digests import parse_digest
 from app.models.errors import BadRequest, BlobNotFound, ModelNotFound, NotGGUF
 from app.models.gguf_meta import capabilities, describe, is_gguf, is_projector, read_gguf
@@ -28,7 +29,6 @@ from app.models.store import (
     ModelStore,
     build_manifest,
 )
-from app.models.templates import NO_TEMPLATE_NOTE, has_chat_template
 
 REPLACEABLE = ("template", "prompt", "system", "params", "license", "messages")
 """Small layers a request may replace; ``prompt`` is the old name of ``template``."""

@@ -1,23 +1,29 @@
-"""Errors with an HTTP status and a message a person can act on.
+"""The model library's errors: names, digests, manifests, blobs, GGUF files.
 
-Every layer raises these; the HTTP edge turns them into Ollama's
-``{"error": "..."}`` bodies and the CLI prints them.
+They derive from :mod:`app.errors` (re-exported here, so ``from
+app.models.errors import BadRequest`` still works inside this room); the
+HTTP edge turns them into Ollama's ``{"error": "..."}`` bodies and the CLI
+prints them.
 """
 
 from __future__ import annotations
 
-import errno
-import sqlite3
+from app.errors import BadRequest, HearthError, NotFound, StorageFailure, storage_failure
 
-
-class HearthError(Exception):
-    """Base class: ``status`` is the HTTP status the edge should answer with."""
-
-    status: int = 500
-
-
-class BadRequest(HearthError):
-    status = 400
+__all__ = [
+    "BadManifest",
+    "BadRequest",
+    "BlobNotFound",
+    "DigestMismatch",
+    "HearthError",
+    "InvalidDigest",
+    "InvalidName",
+    "ModelNotFound",
+    "NotFound",
+    "NotGGUF",
+    "StorageFailure",
+    "storage_failure",
+]
 
 
 class InvalidName(BadRequest):
@@ -40,12 +46,8 @@ class NotGGUF(BadRequest):
         super().__init__(message)
 
 
-class ModelNotFound(HearthError):
-    status = 404
-
-
-class BlobNotFound(HearthError):
-    status = 404
+class ModelNotFound(NotFound):
+    """No stored model by that name (a 404, as Ollama answers)."""
 
 
 class BadManifest(HearthError):
@@ -54,43 +56,5 @@ class BadManifest(HearthError):
     status = 500
 
 
-class StorageFailure(HearthError):
-    """The disk refused a write: full, read-only, or not ours to write.
-
-    Not the request's fault and not a Hearth bug: 507 Insufficient Storage,
-    with words that say which and where (see :func:`storage_failure`).
-    """
-
-    status = 507
-
-
-_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
-_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
-
-
-def storage_failure(error: BaseException) -> StorageFailure | None:
-    """``error`` as a :class:`StorageFailure` when the disk caused it; else ``None``."""
-    if isinstance(error, StorageFailure):
-        return error
-    if isinstance(error, sqlite3.OperationalError):
-        name = getattr(error, "sqlite_errorname", "")
-        text = str(error)
-        if name == "SQLITE_FULL" or "disk is full" in text:
-            return StorageFailure(
-                "the disk holding the chat database is full: free some space and try again"
-            )
-        if name.startswith("SQLITE_READONLY") or "readonly database" in text:
-            return StorageFailure(
-                "the chat database is read-only: check the permissions of Hearth's data folder"
-            )
-        if name.startswith("SQLITE_IOERR") or "disk I/O error" in text:
-            return StorageFailure(f"the chat database could not be written ({text})")
-        return None
-    if isinstance(error, OSError) and error.errno is not None:
-        where = f" ({error.filename})" if error.filename else ""
-        if error.errno in _DISK_FULL:
-            return StorageFailure(f"no space left on the disk{where}: free some space, try again")
-        if error.errno in _NOT_WRITABLE:
-            reason = "read-only" if error.errno == errno.EROFS else "not writable"
-            return StorageFailure(f"Hearth cannot write to its files{where}: they are {reason}")
-    return None
+class BlobNotFound(NotFound):
+    """No blob with that digest in the store."""

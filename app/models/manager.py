@@ -1,15 +1,17 @@
-"""The manager facade: one object every front end (HTTP, CLI, desktop) calls.
+"""The model library: the store on disk, its pulls, and the names that reach them.
 
-It validates requests in Ollama's terms, resolves names against the store,
-and hands generation to the scheduler's runners. Nothing here knows about
-HTTP; errors are ``HearthError`` subclasses carrying their status.
+It validates library requests in Ollama's terms (list, show, create, copy,
+delete, pull) and resolves a name into the :class:`app.spec.RunSpec` the
+runner serves. It knows nothing of runners or HTTP: :class:`app.hearth.Hearth`
+puts it beside the scheduler (a deleted model's runners are stopped through
+the ``on_delete`` hook), and errors are ``HearthError`` subclasses with their status.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +20,12 @@ from app.models.digests import parse_digest
 from app.models.download import PullTuning
 from app.models.errors import BadRequest, HearthError, ModelNotFound
 from app.models.names import ModelName, parse_name
-from app.models.options import validate_options
 from app.models.pending_pulls import PendingPulls
 from app.models.pulls import ActivePull, FinishHook, PullRegistry
 from app.models.show import check_landed_blob, resolve_for_run, show_model, tag_entry
 from app.models.store import ModelStore
-from app.runner import generation, token_count
-from app.runner.abort import Abort
-from app.runner.keepalive import DEFAULT_KEEP_ALIVE, parse_keep_alive
-from app.runner.locate import locate_llama_server
-from app.runner.rpc_workers import probe_workers
-from app.runner.scheduler import Scheduler
 from app.settings import Settings
+from app.spec import RunSpec
 
 log = logging.getLogger(__name__)
 
@@ -38,24 +34,16 @@ OLLAMA_COMPAT_VERSION = "0.12.6"
 
 
 class ModelManager:
-    """Models on disk plus the runners that serve them."""
+    """Models on disk and the pulls that bring them."""
 
-    def __init__(self, settings: Settings, scheduler: Scheduler | None = None) -> None:
+    def __init__(
+        self, settings: Settings, on_delete: Callable[[str], object] = lambda digest: None
+    ) -> None:
+        """``on_delete(digest)`` runs before a model's files go (the facade stops its runners)."""
         settings.ensure_dirs()
         self.settings = settings
         self.store = ModelStore(settings.models_dir)
-        self.default_keep_alive = DEFAULT_KEEP_ALIVE
-        self.scheduler = scheduler or Scheduler(
-            lambda: locate_llama_server(settings),
-            settings.log_dir,
-            max_loaded=settings.max_loaded_models,
-            parallel=settings.num_parallel,
-            default_num_ctx=settings.context_length,
-            load_timeout=settings.load_timeout,
-            child_watch=settings.child_watch,
-            workers=settings.workers,
-            stall_timeout=settings.worker_stall_timeout,
-        )
+        self._on_delete = on_delete
         tuning = PullTuning(
             max_bytes_per_second=settings.pull_max_bytes_per_second,
             exchange_deadline=settings.pull_manifest_timeout,
@@ -70,7 +58,8 @@ class ModelManager:
             raise BadRequest(f"{field} is required")
         return parse_name(name)
 
-    def _run_spec(self, name: Any) -> Any:
+    def run_spec(self, name: Any) -> RunSpec:
+        """What the runner needs to serve stored model ``name``; a 404 in Ollama's words."""
         model = self.parse(name)
         try:
             return resolve_for_run(self.store, model)
@@ -142,7 +131,7 @@ class ModelManager:
             manifest = self.store.read_manifest(model)
         except ModelNotFound:
             raise ModelNotFound(f"model '{name}' not found") from None
-        self.scheduler.retire(manifest.digest)
+        self._on_delete(manifest.digest)
         self.store.delete_model(manifest.name)
 
     # -- pulls ---------------------------------------------------------
@@ -233,161 +222,8 @@ class ModelManager:
                 log.warning("could not resume the pull of %s: %s", name, error)
         return resumed
 
-    # -- runners -------------------------------------------------------
-    def _request_options(self, request: dict[str, Any]) -> dict[str, Any]:
-        options = request.get("options") or {}
-        if not isinstance(options, dict):
-            raise BadRequest("options must be an object")
-        return validate_options(options)
-
-    def _keep_alive(self, request: dict[str, Any]) -> float:
-        return parse_keep_alive(request.get("keep_alive"), self.default_keep_alive)
-
-    def chat(self, request: dict[str, Any], abort: Abort | None = None) -> Iterator[dict[str, Any]]:
-        """``/api/chat`` objects; setting ``abort`` (the client left) stops the work at once."""
-        spec = self._run_spec(request.get("model"))
-        if spec.is_embedding:
-            raise BadRequest(f'"{spec.display}" does not support chat')
-        messages = request.get("messages")
-        if messages is not None and not isinstance(messages, list):
-            raise BadRequest("messages must be a list")
-        return generation.chat(
-            self.scheduler,
-            spec,
-            request,
-            self._request_options(request),
-            self._keep_alive(request),
-            abort,
-        )
-
-    def generate(
-        self, request: dict[str, Any], abort: Abort | None = None
-    ) -> Iterator[dict[str, Any]]:
-        spec = self._run_spec(request.get("model"))
-        if spec.is_embedding:
-            raise BadRequest(f'"{spec.display}" does not support generate')
-        return generation.generate(
-            self.scheduler,
-            spec,
-            request,
-            self._request_options(request),
-            self._keep_alive(request),
-            abort,
-        )
-
-    def embed(self, request: dict[str, Any]) -> dict[str, Any]:
-        spec = self._run_spec(request.get("model"))
-        raw = request.get("input")
-        if raw is None or raw == "":
-            inputs: list[str] = []
-        elif isinstance(raw, str):
-            inputs = [raw]
-        elif isinstance(raw, list) and all(isinstance(item, str) for item in raw):
-            inputs = list(raw)
-        else:
-            raise BadRequest("invalid input type")
-        dimensions = request.get("dimensions")
-        if dimensions is not None and (not isinstance(dimensions, int) or dimensions <= 0):
-            raise BadRequest("dimensions must be a positive integer")
-        return generation.embed(
-            self.scheduler,
-            spec,
-            inputs,
-            self._request_options(request),
-            self._keep_alive(request),
-            truncate=request.get("truncate", True) is not False,
-            dimensions=dimensions,
-        )
-
-    def embeddings(self, request: dict[str, Any]) -> dict[str, Any]:
-        spec = self._run_spec(request.get("model"))
-        prompt = request.get("prompt") or ""
-        if not isinstance(prompt, str):
-            raise BadRequest("prompt must be a string")
-        return generation.embedding_legacy(
-            self.scheduler, spec, prompt, self._request_options(request), self._keep_alive(request)
-        )
-
-    def count_tokens(self, name: Any, text: str) -> int | None:
-        """Tokens of ``text`` by model ``name``'s own tokenizer while it is loaded, else None.
-
-        For attached documents: the UI shows the exact count when it can and an
-        estimate (said to be one) otherwise, rather than loading a model to count.
-        """
-        return token_count.count_with_loaded(self.scheduler, self._run_spec(name).digest, text)
-
-    def runner_log(self, name: Any, max_bytes: int = 256 * 1024) -> tuple[str, str]:
-        """(path, last ``max_bytes`` of text) of the llama-server log for model ``name``.
-
-        Why: the error a person sees carries only the last lines of the log;
-        the cause of a failed load (an unsupported architecture, a GPU
-        driver) is often further up. Empty text when the model never ran.
-        """
-        spec = self._run_spec(name)
-        path = self.scheduler.log_path(spec.display)
-        try:
-            with path.open("rb") as handle:
-                size = handle.seek(0, 2)
-                handle.seek(max(0, size - max_bytes))
-                data = handle.read(max_bytes)
-        except FileNotFoundError:
-            return str(path), ""
-        text = data.decode("utf-8", "replace")
-        if len(data) == max_bytes and "\n" in text:
-            text = text[text.index("\n") + 1 :]  # start at a whole line
-        return str(path), text
-
-    def ps(self) -> list[dict[str, Any]]:
-        models = []
-        for entry in self.scheduler.ps():
-            runner = entry["runner"]
-            spec = runner.spec
-            models.append(
-                {
-                    "name": spec.display,
-                    "model": spec.display,
-                    "size": entry["size"],
-                    "digest": spec.digest,
-                    # Ollama's ps leaves parent_model empty, but its JSON has the
-                    # key (no omitempty), and clients typed on it expect it.
-                    "details": spec.details,
-                    "expires_at": entry["expires_at"].isoformat(timespec="microseconds"),
-                    "size_vram": entry["size_vram"],
-                    "context_length": entry["context_length"],
-                    # Hearth's own: where the model went when split across workers.
-                    "workers": entry["workers"],
-                    "workers_left_out": entry["workers_left_out"],
-                    "devices": entry["devices"],
-                }
-            )
-        return models
-
-    def set_workers(self, stored: list[str] | None) -> None:
-        """The workers setting: a saved list, or None for ``--workers``/``HEARTH_WORKERS``."""
-        self.scheduler.set_workers(self.settings.workers if stored is None else tuple(stored))
-
-    def workers(self) -> dict[str, Any]:
-        """Each configured worker: in use by a loaded model, or what a check finds now.
-
-        A worker held by one of our models is not checked: it serves one
-        client at a time, so a check would only wait and answer "busy".
-        """
-        in_use = self.scheduler.workers_in_use()
-        configured = self.scheduler.workers
-        checked = {s.address: s for s in probe_workers([a for a in configured if a not in in_use])}
-        rows = []
-        for address in configured:
-            if address in in_use:
-                rows.append({"address": address, "state": "in_use", "model": in_use[address]})
-            else:
-                rows.append(checked[address].as_dict())
-        return {"configured": list(configured), "workers": rows}
-
-    def unload_all(self) -> int:
-        return self.scheduler.unload(None)
-
     def close(self) -> None:
-        """Stop pulls (their parts stay on disk and resume next start) and runners."""
+        """Stop pulls: their parts stay on disk and ``pulls.json`` resumes them next start."""
         pending = self.pending.read()
         running = {name: self._active_pull(name) for name in pending}
         self.pulls.cancel_all(wait=5)
@@ -398,7 +234,6 @@ class ModelManager:
             if not ((a := running[name]) is not None and a.finished and a.error is None)
         }
         self.pending.replace(pending)  # cancelling at shutdown is not the user's cancel
-        self.scheduler.shutdown()
 
 
 def _chain(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -8,12 +8,19 @@ never reach outside ``manifests/``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from app.models.errors import InvalidName
+from app.spec import DEFAULT_HOST, DEFAULT_NAMESPACE, ModelName
 
-DEFAULT_HOST = "registry.ollama.ai"
-DEFAULT_NAMESPACE = "library"
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_NAMESPACE",
+    "ModelName",
+    "parse_name",
+    "same_model",
+    "valid_parts",
+]
+
 DEFAULT_TAG = "latest"
 HF_HOSTS = {"hf.co", "huggingface.co"}
 
@@ -21,39 +28,6 @@ _HOST = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,349}")
 _NAMESPACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,79}")
 _MODEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}")
 _TAG = _MODEL
-
-
-@dataclass(frozen=True)
-class ModelName:
-    host: str
-    namespace: str
-    model: str
-    tag: str
-    scheme: str = "https"
-
-    @property
-    def canonical(self) -> str:
-        return f"{self.host}/{self.namespace}/{self.model}:{self.tag}"
-
-    @property
-    def display(self) -> str:
-        """Ollama's shortest form: default host and ``library`` are left out."""
-        if self.host.lower() == DEFAULT_HOST:
-            if self.namespace.lower() == DEFAULT_NAMESPACE:
-                return f"{self.model}:{self.tag}"
-            return f"{self.namespace}/{self.model}:{self.tag}"
-        return self.canonical
-
-    @property
-    def manifest_parts(self) -> tuple[str, str, str, str]:
-        return (self.host, self.namespace, self.model, self.tag)
-
-    def folded(self) -> tuple[str, str, str, str]:
-        """Case-insensitive identity, as Ollama matches names."""
-        return tuple(part.lower() for part in self.manifest_parts)  # type: ignore[return-value]
-
-    def __str__(self) -> str:
-        return self.display
 
 
 def parse_name(text: str) -> ModelName:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
+from app.chat_templates import NO_TEMPLATE_NOTE, has_chat_template
+from app.gofmt import go_float
 from app.models.errors import BadManifest, NotGGUF
 from app.models.gguf_meta import (
     ALL_ARRAYS,
@@ -29,7 +28,7 @@ from app.models.gguf_meta import (
 from app.models.names import ModelName
 from app.models.options import validate_options
 from app.models.store import Layer, Manifest, ModelStore
-from app.models.templates import NO_TEMPLATE_NOTE, has_chat_template
+from app.spec import RunSpec
 
 Header = tuple[dict[str, Any], list[dict[str, Any]]]
 _CACHE: OrderedDict[str, Header | NotGGUF] = OrderedDict()
@@ -90,34 +89,6 @@ def check_landed_blob(store: ModelStore, digest: str) -> str | None:
 
 def rfc3339(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-@dataclass
-class RunSpec:
-    """Everything the runner needs to serve one stored model.
-
-    ``template`` is only an explicit template layer (the GGUF's own Jinja
-    template is in ``metadata["tokenizer.chat_template"]``); ``metadata``
-    has arrays longer than 5 replaced by empty lists to keep it small.
-    """
-
-    name: ModelName
-    display: str
-    digest: str
-    model_path: Path
-    projector_paths: list[Path] = field(default_factory=list)
-    adapter_paths: list[Path] = field(default_factory=list)
-    template: str | None = None
-    template_path: Path | None = None
-    system: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    details: dict[str, Any] = field(default_factory=dict)
-    capabilities: list[str] = field(default_factory=list)
-    context_length_train: int | None = None
-    is_embedding: bool = False
-    size: int = 0
 
 
 def _find_layer(manifest: Manifest, kind: str) -> Layer | None:
@@ -222,29 +193,6 @@ def _config_details(store: ModelStore, manifest: Manifest) -> dict[str, Any]:
         "parameter_size": str(config.get("model_type") or ""),
         "quantization_level": str(config.get("file_type") or ""),
     }
-
-
-def go_float(value: float) -> str:
-    """Go's ``%v`` for a float64 (strconv 'g', shortest): ``1``, ``0.5``, ``1e+06``, ``1e-05``.
-
-    Ollama prints parameters with Go's formatting; Python's ``1.0`` would
-    make ``/api/show`` differ from Ollama's ``1`` for the same params layer.
-    """
-    if value != value or value in (float("inf"), float("-inf")):
-        return "NaN" if value != value else ("+Inf" if value > 0 else "-Inf")
-    if value == 0:
-        return "0"
-    sign = "-" if value < 0 else ""
-    _, digit_tuple, exp = Decimal(repr(abs(value))).normalize().as_tuple()
-    digits = "".join(map(str, digit_tuple))
-    exponent = len(digits) - 1 + int(exp)  # decimal exponent of the first digit
-    if -4 <= exponent < 6:
-        if exponent >= 0:
-            head, tail = digits[: exponent + 1].ljust(exponent + 1, "0"), digits[exponent + 1 :]
-            return sign + head + ("." + tail if tail else "")
-        return sign + "0." + "0" * (-exponent - 1) + digits
-    tail = "." + digits[1:] if len(digits) > 1 else ""
-    return f"{sign}{digits[0]}{tail}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
 
 
 def _format_value(value: Any) -> str:

@@ -17,8 +17,10 @@ from collections.abc import Callable
 
 import requests
 
+from app.errors import HearthException
 
-class ClientGone(Exception):
+
+class ClientGone(HearthException):
     """Raised inside generation when its client disconnected (not a runner failure)."""
 
 

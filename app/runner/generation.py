@@ -20,9 +20,10 @@ from typing import Any
 
 import requests
 
-from app.models.errors import BadRequest, HearthError
+from app.errors import BadRequest
 from app.runner import fit_context, ollama_prompt, templated, vision
 from app.runner.abort import Abort, ClientGone, cut_upstream
+from app.runner.errors import RunnerError, UpstreamRejected
 from app.runner.process import LlamaServer, LlamaServerFailed, exit_words
 from app.runner.scheduler import Lease, Scheduler
 from app.runner.translate import (
@@ -39,6 +40,7 @@ from app.runner.translate import (
     tool_call_in,
 )
 from app.runner.worker_plan import lost_workers
+from app.spec import RunSpec
 
 UPSTREAM_TIMEOUT = (10, 3600)
 NOT_TRUNCATED = "truncate is false, so no older message was left out"
@@ -46,36 +48,9 @@ EXIT_WAIT = 20.0
 """Seconds a split model's runner may take to finish aborting before its workers are checked."""
 
 
-class RunnerError(HearthError):
-    """llama-server failed to load or stopped while answering."""
-
-    status = 500
-
-
-class UpstreamRejected(HearthError):
-    """llama-server refused the request (bad field, prompt longer than the context).
-
-    ``kind`` is llama-server's error type (e.g. ``exceed_context_size_error``).
-    """
-
-    def __init__(self, status: int, message: str, kind: str = "") -> None:
-        super().__init__(message)
-        client_fault = any(text in message for text in CLIENT_FAULTS)
-        self.status = 400 if status < 500 or client_fault else 500
-        self.kind = kind
-
-
-CLIENT_FAULTS = (
-    "Infill is not supported",
-    "image input is not supported",
-    "audio input is not supported",
-    "Failed to parse messages",
-)
-"""llama-server answers these with a 500, yet the request asked what the model cannot
-do (a suffix without infill tokens, images without a projector): a 400 says whose it is."""
-
-
-def _lease(scheduler: Scheduler, spec: Any, options: dict[str, Any], keep_alive: float) -> Lease:
+def _lease(
+    scheduler: Scheduler, spec: RunSpec, options: dict[str, Any], keep_alive: float
+) -> Lease:
     try:
         return scheduler.lease(spec, options, keep_alive)
     except LlamaServerFailed as error:
@@ -258,12 +233,12 @@ def _cache_prompt(options: dict[str, Any]) -> bool:
     return options.get("seed") is None
 
 
-def _merged_options(spec: Any, request_options: dict[str, Any]) -> dict[str, Any]:
+def _merged_options(spec: RunSpec, request_options: dict[str, Any]) -> dict[str, Any]:
     return {**(spec.params or {}), **request_options}
 
 
 def _chat_body(
-    spec: Any,
+    spec: RunSpec,
     request: dict[str, Any],
     options: dict[str, Any],
     num_ctx: int,
@@ -417,7 +392,7 @@ def _stream_chat(
 
 def _load_or_unload(
     scheduler: Scheduler,
-    spec: Any,
+    spec: RunSpec,
     options: dict[str, Any],
     keep_alive: float,
     empty: dict[str, Any],
@@ -443,7 +418,7 @@ def _load_or_unload(
 
 def chat(
     scheduler: Scheduler,
-    spec: Any,
+    spec: RunSpec,
     request: dict[str, Any],
     request_options: dict[str, Any],
     keep_alive: float,
@@ -519,7 +494,7 @@ def chat(
 TemplatedPlan = tuple[str, list[dict[str, Any]], str]
 
 
-def _templated_plan(spec: Any, request: dict[str, Any]) -> TemplatedPlan | None:
+def _templated_plan(spec: RunSpec, request: dict[str, Any]) -> TemplatedPlan | None:
     """(Go template, Ollama messages, rendered prompt), or None for llama-server's chat path.
 
     Rendered before a model is loaded, so a template that cannot be
@@ -592,7 +567,7 @@ def _templated_chat(
 
 def generate(
     scheduler: Scheduler,
-    spec: Any,
+    spec: RunSpec,
     request: dict[str, Any],
     request_options: dict[str, Any],
     keep_alive: float,
@@ -845,7 +820,7 @@ def _raw_chunk(model: str, text: str) -> dict[str, Any]:
 
 def embed(
     scheduler: Scheduler,
-    spec: Any,
+    spec: RunSpec,
     inputs: list[str],
     request_options: dict[str, Any],
     keep_alive: float,
@@ -880,7 +855,11 @@ def embed(
 
 
 def embedding_legacy(
-    scheduler: Scheduler, spec: Any, prompt: str, request_options: dict[str, Any], keep_alive: float
+    scheduler: Scheduler,
+    spec: RunSpec,
+    prompt: str,
+    request_options: dict[str, Any],
+    keep_alive: float,
 ) -> dict[str, Any]:
     """Legacy ``/api/embeddings``: one vector, not normalised."""
     options = _merged_options(spec, request_options)

@@ -30,7 +30,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.models.errors import BadRequest
+from app.errors import BadRequest
+from app.gofmt import go_float
 
 NO_VALUE = "<no value>"
 _SPACE = " \t\r\n"
@@ -697,8 +698,6 @@ def go_print(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        from app.models.show import go_float
-
         return go_float(value)
     if isinstance(value, Struct | JSONMap):
         return go_json(value)

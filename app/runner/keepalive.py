@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-from app.models.errors import BadRequest
+from app.errors import BadRequest
 
 DEFAULT_KEEP_ALIVE = 300.0
 FOREVER = math.inf

@@ -21,15 +21,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from app.pins import LLAMA_CPP_PYTHON_VERSION
+from app.runner.errors import LlamaServerNotFound
 from app.settings import Settings, default_llama_server_cache
 
 BUILD_COMMAND = "python packaging/build_llama_server.py"
 RPC_SERVER = "ggml-rpc-server"
 """llama.cpp's RPC server (tools/rpc), built beside llama-server: what ``hearth worker`` runs."""
-
-
-class LlamaServerNotFound(RuntimeError):
-    """No llama-server binary could be found anywhere we look."""
 
 
 def build_key(backend: str = "cpu", portable: bool = False) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from app.models.errors import BadRequest
+from app.errors import BadRequest
 from app.runner.go_template import (
     Command,
     GoTemplate,

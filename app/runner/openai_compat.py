@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from app.models.errors import BadRequest
+from app.errors import BadRequest
 
 _EFFORT = {"none": False, "minimal": "low", "low": "low", "medium": "medium", "high": "high"}
 _EFFORT.update({"max": "max", "xhigh": "max", "ultra": "max"})

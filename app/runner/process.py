@@ -33,6 +33,7 @@ import requests
 
 from app.runner.buffers import BufferLog
 from app.runner.child_guard import ChildGuard
+from app.runner.errors import LlamaServerFailed
 
 
 def exit_words(returncode: int | None) -> str:
@@ -51,18 +52,6 @@ def exit_words(returncode: int | None) -> str:
             return f"exited with signal {number}"
         return f"exited with signal {number} ({name})"
     return f"exited with status {returncode}"
-
-
-class LlamaServerFailed(RuntimeError):
-    """llama-server exited or never became healthy; carries its log tail."""
-
-    def __init__(self, message: str, log_tail: str = "") -> None:
-        self.log_tail = log_tail
-        detail = (
-            f"{message}\n--- llama-server log (last lines) ---\n{log_tail}" if log_tail else message
-        )
-        super().__init__(detail)
-        self.short = message
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from app.errors import HearthException
+
 PROTO_MAJOR = 7
 PROTO_MINOR = 0
 """The RPC protocol of the pinned llama.cpp (``ggml/include/ggml-rpc.h``)."""
@@ -52,7 +54,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 
 
-class WorkerAddressError(ValueError):
+class WorkerAddressError(HearthException, ValueError):
     """A worker address that is not ``host:port``; the message says what is wrong."""
 
 

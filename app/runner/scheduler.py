@@ -24,13 +24,15 @@ from typing import Any
 
 import psutil
 
-from app.models.templates import is_jinja_template
+from app.chat_templates import is_jinja_template
 from app.runner.context_size import auto_context, kv_bytes_per_token
 from app.runner.drm import device_memory_of
+from app.runner.errors import LlamaServerFailed
 from app.runner.hardware import detect_hardware, nvidia_memory_by_pid, unified_memory
-from app.runner.process import LaunchConfig, LlamaServer, LlamaServerFailed
+from app.runner.process import LaunchConfig, LlamaServer
 from app.runner.worker_plan import fit_problem, plan_workers
 from app.settings import default_child_watch
+from app.spec import RunSpec
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ class Runner:
 
     key: tuple[str, LaunchConfig]
     name: str
-    spec: Any  # app.models.show.RunSpec
+    spec: RunSpec
     server: LlamaServer
     keep_alive: float
     load_seconds: float = 0.0
@@ -148,7 +150,7 @@ def _safe_log_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:100]
 
 
-def _template_args(spec: Any) -> tuple[str, ...]:
+def _template_args(spec: RunSpec) -> tuple[str, ...]:
     """A Jinja ``template`` layer replaces the GGUF's chat template in llama-server.
 
     Go templates (what Ollama's library ships) are rendered by Hearth
@@ -207,7 +209,7 @@ class Scheduler:
         self._reaper.start()
 
     # -- configuration -------------------------------------------------
-    def launch_config(self, spec: Any, options: dict[str, Any]) -> LaunchConfig:
+    def launch_config(self, spec: RunSpec, options: dict[str, Any]) -> LaunchConfig:
         """Map a model and the request's load-time options to llama-server flags."""
         parallel = self._parallel_for(spec)
         num_ctx = int(options.get("num_ctx") or self._default_ctx_for(spec, parallel))
@@ -236,7 +238,7 @@ class Scheduler:
             rpc=() if num_gpu is not None and int(num_gpu) == 0 else self.workers,
         )
 
-    def _default_ctx_for(self, spec: Any, parallel: int) -> int:
+    def _default_ctx_for(self, spec: RunSpec, parallel: int) -> int:
         """``num_ctx`` when the request sets none: configured, or chosen once per model.
 
         Chosen once for the same reason as the slot count (``_parallel_for``).
@@ -260,7 +262,7 @@ class Scheduler:
         with self._lock:
             self.workers = tuple(workers)
 
-    def _parallel_for(self, spec: Any) -> int:
+    def _parallel_for(self, spec: RunSpec) -> int:
         """Slots for a model: configured, or chosen once per model from free memory.
 
         Chosen once because the slot count is part of the launch config: a
@@ -280,7 +282,7 @@ class Scheduler:
             return chosen
 
     # -- leasing -------------------------------------------------------
-    def lease(self, spec: Any, options: dict[str, Any], keep_alive: float) -> Lease:
+    def lease(self, spec: RunSpec, options: dict[str, Any], keep_alive: float) -> Lease:
         """Return a lease on a ready runner for ``spec``, loading it if needed."""
         config = self.launch_config(spec, options)
         key = (spec.digest, config)
@@ -309,7 +311,7 @@ class Scheduler:
         return Lease(runner=runner, load_seconds=waited, _release=self._release)
 
     @contextlib.contextmanager
-    def leased(self, spec: Any, options: dict[str, Any], keep_alive: float) -> Iterator[Lease]:
+    def leased(self, spec: RunSpec, options: dict[str, Any], keep_alive: float) -> Iterator[Lease]:
         lease = self.lease(spec, options, keep_alive)
         try:
             yield lease
@@ -319,7 +321,7 @@ class Scheduler:
     def _usable(self, runner: Runner) -> bool:
         return not runner.loaded.is_set() or runner.server.alive()
 
-    def _spawn(self, key: tuple[str, LaunchConfig], spec: Any, keep_alive: float) -> Runner:
+    def _spawn(self, key: tuple[str, LaunchConfig], spec: RunSpec, keep_alive: float) -> Runner:
         binary = self._locate()
         server = LlamaServer(
             binary, key[1], self.log_path(spec.display), guarded=self.child_watch == "guard-process"

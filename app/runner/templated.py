@@ -6,7 +6,7 @@ cannot read, so for those Hearth renders the prompt (``ollama_prompt``)
 and sends it to llama-server's ``/completion``; the model's ``stop``
 parameters end the answer, as in Ollama. A model with no template at all
 stays on llama-server's ChatML fallback, with the ChatML end markers as
-stop strings (``fallback_stops``, ``app.models.templates``).
+stop strings (``fallback_stops``, ``app.chat_templates``).
 
 Left on llama-server's native chat path (``/v1/chat/completions``, the
 GGUF's Jinja template), by choice:
@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.models.templates import FALLBACK_STOP, is_go_template, uses_fallback
+from app.chat_templates import FALLBACK_STOP, is_go_template, uses_fallback
+from app.spec import RunSpec
 
 
 def _has_images(messages: Any) -> bool:
@@ -32,7 +33,9 @@ def _has_images(messages: Any) -> bool:
     )
 
 
-def go_template_for(spec: Any, request: dict[str, Any], override: str | None = None) -> str | None:
+def go_template_for(
+    spec: RunSpec, request: dict[str, Any], override: str | None = None
+) -> str | None:
     """The Go template Hearth renders a request with; None for llama-server's chat path.
 
     ``override``: a request's own ``template`` (``/api/generate``), which
@@ -50,12 +53,12 @@ def go_template_for(spec: Any, request: dict[str, Any], override: str | None = N
     return None
 
 
-def fallback_stops(spec: Any) -> tuple[str, ...]:
+def fallback_stops(spec: RunSpec) -> tuple[str, ...]:
     """Stop strings for a chat on llama-server's ChatML fallback (a model with no template)."""
     return FALLBACK_STOP if uses_fallback(spec.template, spec.metadata) else ()
 
 
-def chat_messages(spec: Any, request: dict[str, Any]) -> list[dict[str, Any]]:
+def chat_messages(spec: RunSpec, request: dict[str, Any]) -> list[dict[str, Any]]:
     """Ollama's chat messages: the model's seed messages, the request's, a system first.
 
     The model's system prompt is put first when the conversation does not
@@ -68,7 +71,7 @@ def chat_messages(spec: Any, request: dict[str, Any]) -> list[dict[str, Any]]:
     return messages
 
 
-def generate_messages(spec: Any, request: dict[str, Any], prompt: str) -> list[dict[str, Any]]:
+def generate_messages(spec: RunSpec, request: dict[str, Any], prompt: str) -> list[dict[str, Any]]:
     """Ollama's ``/api/generate`` as messages: system, the model's seed messages, the prompt.
 
     As Ollama does, the seed messages are left out when the request
@@ -85,7 +88,7 @@ def generate_messages(spec: Any, request: dict[str, Any], prompt: str) -> list[d
 
 
 def fallback_options(
-    spec: Any, options: dict[str, Any], request_options: dict[str, Any]
+    spec: RunSpec, options: dict[str, Any], request_options: dict[str, Any]
 ) -> dict[str, Any]:
     """Merged options with the ChatML stops added for a model without any template.
 

@@ -8,14 +8,14 @@ the model will do (the tokenizer is in the GGUF, not in the launch flags).
 
 from __future__ import annotations
 
-from typing import Any
-
 import requests
+
+from app.runner.scheduler import Scheduler
 
 TOKENIZE_TIMEOUT = 60.0
 
 
-def count_with_loaded(scheduler: Any, digest: str, text: str) -> int | None:
+def count_with_loaded(scheduler: Scheduler, digest: str, text: str) -> int | None:
     """Tokens of ``text`` by a loaded llama-server of model ``digest``; None when none is loaded."""
     for runner in scheduler.loaded():
         if runner.spec.digest != digest or runner.failed or not runner.server.alive():

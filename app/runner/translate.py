@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from app.models.errors import BadRequest
+from app.errors import BadRequest
 from app.runner.vision import data_url
 
 # Ollama always sends its own sampling defaults so neither the GGUF's nor

@@ -17,7 +17,8 @@ import base64
 import binascii
 from typing import Any
 
-from app.models.errors import BadRequest
+from app.errors import BadRequest
+from app.spec import RunSpec
 
 # Leading bytes -> MIME type, for the formats llama.cpp's image loader reads.
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -42,7 +43,7 @@ def request_has_images(request: dict[str, Any]) -> bool:
     )
 
 
-def refuse_without_projector(spec: Any, request: dict[str, Any]) -> None:
+def refuse_without_projector(spec: RunSpec, request: dict[str, Any]) -> None:
     """A 400 in words when ``request`` has images and the model cannot see them."""
     if request_has_images(request) and not spec.projector_paths:
         raise BadRequest(

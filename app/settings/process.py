@@ -17,6 +17,7 @@ from typing import Any
 
 import platformdirs
 
+from app.errors import HearthException
 from app.runner.rpc_workers import WorkerAddressError, parse_workers
 
 APP_NAME = "Hearth"
@@ -165,7 +166,7 @@ def _list_env(env: dict[str, str], name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
 
 
-class SettingsError(ValueError):
+class SettingsError(HearthException, ValueError):
     """An environment variable or flag Hearth cannot use; the message says which."""
 
 

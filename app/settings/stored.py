@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from app.models.errors import BadRequest
+from app.errors import BadRequest
 from app.models.options import validate_options
 from app.models.pull import DEFAULT_PARTS
 from app.runner.keepalive import parse_keep_alive

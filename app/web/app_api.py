@@ -25,9 +25,9 @@ from app.chats.transfer import (
 )
 from app.chats.validate import MESSAGE_PATCH_KEYS, clean_chat, clean_message
 from app.doctor import doctor_report
+from app.errors import BadRequest
+from app.hearth import Hearth
 from app.models.catalogue import catalogue_with_hints
-from app.models.errors import BadRequest
-from app.models.manager import ModelManager
 from app.runner.keepalive import parse_keep_alive
 from app.runner.translate import OLLAMA_SAMPLING_DEFAULTS
 from app.settings import Settings
@@ -49,17 +49,18 @@ _FALSE = {"false", "0", "no"}
 
 
 def register_app_api(
-    app: Flask, settings: Settings, manager: ModelManager, store: ChatStore | None = None
+    app: Flask, settings: Settings, manager: Hearth, store: ChatStore | None = None
 ) -> ChatStore:
     """Open the chat database (migrating it) and serve ``/api/v1`` on ``app``.
 
-    Returns the store so the caller can ``close()`` it at shutdown. The stored
+    Returns the store (``manager.chats`` unless one is given; ``Hearth.close()``
+    closes that one at shutdown). The stored
     ``keep_alive`` and ``pull_concurrency`` settings reach the manager right away. Calling it
     again on the same app returns the store already there.
     """
     if app_api.name in app.blueprints:
         return app.extensions["hearth_chats"]
-    store = store or ChatStore(settings.database_path)
+    store = store or manager.chats
     app.extensions["hearth_chats"] = store
     app.extensions["hearth_doctor_cache"] = _DoctorCache(settings)
     app.register_blueprint(app_api, url_prefix="/api/v1")
@@ -72,8 +73,8 @@ def chats() -> ChatStore:
     return current_app.extensions["hearth_chats"]
 
 
-def _manager() -> ModelManager:
-    return current_app.extensions["hearth_manager"]
+def _manager() -> Hearth:
+    return current_app.extensions["hearth"]
 
 
 def _apply_live_settings(manager: Any, current: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.formparser import FormDataParser
 
 from app.chats import documents
-from app.models.errors import BadRequest, HearthError
+from app.errors import BadRequest, HearthError
 
 documents_api = Blueprint("documents_api", __name__)
 FORM_OVERHEAD = 64 * 1024
@@ -67,7 +67,7 @@ def _read_upload() -> tuple[str | None, bytes]:
 
 
 def _token_count(model: str, text: str) -> int | None:
-    manager = current_app.extensions.get("hearth_manager")
+    manager = current_app.extensions.get("hearth")
     count = getattr(manager, "count_tokens", None)
     if not model or count is None:
         return None

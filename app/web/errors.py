@@ -13,8 +13,8 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from app.models.errors import HearthError, storage_failure
-from app.runner.process import LlamaServerFailed
+from app.errors import HearthError, storage_failure
+from app.runner.errors import LlamaServerFailed
 
 log = logging.getLogger(__name__)
 

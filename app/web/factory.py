@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from app.models.manager import ModelManager
+from app.hearth import Hearth
 from app.settings import Settings
 from app.web.access import Verifier
 from app.web.app_api import register_app_api
@@ -21,13 +21,13 @@ from app.web.ui import register_ui
 
 def _base_app(
     settings: Settings,
-    manager: ModelManager | None,
+    hearth: Hearth | None,
     verifier: Verifier | None,
     model_api_prefix: str,
 ) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config["HEARTH_SETTINGS"] = settings
-    app.extensions["hearth_manager"] = manager or ModelManager(settings)
+    app.extensions["hearth"] = hearth or Hearth(settings)
     app.json.sort_keys = False  # keep Ollama's field order
     app.json.compact = True
     register_error_handlers(app)
@@ -40,13 +40,17 @@ def _base_app(
 
 def create_app(
     settings: Settings,
-    manager: ModelManager | None = None,
+    hearth: Hearth | None = None,
     verifier: Verifier | None = None,
     ui_dist: Path | None = None,
 ) -> Flask:
-    """Build the Flask app; ``manager`` is shared with the CLI and the desktop shell."""
-    app = _base_app(settings, manager, verifier, model_api_prefix="/ollama/")
-    register_app_api(app, settings, app.extensions["hearth_manager"])
+    """Build the Flask app on ``hearth`` (shared with the CLI and the desktop shell).
+
+    The caller that made ``hearth`` starts and closes it; without one, the app
+    makes its own (tests, a WSGI host) and it lives as long as the process.
+    """
+    app = _base_app(settings, hearth, verifier, model_api_prefix="/ollama/")
+    register_app_api(app, settings, app.extensions["hearth"])
     app.register_blueprint(documents_api, url_prefix="/api/v1/documents")
     app.register_blueprint(ollama_api, url_prefix="/ollama")
     app.register_blueprint(openai_api, url_prefix="/ollama/v1")
@@ -55,14 +59,14 @@ def create_app(
 
 
 def create_ollama_app(
-    settings: Settings, manager: ModelManager, verifier: Verifier | None = None
+    settings: Settings, hearth: Hearth, verifier: Verifier | None = None
 ) -> Flask:
     """The opt-in drop-in listener: the same API at Ollama's own paths (``/api/...``).
 
     Editors and tools that expect Ollama on 127.0.0.1:11434 then use Hearth's
     models, under the same Host, Origin and token rules.
     """
-    app = _base_app(settings, manager, verifier, model_api_prefix="/")
+    app = _base_app(settings, hearth, verifier, model_api_prefix="/")
     app.register_blueprint(ollama_api, url_prefix="")
     app.register_blueprint(openai_api, url_prefix="/v1")
     return app

@@ -26,7 +26,7 @@ from typing import Any
 
 from flask import request
 
-from app.models.errors import BadRequest, HearthError
+from app.errors import BadRequest, HearthError
 from app.web.request_log import note_model
 
 MAX_DEPTH = 64

@@ -12,8 +12,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app.models.errors import BadRequest, HearthError
-from app.models.manager import OLLAMA_COMPAT_VERSION, ModelManager
+from app.errors import BadRequest, HearthError
+from app.hearth import Hearth
+from app.models.manager import OLLAMA_COMPAT_VERSION
 from app.web.disconnect import watched_generation
 from app.web.json_body import read_json
 from app.web.ndjson import aggregate_chat, aggregate_generate, last_status, ndjson_stream
@@ -22,8 +23,9 @@ ollama_api = Blueprint("ollama_api", __name__)
 MAX_JSON_BODY = 32 * 2**20
 
 
-def manager() -> ModelManager:
-    return current_app.extensions["hearth_manager"]
+def manager() -> Hearth:
+    """The app's :class:`app.hearth.Hearth`: every route reaches the same methods as the CLI."""
+    return current_app.extensions["hearth"]
 
 
 def json_body() -> dict[str, Any]:

@@ -15,7 +15,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from app.models.errors import BadRequest, HearthError, ModelNotFound
+from app.errors import BadRequest, HearthError
+from app.models.errors import ModelNotFound
 from app.models.names import parse_name
 from app.runner import openai_compat
 from app.web.disconnect import watched_generation

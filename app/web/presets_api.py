@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from app.chats import ChatStore
 from app.chats.presets import PresetStore, clean_preset
-from app.models.errors import BadRequest
+from app.errors import BadRequest
 from app.web.json_body import read_json
 
 presets_api = Blueprint("presets_api", __name__)
