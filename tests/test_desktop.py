@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -274,6 +275,9 @@ def test_window_menus_and_clean_exit(
         # Help > About names Hearth, llama.cpp, the llama-server build and its backend.
         about = app.menu("about", show=False)["about"]
         assert "Hearth " in about and "llama-cpp-python" in about and "cpu backend" in about
+        # The window runs on PySide6 (LGPL) wherever it is installed, never PyQt6 (GPL).
+        if importlib.util.find_spec("PySide6") is not None:
+            assert "PySide6 " in about and "PyQt" not in about, about
         # Shown, it is Hearth's About box in the page (not a bare confirmation dialog).
         app.menu("about")
         wait_for_dialog(app, "About Hearth")

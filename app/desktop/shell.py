@@ -30,6 +30,7 @@ from app.chats import ChatStore
 from app.desktop.instance import InstanceLock, focus_running, running_url
 from app.desktop.keyboard import focus_page, install_shortcuts
 from app.desktop.notice import show_message
+from app.desktop.qt_binding import qt_line
 from app.desktop.tray import ICON, install_tray
 from app.doctor import llama_server_info
 from app.hearth import Hearth
@@ -212,6 +213,7 @@ class DesktopShell:
             f"llama.cpp from llama-cpp-python {LLAMA_CPP_PYTHON_VERSION}\n"
             f"{engine}\n"
             f"Python {platform.python_version()} on {platform.system()}"
+            f"{qt_line()}"
         )
         if args.get("show", True):
             self._js("window.hearth && window.hearth.about()")
