@@ -302,7 +302,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     workers = settings.workers if stored is None else tuple(stored)
     report = doctor_report(settings, workers=workers)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
-    return 0 if report["llama_server"]["found"] else 1
+    server = report["llama_server"]
+    if server["found"] and not server["starts"]:
+        print(f"error: llama-server cannot start: {server['error']}", file=sys.stderr)
+    return 0 if server["found"] and server["starts"] else 1
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -5,14 +5,46 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from app import __version__
 from app.pins import LLAMA_CPP_PYTHON_VERSION
+from app.runner.child_env import own_child_env
 from app.runner.hardware import detect_hardware, disk_free
 from app.runner.locate import LlamaServerNotFound, build_info, list_devices, locate_llama_server
 from app.runner.rpc_workers import probe_workers
 from app.settings import Settings
+
+
+def version_check(binary: Path) -> tuple[str, str | None]:
+    """(``--version`` line, None) when the binary starts, or ("", why it cannot).
+
+    Run as the runner runs it (same environment, its folder as cwd), so a
+    missing or mismatched shared library (a bundle whose libgomp or
+    libggml-base went missing) shows here as the loader's own words, not
+    later as a model that never loads.
+    """
+    try:
+        done = subprocess.run(
+            [str(binary), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            cwd=str(binary.parent),
+            stdin=subprocess.DEVNULL,
+            env=own_child_env(binary),
+        )
+    except subprocess.TimeoutExpired:
+        return "", f"{binary} --version did not answer within 20 s"
+    except OSError as error:
+        return "", f"{binary} cannot be run: {error}"
+    output = (done.stdout + done.stderr).strip()
+    if done.returncode != 0:
+        tail = " | ".join(output.splitlines()[-3:]) or "no output"
+        return "", f"{binary} --version failed with status {done.returncode}: {tail}"
+    lines = output.splitlines()
+    return (lines[-1] if lines else ""), None
 
 
 def llama_server_info(settings: Settings) -> dict[str, Any]:
@@ -22,18 +54,11 @@ def llama_server_info(settings: Settings) -> dict[str, Any]:
     except LlamaServerNotFound as error:
         return {"found": False, "error": str(error)}
     info = build_info(binary)
-    version = ""
-    try:
-        done = subprocess.run(
-            [str(binary), "--version"], capture_output=True, text=True, timeout=20
-        )
-        version = (
-            (done.stdout + done.stderr).strip().splitlines()[-1] if done.returncode == 0 else ""
-        )
-    except (OSError, subprocess.SubprocessError, IndexError):
-        version = ""
+    version, problem = version_check(binary)
     return {
         "found": True,
+        "starts": problem is None,
+        "error": problem,
         "path": str(binary),
         "backend": info.get("backend", "unknown"),
         "portable": info.get("portable"),
@@ -79,7 +104,13 @@ def format_report(report: dict[str, Any]) -> str:
         *(f"  {name:<7} {path}" for name, path in report["directories"].items()),
         "",
     ]
-    if server["found"]:
+    if server["found"] and not server["starts"]:
+        lines += [
+            f"llama-server: CANNOT START. {server['error']}",
+            "  Hearth cannot run models until this is fixed: reinstall Hearth, or rebuild with"
+            " python packaging/build_llama_server.py --rebuild",
+        ]
+    elif server["found"]:
         lines += [
             f"llama-server: {server['path']}",
             f"  backend {server['backend']}, {server['version'] or 'version unknown'}",

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from app.errors import HearthException
+from app.runner.child_env import own_child_env
 from app.runner.child_guard import ChildGuard
 from app.runner.hardware import detect_hardware
 from app.runner.process import _child_setup
@@ -90,7 +91,11 @@ def run_worker(
     args = command(binary, host, port, threads or detect_hardware().physical_cores, devices, cache)
     linux = sys.platform.startswith("linux")
     child = subprocess.Popen(
-        args, cwd=str(binary.parent), stdin=subprocess.DEVNULL, preexec_fn=_child_setup(not linux)
+        args,
+        cwd=str(binary.parent),
+        stdin=subprocess.DEVNULL,
+        env=own_child_env(binary),
+        preexec_fn=_child_setup(not linux),
     )
     guard = None if linux else ChildGuard()
     if guard is not None:

@@ -51,7 +51,12 @@ COMMON_FLAGS = [
     "-DLLAMA_BUILD_TESTS=OFF",
     "-DLLAMA_BUILD_EXAMPLES=OFF",
     "-DLLAMA_CURL=OFF",
-    "-DCMAKE_BUILD_RPATH_USE_ORIGIN=ON",
+    # Every ELF file gets RUNPATH exactly "$ORIGIN", libraries included:
+    # CMake's build RPATH (BUILD_RPATH_USE_ORIGIN) gave "$ORIGIN:" with a
+    # stray empty entry, and none at all to libraries that link nothing of
+    # ours (libggml-base), so those resolved libgomp from the system.
+    "-DCMAKE_BUILD_WITH_INSTALL_RPATH=ON",
+    "-DCMAKE_INSTALL_RPATH=$ORIGIN",
     "-DGGML_RPC=ON",
 ]
 # What the cache folder of a build must hold: see app.runner.locate.
@@ -232,6 +237,66 @@ def run_logged(command: list[str], cwd: Path) -> None:
         raise SystemExit(f"command failed with status {process.returncode}")
 
 
+ORIGIN = "$ORIGIN"
+# Runtime libraries from the toolchain that a portable build carries with it:
+# the OpenMP runtime is GCC's, not glibc's, so a machine without GCC (or with
+# another version) may lack it or have an older one.
+TOOLCHAIN_RUNTIME = re.compile(r"libgomp\.so\.\d+")
+
+
+def is_elf(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == b"\x7fELF"
+
+
+def runpath(path: Path) -> str | None:
+    """The DT_RUNPATH (or, failing that, DT_RPATH) of an ELF file, as ``readelf -d`` shows it."""
+    dynamic = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True)
+    found = re.search(r"\((?:RUNPATH|RPATH)\)\s+Library r(?:un)?path: \[(.*)\]", dynamic.stdout)
+    return found.group(1) if found else None
+
+
+def runpath_problems(folder: Path) -> list[str]:
+    """Each ELF file in ``folder`` whose RUNPATH is not exactly ``$ORIGIN``, with what it has.
+
+    Why exactly: an empty entry (``$ORIGIN:``) means the current directory
+    to the loader, and a missing one lets a library resolve its neighbours
+    (libgomp, libggml-base) from the system instead of the folder.
+    """
+    if sys.platform != "linux" or shutil.which("readelf") is None:
+        return []
+    problems = []
+    for path in sorted(folder.iterdir()):
+        foreign = TOOLCHAIN_RUNTIME.fullmatch(path.name) or CUDA_RUNTIME.fullmatch(path.name)
+        if foreign or not (path.is_file() and is_elf(path)):
+            continue  # copied from the system as they are: they link only libc
+        if (found := runpath(path)) != ORIGIN:
+            problems.append(f"{path.name}: RUNPATH {found!r}, want {ORIGIN!r}")
+    return problems
+
+
+def bundle_toolchain_runtime(destination: Path) -> None:
+    """Copy the OpenMP runtime the CPU backends link into the build's folder.
+
+    With RUNPATH ``$ORIGIN`` the copy beside them is found first, so the
+    folder runs on a machine with no (or an older) libgomp.
+    """
+    for library in sorted(destination.iterdir()):
+        if not (library.is_file() and is_elf(library)):
+            continue
+        listing = subprocess.run(["ldd", str(library)], capture_output=True, text=True)
+        for line in listing.stdout.splitlines():
+            name, _, where = line.strip().partition(" => ")
+            resolved = where.split(" (")[0].strip()
+            target = destination / name
+            wanted = TOOLCHAIN_RUNTIME.fullmatch(name) and resolved.startswith("/")
+            if wanted and not target.exists():
+                say(f"bundling {resolved}")
+                shutil.copy2(Path(resolved).resolve(), target)
+                if shutil.which("patchelf"):
+                    subprocess.run(["patchelf", "--set-rpath", ORIGIN, str(target)], check=True)
+
+
 def install(build_bin: Path, destination: Path) -> None:
     """Copy llama-server, the RPC server and the libraries they load into place, once each.
 
@@ -300,6 +365,10 @@ def build(
         install(build_dir / "bin", destination)
         if backend == "cuda":
             bundle_cuda_runtime(destination)
+        if portable and sys.platform == "linux":
+            bundle_toolchain_runtime(destination)
+        if problems := runpath_problems(destination):
+            raise SystemExit("wrong RUNPATH in the build:\n  " + "\n  ".join(problems))
         info = {
             "llama_cpp_python": LLAMA_CPP_PYTHON_VERSION,
             "backend": backend,

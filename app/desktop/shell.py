@@ -35,6 +35,7 @@ from app.desktop.tray import ICON, install_tray
 from app.doctor import llama_server_info
 from app.hearth import Hearth
 from app.pins import LLAMA_CPP_PYTHON_VERSION
+from app.runner.child_env import foreign_child_env
 from app.server import HTTPServer
 from app.settings import Settings
 from app.web import create_app
@@ -65,6 +66,7 @@ def open_folder(path: Path) -> None:
             [opener, str(path)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=foreign_child_env(),  # not the frozen bundle's LD_LIBRARY_PATH
             # The shell blocks SIGTERM/SIGINT in its threads; the file manager must not inherit it.
             preexec_fn=_unblock_signals,
             start_new_session=True,

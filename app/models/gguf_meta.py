@@ -4,7 +4,8 @@ Why our own reader: ``gguf.GGUFReader`` maps every tensor and decodes every
 array up front (about 8 s for the 253 MB Gemma file here); ``/api/show`` and
 ``/api/tags`` only need the key/value header and the tensor shapes. This
 walks exactly those, skipping large arrays unless asked for them. The
-``gguf`` package still provides the file-type names.
+type names come from ``app.models.ggml_names`` (the ``gguf`` package's
+enums, copied: importing it pulls in numpy).
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from gguf import GGMLQuantizationType, LlamaFileType
-
 from app.models.errors import NotGGUF
+from app.models.ggml_names import GGML_TYPES, LLAMA_FILE_TYPES
 
 MAGIC = b"GGUF"
 _SCALARS = {
@@ -230,10 +230,7 @@ def tensor_summaries(path: Path) -> list[dict[str, Any]]:
 
 
 def tensor_type_name(kind: int) -> str:
-    try:
-        return GGMLQuantizationType(kind).name
-    except ValueError:
-        return str(kind)
+    return GGML_TYPES.get(kind, str(kind))
 
 
 def array_length(value: Any) -> int:
@@ -270,9 +267,8 @@ def human_parameters(count: int) -> str:
 def quantization_name(metadata: dict[str, Any]) -> str:
     file_type = metadata.get("general.file_type")
     if isinstance(file_type, int):
-        try:
-            name = LlamaFileType(file_type).name
-        except ValueError:
+        name = LLAMA_FILE_TYPES.get(file_type)
+        if name is None:
             return "unknown"
         return name.removeprefix("MOSTLY_").replace("ALL_", "")
     return "unknown"

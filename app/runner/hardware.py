@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 
+from app.runner.child_env import foreign_child_env
 from app.runner.drm import drm_gpus
 
 
@@ -75,6 +76,7 @@ def _nvidia_smi(query: str) -> list[str]:
             text=True,
             timeout=5,
             check=True,
+            env=foreign_child_env(),
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []

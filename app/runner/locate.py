@@ -22,6 +22,7 @@ from pathlib import Path
 
 from app.pins import LLAMA_CPP_PYTHON_VERSION
 from app.runner.errors import LlamaServerNotFound
+from app.runner.child_env import own_child_env
 from app.settings import Settings, default_llama_server_cache
 
 BUILD_COMMAND = "python packaging/build_llama_server.py"
@@ -72,6 +73,7 @@ def _list_devices(binary: str, stamp: int) -> tuple[str, ...]:
             timeout=30,
             cwd=str(Path(binary).parent),
             stdin=subprocess.DEVNULL,
+            env=own_child_env(Path(binary)),
         )
     except (OSError, subprocess.SubprocessError):
         return ()

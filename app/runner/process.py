@@ -32,6 +32,7 @@ import psutil
 import requests
 
 from app.runner.buffers import BufferLog
+from app.runner.child_env import own_child_env
 from app.runner.child_guard import ChildGuard
 from app.runner.errors import LlamaServerFailed
 
@@ -212,7 +213,8 @@ class LlamaServer:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        env = dict(os.environ, LLAMA_API_KEY=self.api_key)
+        env = own_child_env(self.binary)
+        env["LLAMA_API_KEY"] = self.api_key
         for name in ("LLAMA_ARG_MODEL", "LLAMA_ARG_PORT", "LLAMA_ARG_HOST", "LLAMA_ARG_RPC"):
             env.pop(name, None)
         command = [str(self.binary), *self.config.arguments(self.port)]
