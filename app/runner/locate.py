@@ -21,8 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from app.pins import LLAMA_CPP_PYTHON_VERSION
-from app.runner.errors import LlamaServerNotFound
 from app.runner.child_env import own_child_env
+from app.runner.errors import LlamaServerNotFound
 from app.settings import Settings, default_llama_server_cache
 
 BUILD_COMMAND = "python packaging/build_llama_server.py"
