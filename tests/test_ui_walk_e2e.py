@@ -9,6 +9,7 @@ back with no text. axe-core finds nothing; screenshots land in ``tests/artifacts
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -16,7 +17,7 @@ import requests
 from tests import test_ui_e2e as ui
 from tests.conftest import GEMMA_NAME
 from tests.hearth_process import HearthProcess
-from tests.test_ui_e2e import Page, stored_chat
+from tests.test_ui_e2e import Page, chat_options, send, stored_chat, wait_done
 from tests.test_ui_layout_e2e import axe, sized
 from tests.waiting import wait_until
 
@@ -162,5 +163,36 @@ def test_a_disabled_version_button_looks_disabled(page: Page, server: HearthProc
             enabled_look,
         )
         found = axe(page, f"version 1 of 2, {size}")
+        assert found == [], "\n".join(found)
+    assert page.errors == []
+
+
+def test_the_waiting_dots_pass_axe(page: Page) -> None:
+    """The dots before the first token were a div with aria-label and no role (axe: serious).
+
+    The page's chat request is held back (Playwright's route, then passed on unchanged
+    to the real server) so the dots stay up while axe looks at them.
+    """
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        if '"stream":true' in (route.request.post_data or ""):
+            held.append(route)
+        else:
+            route.continue_()
+
+    for viewport, size in ((DESKTOP, "desktop"), (SMALL_PHONE, "phone")):
+        sized(page, viewport)
+        page.open("/")
+        page.page.route("**/ollama/api/chat", hold)
+        chat_options(page, max_tokens=4)
+        send(page, "Name one color.")
+        page.page.locator("[data-testid=message-assistant] .typing").wait_for()
+        wait_until(lambda: len(held) == 1, "the chat request was not sent")
+        page.shot(f"walk-waiting-{size}")
+        found = axe(page, f"waiting for the first token, {size}")
+        held.pop().continue_()
+        page.page.unroute("**/ollama/api/chat", hold)
+        wait_done(page)
         assert found == [], "\n".join(found)
     assert page.errors == []
