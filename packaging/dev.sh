@@ -152,6 +152,8 @@ case "$command" in
             libxdamage1 libxrandr2 libxtst6 libxkbfile1 libasound2 libgbm1
         # Debian's Chromium for the browser tests (Playwright drives it; no download).
         apt_install chromium
+        # makensis for tests/test_installer_scripts.py (the Windows installer script).
+        apt_install nsis
         ensure_ui_checked
         say "lint: ruff"
         "$VENV/bin/ruff" check app tests bench packaging
