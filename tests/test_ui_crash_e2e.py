@@ -133,7 +133,7 @@ def test_the_title_comes_from_the_answer_on_the_same_runner(
     page.page.get_by_role("button", name="Close chat settings").click()
     chat_options(page, max_tokens=24)
     prompt = "Please explain to me how rainbows form after a summer rain shower"
-    placeholder = prompt[:48]
+    placeholder = "Please explain to me how rainbows form after a…"  # cut at a word, as the UI does
 
     def title_request(request: Any) -> bool:
         body = request.post_data or ""

@@ -11,6 +11,7 @@ import { ApiError, humanError, type HumanError } from '../services/http';
 import { isAbort } from '../services/ndjson';
 import type { ChatOptions, ChatRecord, MessageStats, Role, StoredMessage } from '../services/types';
 import { tokensPerSecond, uid } from '../utils/format';
+import { provisionalTitle } from '../utils/title';
 import { appendParent, hasVersions, keepKeys, readParent, readVersions, versionParent, versionStep, type Versions } from '../utils/tree';
 import { chatList } from './chats.svelte';
 import { apiState, notices } from './notices.svelte';
@@ -259,7 +260,7 @@ export class ChatStore {
   private async ensureChat(firstMessage: string): Promise<void> {
     if (this.id !== null) return;
     const now = new Date().toISOString();
-    const title = titleText(firstMessage).replace(/\s+/g, ' ').slice(0, 48) || NEW_TITLE;
+    const title = provisionalTitle(titleText(firstMessage)) || NEW_TITLE;
     const body = { title, model: this.model, system: this.system, options: { ...this.options } };
     this.title = title;
     if (this.persisted) {

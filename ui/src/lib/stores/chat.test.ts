@@ -66,6 +66,18 @@ describe('chat store', () => {
     expect((titleBody.options as { num_predict: number }).num_predict).toBe(16);
   });
 
+  it('names a new chat with whole words until the model titles it', async () => {
+    // The title request may never answer (the runner crashed): the first title stays.
+    const server = use();
+    const store = newStore();
+    await store.send('Write a very long story about a lighthouse keeper and his cat.');
+    const created = server.calls.find((call) => call.method === 'POST' && call.url.split('?')[0] === '/api/v1/chats')!;
+    const title = (created.body as { title: string }).title;
+    expect(title).toBe('Write a very long story about a lighthouse…');
+    expect(title.length).toBeLessThanOrEqual(48);
+    await store.settled();
+  });
+
   it('saves the growing answer with done:false while streaming', async () => {
     use({ tokens: Array.from({ length: 20 }, (_, i) => `t${i} `), delayMs: 4 });
     const store = newStore();

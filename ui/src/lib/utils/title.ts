@@ -61,6 +61,15 @@ function isJunk(line: string): boolean {
   return !/[\p{L}\p{N}]/u.test(line) || line.split(' ').length > MAX_WORDS;
 }
 
+/**
+ * A new chat's first title, before the model's: the message, cut at a word with "…"
+ * when it is long. It stays when the title request never answers (a crashed runner),
+ * so it must not end mid-word ("…a lighthouse keepe").
+ */
+export function provisionalTitle(text: string): string {
+  return shorten(collapse(text), FALLBACK_CHARS);
+}
+
 /** The first words of the person's message: the title when the model gave none. */
 export function fallbackTitle(prompt: string): string | null {
   const words = collapse(prompt.replace(/[#*`_>]+/g, ' ')).split(' ').filter(Boolean);
