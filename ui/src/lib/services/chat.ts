@@ -6,7 +6,7 @@ import type { ChatChunk, ChatOptions, Role } from './types';
 
 export interface ChatRequest {
   model: string;
-  messages: { role: Role; content: string }[];
+  messages: { role: Role; content: string; images?: string[] }[];
   options?: ChatOptions;
   keep_alive?: string | number;
   think?: boolean;

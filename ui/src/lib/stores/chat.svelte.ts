@@ -22,6 +22,8 @@ export interface UiMessage {
   id?: string | number;
   role: Role;
   content: string;
+  /** attached images as bare base64 (Ollama's `images`), kept with the message */
+  images?: string[];
   thinking?: string;
   stats?: MessageStats;
   done: boolean;
@@ -110,9 +112,9 @@ export class ChatStore {
   }
 
   // ---------------------------------------------------------------- actions
-  async send(text: string): Promise<void> {
+  async send(text: string, images: string[] = []): Promise<void> {
     const content = text.trim();
-    if (!content || this.streaming) return;
+    if ((!content && !images.length) || this.streaming) return;
     if (!this.model) {
       notices.error('Pick a model first (or pull one on the Models page).');
       return;
@@ -120,7 +122,7 @@ export class ChatStore {
     this.error = null;
     await this.ensureChat(content);
     const parent = appendParent(this.messages);
-    const user = this.push({ key: uid('m'), role: 'user', content, done: true });
+    const user = this.push({ key: uid('m'), role: 'user', content, done: true, ...(images.length ? { images } : {}) });
     await this.store(user, parent);
     await this.generate(undefined, user.id === undefined ? undefined : String(user.id));
   }
@@ -162,7 +164,9 @@ export class ChatStore {
     const parent = versionParent(message, this.messages[index - 1]);
     if (this.persisted && this.id !== null && message.id !== undefined && parent !== undefined) {
       this.messages.splice(index);
-      const user = this.push({ key: uid('m'), role: 'user', content, done: true });
+      // The new version keeps the images: Edit changes the typed text only.
+      const images = message.images?.length ? { images: message.images } : {};
+      const user = this.push({ key: uid('m'), role: 'user', content, done: true, ...images });
       await this.store(user, parent);
       await this.generate(undefined, user.id === undefined ? undefined : String(user.id));
       return;
@@ -338,8 +342,8 @@ export class ChatStore {
     if (this.system.trim()) out.push({ role: 'system', content: this.system });
     for (const message of this.messages) {
       if (message === until) break;
-      if (message.error || !message.content) continue;
-      out.push({ role: message.role, content: message.content });
+      if (message.error || (!message.content && !message.images?.length)) continue;
+      out.push({ role: message.role, content: message.content, ...(message.images?.length ? { images: message.images } : {}) });
     }
     return out;
   }
@@ -486,6 +490,10 @@ export class ChatStore {
   }
 }
 
+function readImages(value: unknown): string[] | undefined {
+  return Array.isArray(value) && value.length && value.every((item) => typeof item === 'string') ? value : undefined;
+}
+
 function fromStored(message: StoredMessage): UiMessage {
   const stats = message.stats ?? undefined;
   const interrupted = message.role === 'assistant' && message.done === false;
@@ -494,6 +502,7 @@ function fromStored(message: StoredMessage): UiMessage {
     id: message.id,
     role: message.role,
     content: message.content ?? '',
+    images: readImages(message.images),
     thinking: message.thinking ?? undefined,
     stats,
     done: true,
@@ -513,6 +522,7 @@ function toStored(message: UiMessage, withId = true): StoredMessage {
     done: message.done,
   };
   if (!withId) delete (stored as Partial<StoredMessage>).id;
+  if (message.images?.length) stored.images = message.images;
   if (message.thinking) stored.thinking = message.thinking;
   if (message.stats) stored.stats = message.stats;
   if (message.model) stored.model = message.model;
