@@ -199,7 +199,6 @@ def make_deb(bundle: Path, deb: Path) -> dict[str, object]:
             "--root-owner-group",
             "-Zxz",
             "-z6",
-            "-Sextreme",
             "--build",
             str(stage),
             str(deb),
