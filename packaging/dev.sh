@@ -3,6 +3,8 @@
 #
 #   bash packaging/dev.sh run  [hearth args...]   set up, then run Hearth
 #   bash packaging/dev.sh test [pytest args...]   set up, then run the whole test suite
+#   bash packaging/dev.sh package [--force]       build dist/hearth_VERSION_amd64.deb and
+#                                                 dist/hearth-VERSION-linux-x86_64.tar.zst
 #
 # Idempotent: the virtual environment (.venv) is reinstalled only when
 # pyproject.toml changes, and llama-server is compiled once into the cache.
@@ -68,6 +70,28 @@ ensure_llama_server() {
         apt_install cmake g++ make
     fi
     "$VENV/bin/python" packaging/build_llama_server.py
+}
+
+PYINSTALLER_VERSION=6.22.3
+PACKAGE_VENV="${HEARTH_PACKAGE_VENV:-$HOME/.cache/Hearth/package-venv}"
+
+ensure_package_venv() {
+    # The packaging venv: Hearth's runtime dependencies (desktop extra) and
+    # PyInstaller, nothing of the test extra, so nothing else gets bundled.
+    # Made afresh when pyproject.toml changes: a package that left the
+    # dependencies must leave the bundle too, which pip install alone does not do.
+    local want
+    want="$( (cat pyproject.toml; echo "pyinstaller==$PYINSTALLER_VERSION") | sha256sum | cut -c1-16)"
+    if [ -x "$PACKAGE_VENV/bin/python" ] && [ "$(cat "$PACKAGE_VENV/.hearth-package" 2>/dev/null)" = "$want" ]; then
+        return 0
+    fi
+    check_python
+    say "creating the packaging venv in $PACKAGE_VENV (Hearth's dependencies + PyInstaller)"
+    rm -rf "$PACKAGE_VENV"
+    "$PYTHON" -m venv "$PACKAGE_VENV" || die "could not create a venv (on Debian: apt-get install python3-venv)"
+    "$PACKAGE_VENV/bin/python" -m pip install -q --disable-pip-version-check ".[desktop]" \
+        "pyinstaller==$PYINSTALLER_VERSION"
+    echo "$want" > "$PACKAGE_VENV/.hearth-package"
 }
 
 OPENWEBUI_VERSION=0.12.4
@@ -161,8 +185,17 @@ case "$command" in
         say "tests: pytest"
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
+    package)
+        # Compiler for the portable llama-server; Debian's packaging tools for
+        # the .deb (dpkg-shlibdeps' dpkg-dev, lintian, fakeroot), zstd for the
+        # tarball, ImageMagick for the icon sizes, binutils for readelf/objdump.
+        apt_install cmake g++ make binutils dpkg-dev fakeroot lintian zstd imagemagick \
+            desktop-file-utils
+        ensure_package_venv
+        exec "$PACKAGE_VENV/bin/python" packaging/package_linux.py "$@"
+        ;;
     *)
-        echo "usage: bash packaging/dev.sh run|test [args...]" >&2
+        echo "usage: bash packaging/dev.sh run|test|package [args...]" >&2
         exit 2
         ;;
 esac
