@@ -57,7 +57,10 @@ def vision_model(
     projector = write_tiny_projector(tmp_path_factory.mktemp("mmproj") / "tiny-mmproj.gguf")
     server.cli("import", str(gemma_gguf_path), VISION_NAME, "--mmproj", str(projector))
     yield VISION_NAME
-    server.cli("rm", VISION_NAME, check=False)
+    # Through the server, as the UI deletes: it retires the model's runner. A
+    # `hearth rm` in another process would leave the runner loaded until its
+    # keep_alive ends (the server is not told), and the next module sees it.
+    requests.delete(f"{server.url}/ollama/api/delete", json={"model": VISION_NAME}, timeout=60)
 
 
 def pick(page: Page, model: str) -> None:
