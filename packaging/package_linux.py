@@ -155,7 +155,19 @@ def stage_deb(bundle: Path, stage: Path) -> None:
     shutil.copyfile(LINUX / "lintian-overrides", overrides / PACKAGE)
     for path in stage.rglob("*"):
         if not path.is_symlink():
-            path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
+            path.chmod(0o755 if path.is_dir() or is_program(path) else 0o644)
+
+
+def is_program(path: Path) -> bool:
+    """Whether a staged file keeps its execute bit.
+
+    PyInstaller copies shared libraries with the mode they had (0755 from most
+    distributions); Debian policy 10.9 wants them 0644, and the loader needs no
+    execute bit to map them (lintian: shared-library-is-executable).
+    """
+    name = path.name
+    is_library = name.endswith(".so") or ".so." in name
+    return os.access(path, os.X_OK) and not is_library
 
 
 def control(stage: Path, depends: str) -> str:
@@ -215,6 +227,83 @@ def make_deb(bundle: Path, deb: Path) -> dict[str, object]:
     }
 
 
+ENGINE_SUMMARY = {
+    "cuda": "NVIDIA GPUs (CUDA)",
+    "vulkan": "GPUs through Vulkan (AMD, Intel, NVIDIA)",
+}
+
+
+def engine_package(backend: str) -> str:
+    return f"{PACKAGE}-engine-{backend}"
+
+
+def make_engine_deb(build_dir: Path, deb: Path) -> str:
+    """A GPU engine as its own .deb: the build folder under /opt/hearth/engines/<key>/.
+
+    The installed app takes it over its bundled CPU build when it sees a
+    device (app.runner.locate); removing the package falls back to the CPU
+    build. Only the libraries the system must give (the GPU driver's, such
+    as libcuda, are left to the driver) become Depends, beside the Hearth
+    of the same version, whose llama.cpp pin the engine shares.
+    """
+    info = json.loads((build_dir / "build-info.json").read_text())
+    backend = str(info.get("backend", "unknown"))
+    package = engine_package(backend)
+    stage = WORK / f"engine-{backend}"
+    shutil.rmtree(stage, ignore_errors=True)
+    target = stage / "opt" / PACKAGE / "engines" / build_dir.name
+    target.parent.mkdir(parents=True)
+    shutil.copytree(build_dir, target, symlinks=True)
+    doc = stage / "usr/share/doc" / package
+    doc.mkdir(parents=True)
+    shutil.copyfile(LINUX / "copyright", doc / "copyright")
+    changelog = (
+        f"{package} ({__version__}) unstable; urgency=medium\n\n"
+        "  * Built from the Hearth repository by packaging/package_linux.py.\n\n"
+        f" -- Hearth contributors <hearth@localhost>  {CHANGELOG_DATE}\n"
+    )
+    with gzip.GzipFile(doc / "changelog.gz", "wb", mtime=0, compresslevel=9) as out:
+        out.write(changelog.encode())
+    overrides = stage / "usr/share/lintian/overrides"
+    overrides.mkdir(parents=True)
+    (overrides / package).write_text(
+        (LINUX / "lintian-overrides").read_text().replace(f"{PACKAGE}:", f"{package}:")
+    )
+    for path in stage.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() or is_program(path) else 0o644)
+    report = link_report(target)
+    if report.missing:
+        say(f"left to the system's driver: {', '.join(sorted(report.missing))}")
+    depends = f"{PACKAGE} (= {__version__})"
+    if report.glibc > (0,):
+        depends += ", " + depends_field(report)
+    installed_kib = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file()) // 1024
+    summary = ENGINE_SUMMARY.get(backend, f"the {backend} backend")
+    (stage / "DEBIAN").mkdir()
+    (stage / "DEBIAN" / "control").write_text(
+        f"Package: {package}\n"
+        f"Version: {__version__}\n"
+        f"Architecture: {ARCH}\n"
+        "Maintainer: Hearth contributors <hearth@localhost>\n"
+        f"Installed-Size: {installed_kib}\n"
+        f"Depends: {depends}\n"
+        "Section: utils\n"
+        "Priority: optional\n"
+        f"Description: Hearth's llama-server engine for {summary}\n"
+        " A llama.cpp llama-server build of the same pinned llama.cpp as Hearth's\n"
+        " own CPU build. Hearth runs models with it when it sees a device, and on\n"
+        " its CPU build otherwise.\n"
+    )
+    deb.unlink(missing_ok=True)
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "-Zxz", "-z6", "--build", str(stage), str(deb)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return depends
+
+
 def lintian(deb: Path) -> None:
     if shutil.which("lintian") is None:
         say("lintian is not installed: not checked (apt-get install lintian)")
@@ -263,11 +352,38 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--force", action="store_true", help="rebuild the bundle and archives")
+    engine = parser.add_mutually_exclusive_group()
+    engine.add_argument(
+        "--engine",
+        choices=sorted(ENGINE_SUMMARY),
+        help="build only a GPU engine package (a portable build of this backend)",
+    )
+    engine.add_argument(
+        "--engine-dir", type=Path, help="package this llama-server build folder as an engine"
+    )
     args = parser.parse_args(argv)
     timer = Timer()
     DIST.mkdir(exist_ok=True)
     WORK.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    if args.engine or args.engine_dir:
+        build_dir = args.engine_dir
+        if build_dir is None:
+            binary = timer.run(
+                f"portable {args.engine} llama-server",
+                build_llama_server,
+                args.engine,
+                True,
+                args.jobs,
+            )
+            build_dir = binary.parent
+        backend = json.loads((build_dir / "build-info.json").read_text()).get("backend")
+        deb = DIST / f"{engine_package(str(backend))}_{__version__}_{ARCH}.deb"
+        depends = timer.run(".deb", make_engine_deb, build_dir.resolve(), deb)
+        say(f"Depends: {depends}")
+        timer.run("lintian", lintian, deb)
+        say(f"built {deb.name} {deb.stat().st_size / 2**20:.0f} MiB")
+        return 0
     binary = timer.run("portable llama-server", build_llama_server, "cpu", True, args.jobs)
     server_dir = binary.parent
     assert server_dir.name == build_key("cpu", True), server_dir
