@@ -146,14 +146,16 @@ def test_runner_knobs_from_the_environment(tmp_path: Path) -> None:
             load_settings({"HEARTH_HOME": str(tmp_path), **bad})
 
 
-def _stand_in_build(cache: Path, backend: str, devices: list[str]) -> Path:
-    """A cached build whose ``--list-devices`` prints ``devices``.
+def _stand_in_build(
+    cache: Path, backend: str, devices: list[str], folder: Path | None = None
+) -> Path:
+    """A cached build (or one in ``folder``) whose ``--list-devices`` prints ``devices``.
 
     A stand-in script, because a GPU cannot be had here: the choice between
     builds is what is tested, the real ``--list-devices`` output format is
     checked by ``test_real_build_lists_its_devices``.
     """
-    folder = cache / "llama-server" / build_key(backend, False)
+    folder = folder or cache / "llama-server" / build_key(backend, False)
     binary = _binary(folder)
     listing = "\\n".join(f"  {device}" for device in devices) or "  (none)"
     binary.write_text(f'#!/bin/sh\nprintf "Available devices:\\n{listing}\\n"\n')
@@ -175,6 +177,40 @@ def test_a_gpu_build_is_taken_only_when_it_sees_a_device(
     cuda = _stand_in_build(cache, "cuda", ["CUDA0: NVIDIA H200 (143771 MiB, 142000 MiB free)"])
     assert locate_llama_server(load_settings(home)) == cuda
     assert list_devices(cuda) == ["CUDA0: NVIDIA H200 (143771 MiB, 142000 MiB free)"]
+
+
+def test_a_frozen_app_prefers_a_gpu_engine_that_sees_a_device(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The installed bundle's own CPU build is the fallback, a GPU engine the first choice.
+
+    Engines come from ``<bundle>/engines/`` (a separate package) or the user's
+    build cache; one that sees no device is never taken over the bundled CPU build.
+    """
+    monkeypatch.setattr("app.runner.locate.default_llama_server_cache", lambda: tmp_path / "none")
+    home = {"HEARTH_HOME": str(tmp_path / "home")}
+    cache = tmp_path / "home" / "cache"
+    bundle = tmp_path / "opt" / "hearth"
+    bundled = _binary(bundle / "_internal")
+    monkeypatch.setattr("sys.frozen", True, raising=False)
+    monkeypatch.setattr("sys._MEIPASS", str(bundle / "_internal"), raising=False)
+    monkeypatch.setattr("sys.executable", str(bundle / "hearth"))
+    _stand_in_build(cache, "cpu", [])
+    assert locate_llama_server(load_settings(home)) == bundled  # over a cached CPU build
+
+    engines = bundle / "_internal" / "engines"
+    vulkan = _stand_in_build(cache, "vulkan", [], engines / build_key("vulkan", True))
+    assert locate_llama_server(load_settings(home)) == bundled  # no device: CPU
+
+    device = "CUDA0: NVIDIA H100 80GB HBM3 (81079 MiB, 80500 MiB free)"
+    cuda = _stand_in_build(cache, "cuda", [device], engines / build_key("cuda", True))
+    assert locate_llama_server(load_settings(home)) == cuda
+
+    cuda.unlink()  # the engine package removed: back to the bundled build
+    assert locate_llama_server(load_settings(home)) == bundled
+    cached_cuda = _stand_in_build(cache, "cuda", [device])  # built by the user instead
+    assert locate_llama_server(load_settings(home)) == cached_cuda
+    assert vulkan.is_file()
 
 
 def test_real_build_lists_its_devices(llama_server_binary: Path) -> None:

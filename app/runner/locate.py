@@ -9,6 +9,15 @@ it sees a device (``llama-server --list-devices`` names one); otherwise the
 CPU build is. A GPU build with no device to use runs on the CPU anyway, so
 the choice costs nothing when it is wrong, but the CPU build starts faster
 and is the one the tests and the bench were measured with.
+
+A frozen app (the installed bundle) always carries a CPU build beside its
+executable. GPU engines come separately, because each one is hundreds of
+megabytes that most machines cannot use: a build folder in
+``<bundle>/engines/<build key>/`` (what an engine package installs, e.g.
+``/opt/hearth/engines/``) or in the user's build cache (what
+``packaging/build_llama_server.py --backend cuda`` writes). The frozen app
+takes such an engine before its own CPU build when the engine sees a
+device, and falls back to the CPU build otherwise.
 """
 
 from __future__ import annotations
@@ -87,12 +96,41 @@ def _list_devices(binary: str, stamp: int) -> tuple[str, ...]:
     return tuple(device for device in listed if device and device != "(none)")
 
 
-def _cache_candidates(settings: Settings) -> list[Path]:
-    """Cached builds, best first: GPU builds that see a device, CPU builds, the other GPU builds."""
+ENGINES_DIR = "engines"
+"""The folder beside a frozen executable where separately installed GPU engines go."""
+
+
+def _bundle_dirs() -> list[Path]:
+    """Where a frozen app's own files are: the executable's folder and PyInstaller's."""
+    if not getattr(sys, "frozen", False):
+        return []
+    executable_dir = Path(sys.executable).resolve().parent
+    bundle = Path(getattr(sys, "_MEIPASS", executable_dir))
+    return list(dict.fromkeys([executable_dir, bundle]))
+
+
+def _bundled_server() -> Path | None:
+    """The CPU llama-server a frozen app ships beside its executable."""
+    name = "llama-server.exe" if sys.platform == "win32" else "llama-server"
+    return next((d / name for d in _bundle_dirs() if (d / name).is_file()), None)
+
+
+def _build_folders(settings: Settings) -> list[Path]:
+    """Folders holding build-key sub-folders: installed engines first, then the caches."""
+    engines = [folder / ENGINES_DIR for folder in _bundle_dirs()]
+    caches = [settings.llama_server_cache, default_llama_server_cache()]
+    return list(dict.fromkeys(engines + caches))
+
+
+def _cache_candidates(settings: Settings) -> tuple[list[Path], list[Path], list[Path]]:
+    """Cached builds in three groups, best first.
+
+    GPU builds that see a device, CPU builds, the GPU builds that see none.
+    """
     with_device: list[Path] = []
     cpu: list[Path] = []
     without_device: list[Path] = []
-    for cache in dict.fromkeys([settings.llama_server_cache, default_llama_server_cache()]):
+    for cache in _build_folders(settings):
         for backend in ("cuda", "vulkan", "metal", "cpu"):
             for portable in (False, True):
                 binary = cached_binary(cache, build_key(backend, portable))
@@ -104,7 +142,7 @@ def _cache_candidates(settings: Settings) -> list[Path]:
                     with_device.append(binary)
                 else:
                     without_device.append(binary)
-    return with_device + cpu + without_device
+    return with_device, cpu, without_device
 
 
 def locate_llama_server(settings: Settings) -> Path:
@@ -115,15 +153,11 @@ def locate_llama_server(settings: Settings) -> Path:
         raise LlamaServerNotFound(
             f"HEARTH_LLAMA_SERVER points at {settings.llama_server}, which does not exist"
         )
-    if getattr(sys, "frozen", False):
-        name = "llama-server.exe" if sys.platform == "win32" else "llama-server"
-        bundle = Path(getattr(sys, "_MEIPASS", Path(sys.executable).resolve().parent))
-        for folder in (Path(sys.executable).resolve().parent, bundle):
-            if (folder / name).is_file():
-                return folder / name
-    cached = _cache_candidates(settings)
-    if cached:
-        return cached[0]
+    with_device, cpu, without_device = _cache_candidates(settings)
+    bundled = _bundled_server()
+    ranked = with_device + ([bundled] if bundled else []) + cpu + without_device
+    if ranked:
+        return ranked[0]
     on_path = shutil.which("llama-server")
     if on_path:
         return Path(on_path)
