@@ -5,6 +5,8 @@
 #   bash packaging/dev.sh test [pytest args...]   set up, then run the whole test suite
 #   bash packaging/dev.sh package [--force]       build dist/hearth_VERSION_amd64.deb and
 #                                                 dist/hearth-VERSION-linux-x86_64.tar.zst
+#   bash packaging/dev.sh package --engine cuda   build dist/hearth-engine-cuda_VERSION_amd64.deb
+#                                                 (or vulkan): a GPU engine the installed app takes
 #
 # Idempotent: the virtual environment (.venv) is reinstalled only when
 # pyproject.toml changes, and llama-server is compiled once into the cache.

@@ -27,6 +27,7 @@ import psutil
 import pytest
 import requests
 
+from app.runner.locate import RPC_SERVER, build_key
 from tests import x11
 from tests.hearth_process import REPO
 from tests.test_desktop import display, image_spread, screenshot  # noqa: F401 - fixture
@@ -241,6 +242,58 @@ def test_bundled_llama_server_runs_without_the_system_libgomp(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _stand_in_engine(folder: Path) -> Path:
+    """A CUDA engine's build folder whose llama-server is a stand-in script.
+
+    A stand-in because no GPU (nor a CUDA build) can be had here: what is
+    tested is the engine package and the installed app's choice; that choice
+    reads ``--list-devices`` in the real binary's format
+    (tests/test_settings_locate.py checks the real one).
+    """
+    folder = folder / build_key("cuda", True)
+    folder.mkdir(parents=True)
+    server = folder / "llama-server"
+    server.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in\n'
+        '  --version) echo "version: 0 (stand-in CUDA engine)" ;;\n'
+        "  --list-devices) printf 'Available devices:\\n  CUDA0: Stand-in GPU"
+        " (81079 MiB, 80500 MiB free)\\n' ;;\n"
+        "esac\n"
+    )
+    server.chmod(0o755)
+    (folder / RPC_SERVER).write_text("#!/bin/sh\nexit 1\n")
+    (folder / RPC_SERVER).chmod(0o755)
+    (folder / "build-info.json").write_text('{"backend": "cuda", "portable": true}\n')
+    return folder
+
+
+def test_a_gpu_engine_package_is_taken_when_it_sees_a_device(
+    installed: list[str], tmp_path: Path
+) -> None:
+    """``package_linux.py --engine-dir`` makes hearth-engine-cuda; installed, the app runs it."""
+    engine = _stand_in_engine(tmp_path / "build")
+    python = Path.home() / ".cache" / "Hearth" / "package-venv" / "bin" / "python"
+    made = _run(
+        [str(python), "packaging/package_linux.py", "--engine-dir", str(engine)], 600, cwd=REPO
+    )
+    debs = sorted((REPO / "dist").glob("hearth-engine-cuda_*_amd64.deb"))
+    assert len(debs) == 1, made.stdout[-2000:]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    home = _bare_env(tmp_path)
+    _run(["apt-get", "install", "-y", "--no-install-recommends", str(debs[0])], 300, env=env)
+    try:
+        report = json.loads(_run(["hearth", "doctor", "--json"], 120, env=home).stdout)
+        server = report["llama_server"]
+        assert server["path"] == str(OPT / "engines" / engine.name / "llama-server"), server
+        assert server["backend"] == "cuda" and server["devices"], server
+    finally:
+        _run(["apt-get", "remove", "-y", "hearth-engine-cuda"], 300, env=env)
+    assert not (OPT / "engines").exists()
+    report = json.loads(_run(["hearth", "doctor", "--json"], 120, env=home).stdout)
+    assert report["llama_server"]["path"] == str(BUNDLED_SERVER), report["llama_server"]
 
 
 def test_apt_remove_leaves_nothing(installed: list[str]) -> None:
