@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
@@ -24,6 +25,7 @@ from app.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from app.hearth import Hearth
+    from app.web.access import Verifier
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -238,7 +240,7 @@ def _drop_in_port_asked(args: argparse.Namespace) -> bool:
     )
 
 
-def _lan_verifier(settings: Settings):  # type: ignore[no-untyped-def]
+def _lan_verifier(settings: Settings) -> Verifier | None:
     """In LAN mode, the access token's verifier (made, and shown once, on first use)."""
     if not settings.token_required:
         return None
@@ -577,11 +579,12 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def _human_size(size: int) -> str:
+    scaled = float(size)
     for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000  # type: ignore[assignment]
-    return str(size)
+        if scaled < 1000 or unit == "TB":
+            return f"{scaled:.0f} {unit}" if unit == "B" else f"{scaled:.1f} {unit}"
+        scaled /= 1000
+    return str(scaled)
 
 
 def _ago(stamp: str) -> str:
@@ -594,7 +597,7 @@ def _ago(stamp: str) -> str:
     return "just now"
 
 
-def _print_table(rows: list[tuple[str, ...]]) -> None:
+def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print(

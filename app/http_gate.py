@@ -118,6 +118,7 @@ class _PrefixedSocketIO(socket.SocketIO):
     def __init__(self, sock: socket.socket) -> None:
         super().__init__(sock, "rb")
         self.prefix = bytearray()
+        self.sock = sock
 
     def readinto(self, buffer: Any) -> int | None:
         if self.prefix:
@@ -125,7 +126,7 @@ class _PrefixedSocketIO(socket.SocketIO):
             buffer[:count] = self.prefix[:count]
             del self.prefix[:count]
             return count
-        sock = self._sock
+        sock = self.sock
         write_timeout = sock.gettimeout()
         sock.settimeout(READ_SECONDS)
         try:
@@ -139,21 +140,23 @@ class GatedReader(StreamReader):
 
     def __init__(self, sock: socket.socket, bufsize: int) -> None:
         # Skip StreamReader.__init__: it would make a plain SocketIO.
-        super(StreamReader, self).__init__(_PrefixedSocketIO(sock), bufsize)
+        self.prefixed = _PrefixedSocketIO(sock)
+        super(StreamReader, self).__init__(self.prefixed, bufsize)
         self.bytes_read = 0
 
     def feed(self, data: bytes | bytearray) -> None:
-        self.raw.prefix += data
+        self.prefixed.prefix += data
 
     def has_data(self) -> bool:
-        return super().has_data() or bool(self.raw.prefix)
+        return super().has_data() or bool(self.prefixed.prefix)
 
     def take_pending(self) -> bytes:
         """Bytes already read from the socket but not yet by a request (a pipelined one)."""
-        buffered = len(self._read_buf) - self._read_pos
+        # _pyio.BufferedReader's own buffer (cheroot's reader is that pure-Python class).
+        buffered = len(self._read_buf) - self._read_pos  # type: ignore[attr-defined]
         data = self.read(buffered) if buffered > 0 else b""
-        data += bytes(self.raw.prefix)
-        self.raw.prefix.clear()
+        data += bytes(self.prefixed.prefix)
+        self.prefixed.prefix.clear()
         return data
 
 

@@ -11,6 +11,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from cheroot import wsgi
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 class _Gateway(wsgi.Gateway_10):
     """WSGI 1.0 plus the client's socket, so a generation can tell when its client left."""
 
-    def get_environ(self) -> dict:
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]  # cheroot says None
         environ = super().get_environ()
         environ[ENVIRON_KEY] = self.req.conn.socket
         return environ

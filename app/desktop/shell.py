@@ -23,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from app import __version__
 from app.chats import ChatStore
@@ -237,7 +238,7 @@ class DesktopShell:
         control = Blueprint("desktop", __name__)
 
         @control.get("/desktop/state")
-        def state():  # type: ignore[no-untyped-def]
+        def state() -> Response:
             interactive = False
             route = dialog = None
             if self.ready.is_set():
@@ -264,12 +265,12 @@ class DesktopShell:
             )
 
         @control.post("/desktop/focus")
-        def focus():  # type: ignore[no-untyped-def]
+        def focus() -> Response:
             self.focus()
             return jsonify(focused=self.window is not None)
 
         @control.post("/desktop/menu/<action>")
-        def menu(action: str):  # type: ignore[no-untyped-def]
+        def menu(action: str) -> ResponseReturnValue:
             handler = self.actions.get(action)
             if handler is None:
                 return jsonify(error=f"unknown menu action {action!r}"), 404

@@ -77,5 +77,5 @@ def install_tray(
     tray.setContextMenu(menu)
     tray.activated.connect(background("focus"))
     tray.show()
-    tray._hearth_menu = menu  # keep Python references alive as long as the icon
+    tray._hearth_menu = menu  # type: ignore[attr-defined]  # alive as long as the icon
     return tray

@@ -15,6 +15,7 @@ side of "tight").
 from __future__ import annotations
 
 import json
+from collections.abc import Set
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ def catalogue_with_hints(
     registry: str | None = None,
     query: str = "",
     capability: str = "",
-    installed: set[str] = frozenset(),
+    installed: Set[str] = frozenset(),
 ) -> dict[str, Any]:
     """The catalogue filtered by ``query``/``capability``, each tag with its fit hint.
 

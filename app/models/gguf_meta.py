@@ -164,12 +164,12 @@ class _Cursor:
             raise NotGGUF("GGUF file is truncated")
 
 
-class _Skipped(list):  # type: ignore[type-arg]
+class _Skipped(list[Any]):
     """An array left unread; remembers its length."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, length: int) -> None:
         super().__init__()
-        self.count = count
+        self.length = length
 
 
 def read_gguf(
@@ -234,7 +234,7 @@ def tensor_type_name(kind: int) -> str:
 
 
 def array_length(value: Any) -> int:
-    return value.count if isinstance(value, _Skipped) else len(value)
+    return value.length if isinstance(value, _Skipped) else len(value)
 
 
 def parameter_count(metadata: dict[str, Any], tensors: list[dict[str, Any]]) -> int:

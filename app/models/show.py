@@ -237,7 +237,7 @@ def _plain_metadata(
             continue
         if isinstance(value, _Skipped):
             if verbose and skipped is not None:
-                skipped[key] = value.count
+                skipped[key] = value.length
             value = []
         elif isinstance(value, list) and len(value) > 5 and not verbose:
             value = []

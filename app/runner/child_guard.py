@@ -107,7 +107,7 @@ def _start_guard() -> subprocess.Popen[bytes]:
         extra["creationflags"] = subprocess.CREATE_NO_WINDOW  # type: ignore[attr-defined]
     else:
         extra["start_new_session"] = True  # Ctrl+C in a terminal is Hearth's to handle
-    return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+    return subprocess.Popen(  # type: ignore[call-overload]
         guard_command(),
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,

@@ -58,7 +58,7 @@ class Struct:
         return f"Struct({self.type_name}, {self.fields!r})"
 
 
-class JSONMap(dict):  # type: ignore[type-arg]
+class JSONMap(dict[str, Any]):
     """A Go map whose String method writes JSON (Ollama's tool-call arguments)."""
 
 

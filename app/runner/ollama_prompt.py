@@ -216,9 +216,11 @@ def _tool(tool: Any, index: int) -> Struct:
     if not isinstance(tool, dict) or not isinstance(tool.get("function"), dict):
         raise BadRequest(f"tools[{index}] must be an object with a function")
     function = tool["function"]
-    parameters = function.get("parameters") if isinstance(function.get("parameters"), dict) else {}
-    properties = (
-        parameters.get("properties") if isinstance(parameters.get("properties"), dict) else {}
+    parameters: dict[str, Any] = (
+        function["parameters"] if isinstance(function.get("parameters"), dict) else {}
+    )
+    properties: dict[str, Any] = (
+        parameters["properties"] if isinstance(parameters.get("properties"), dict) else {}
     )
     props = {
         name: Struct(

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psutil
 
@@ -524,7 +524,7 @@ class Scheduler:
                     "devices": runner.server.buffers.devices(),
                 }
             )
-        entries.sort(key=lambda e: e["expires_at"], reverse=True)
+        entries.sort(key=lambda e: cast(datetime, e["expires_at"]), reverse=True)
         return entries
 
     def shutdown(self) -> None:

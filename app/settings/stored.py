@@ -147,8 +147,9 @@ def clean_patch(body: Any, own_ports: frozenset[int] = frozenset()) -> dict[str,
     if unknown:
         raise BadRequest(f"unknown setting(s): {', '.join(unknown)}")
     changes = {key: None if value is None else CHECKS[key](value) for key, value in body.items()}
-    if changes.get("models_dir") is not None:
-        problem = models_dir_problem(Path(changes["models_dir"]))
+    models_dir = changes.get("models_dir")
+    if models_dir is not None:
+        problem = models_dir_problem(Path(models_dir))
         if problem:
             raise BadRequest(f"models_dir {changes['models_dir']!r} cannot be used: {problem}")
     if changes.get("ollama_port") in own_ports:

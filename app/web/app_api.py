@@ -287,7 +287,7 @@ def system() -> Response:
     report = current_app.extensions["hearth_doctor_cache"].get()
     manager = _manager()
     server = report["llama_server"]
-    pulls = getattr(manager, "pulls", None)
+    pulls: Any = getattr(manager, "pulls", None)
     settings: Settings = current_app.config["HEARTH_SETTINGS"]
     return jsonify(
         versions={

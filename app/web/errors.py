@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from app.errors import HearthError, storage_failure
@@ -36,14 +37,14 @@ def describe_failure(error: BaseException) -> tuple[int, str]:
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HearthError)
-    def hearth_error(error: HearthError):  # type: ignore[no-untyped-def]
+    def hearth_error(error: HearthError) -> ResponseReturnValue:
         return jsonify(error=str(error)), error.status
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+    def http_error(error: HTTPException) -> ResponseReturnValue:
         return jsonify(error=(error.description or error.name)), error.code or 500
 
     @app.errorhandler(Exception)
-    def unexpected(error: Exception):  # type: ignore[no-untyped-def]
+    def unexpected(error: Exception) -> ResponseReturnValue:
         status, message = describe_failure(error)
         return jsonify(error=message), status

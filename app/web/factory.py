@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from app.hearth import Hearth
 from app.settings import Settings
@@ -28,8 +30,9 @@ def _base_app(
     app = Flask(__name__, static_folder=None)
     app.config["HEARTH_SETTINGS"] = settings
     app.extensions["hearth"] = hearth or Hearth(settings)
-    app.json.sort_keys = False  # keep Ollama's field order
-    app.json.compact = True
+    provider = cast(DefaultJSONProvider, app.json)
+    provider.sort_keys = False  # keep Ollama's field order
+    provider.compact = True
     register_error_handlers(app)
     install_guard(
         app, list(settings.allowed_hosts), list(settings.origins), verifier, model_api_prefix

@@ -163,7 +163,7 @@ def install_guard(
         return request.path.startswith(model_api_prefix)
 
     @app.before_request
-    def check_request():  # type: ignore[no-untyped-def]
+    def check_request() -> Response | None:
         if verifier is not None:
             if not verifier.check(_presented_token()):
                 response = jsonify(error="unauthorized: this Hearth needs its access token")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from app.errors import BadRequest, HearthError
 from app.hearth import Hearth
@@ -152,11 +153,11 @@ def pulls() -> Response:
 
 
 @ollama_api.delete("/api/pulls")
-def cancel_pull() -> Response:
+def cancel_pull() -> ResponseReturnValue:
     body = json_body()
-    name = body.get("model") or body.get("name")
+    name: Any = body.get("model") or body.get("name")  # the manager says when it is missing
     if not manager().cancel_pull(name):
-        return jsonify(error=f"no pull of '{name}' is running"), 404  # type: ignore[return-value]
+        return jsonify(error=f"no pull of '{name}' is running"), 404
     return jsonify(cancelled=True)
 
 

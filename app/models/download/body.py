@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import requests
 
@@ -42,7 +43,7 @@ def body_chunks(
     write the chunk's whole blocks uncached; chunks after the first end
     on block boundaries.
     """
-    raw = getattr(response.raw, "_fp", None)
+    raw: Any = getattr(response.raw, "_fp", None)
     coded = response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
     if coded or not callable(getattr(raw, "readinto", None)):
         yield from response.iter_content(size)

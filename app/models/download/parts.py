@@ -127,7 +127,7 @@ def _parse_record(text: str) -> Part:
     data: Any = json.loads(text)
     if not isinstance(data, dict):
         raise ValueError("record is not an object")
-    values = [data.get(key) for key in ("N", "Offset", "Size", "Completed")]
+    values: list[Any] = [data.get(key) for key in ("N", "Offset", "Size", "Completed")]
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
         raise ValueError("record has invalid numbers")
     n, offset, size, completed = values
