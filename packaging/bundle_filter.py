@@ -10,6 +10,9 @@ Two rules:
 
 * Data by pattern (``DROP_DATA``): translations but WebEngine's en-US
   locale, all QML, WebEngine's devtools resources.
+* System libraries by name (``LEFT_TO_SYSTEM``): the few every desktop
+  Linux has whose build-machine copies need a newer glibc than the rest
+  of the bundle; the system's own copy loads instead.
 * Libraries by reachability: the Qt plugins we keep (``KEEP_PLUGINS``),
   the Python extension modules, QtWebEngineProcess and our llama-server
   files (its CPU backends are dlopen'ed, so all are roots) are the roots;
@@ -59,6 +62,16 @@ DROP_DATA = [
 KEEP_LOCALE = "en-US.pak"
 """WebEngine falls back to en-US for any locale it lacks; the others are 40 MB."""
 
+LEFT_TO_SYSTEM = {
+    # Debian 12's copies call arc4random (GLIBC_2.36); without them the
+    # bundle's highest glibc symbol is libpython's and libgcc_s's GLIBC_2.35,
+    # so it runs on Ubuntu 22.04. Every desktop has both (fontconfig needs
+    # libexpat; Qt and llama-server need libstdc++, and the .deb's Depends
+    # asks for one new enough for the GLIBCXX symbols used: linux_deps).
+    "libstdc++.so.6",
+    "libexpat.so.1",
+}
+
 ELF_LIBRARY = re.compile(r"\.so(\.\d+)*$")
 
 
@@ -105,13 +118,14 @@ def filter_binaries(
     needed_of: Callable[[str], list[str]] = needed,
     qt: str = QT,
 ) -> tuple[list[Entry], list[str]]:
-    """(kept, dropped dest names): plugins we do not use and what only they reach go.
+    """(kept, dropped dest names): plugins we do not use and what only they reach go,
+    and the system's own libraries (``LEFT_TO_SYSTEM``).
 
     ``always_keep``: source paths kept whatever links them (llama-server's folder).
     """
     plugins_dropped = {
         dest for dest, _, _ in binaries if (p := plugin_of(dest, qt)) and not keep_plugin(p)
-    }
+    } | {dest for dest, _, _ in binaries if Path(dest).name in LEFT_TO_SYSTEM}
     remaining = [entry for entry in binaries if entry[0] not in plugins_dropped]
 
     def is_root(entry: Entry) -> bool:

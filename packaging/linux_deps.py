@@ -18,6 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 GLIBC_SYMBOL = re.compile(r"\bGLIBC_(\d+)\.(\d+)(?:\.(\d+))?\b")
+GLIBCXX_SYMBOL = re.compile(r"\bGLIBCXX_3\.4\.(\d+)\b")
+LIBSTDCXX_PACKAGE = "libstdc++6"
+# The GCC release that first shipped each libstdc++ symbol version: a bundle
+# that leaves libstdc++ to the system (bundle_filter.LEFT_TO_SYSTEM) needs one
+# at least that new, or the loader stops at the first missing symbol.
+GLIBCXX_GCC = {30: 12, 29: 11, 28: 10, 26: 9, 25: 8, 24: 7, 22: 6, 21: 5}
 # glibc's own libraries: their package (libc6) gets a version from the
 # symbol scan; the rest are unversioned, as the bundle was built against
 # what Debian 12 ships and any later release keeps the soname.
@@ -35,6 +41,8 @@ class LinkReport:
     """System libraries no Debian package owns (installed by hand): not Depends material."""
     glibc: tuple[int, ...] = (0,)
     glibc_file: str = ""
+    glibcxx: int = 0
+    """N of the highest GLIBCXX_3.4.N symbol version the bundle needs (0: none)."""
 
 
 def is_elf(path: Path) -> bool:
@@ -78,20 +86,36 @@ def _owner(paths: set[str]) -> dict[str, str]:
     return owners
 
 
+def _undefined_lines(path: Path) -> list[str]:
+    """``objdump -T`` lines of the symbols ``path`` takes from other libraries."""
+    done = subprocess.run(["objdump", "-T", str(path)], capture_output=True, text=True)
+    return [line for line in done.stdout.splitlines() if " UND " in line or "*UND*" in line]
+
+
 def highest_glibc(files: list[Path]) -> tuple[tuple[int, ...], str]:
     """The highest GLIBC_x.y symbol version the files need, and one file that needs it."""
     best: tuple[int, ...] = (0,)
     where = ""
     for path in files:
-        done = subprocess.run(["objdump", "-T", str(path)], capture_output=True, text=True)
-        for line in done.stdout.splitlines():
-            if " UND " not in line and "*UND*" not in line:
-                continue
+        for line in _undefined_lines(path):
             for match in GLIBC_SYMBOL.finditer(line):
                 version = tuple(int(part) for part in match.groups() if part is not None)
                 if version > best:
                     best, where = version, str(path)
     return best, where
+
+
+def highest_glibcxx(files: list[Path]) -> int:
+    """N of the highest GLIBCXX_3.4.N the files need from a libstdc++ outside them."""
+    if any(path.name.startswith("libstdc++.so") for path in files):
+        return 0  # the bundle carries its own
+    found = [
+        int(match.group(1))
+        for path in files
+        for line in _undefined_lines(path)
+        for match in GLIBCXX_SYMBOL.finditer(line)
+    ]
+    return max(found, default=0)
 
 
 def link_report(root: Path) -> LinkReport:
@@ -113,11 +137,18 @@ def link_report(root: Path) -> LinkReport:
     report.packages = set(owners.values())
     report.unowned = outside - set(owners)
     report.glibc, report.glibc_file = highest_glibc(files)
+    report.glibcxx = highest_glibcxx(files)
     return report
 
 
 def depends_field(report: LinkReport) -> str:
-    """``Depends:`` for the .deb: glibc with its minimum version, then the rest by name."""
+    """``Depends:`` for the .deb: glibc and libstdc++ with lowest versions, the rest by name."""
     glibc = ".".join(str(part) for part in report.glibc)
-    others = sorted(report.packages - {GLIBC_PACKAGE})
+    gcc = next((gcc for n, gcc in sorted(GLIBCXX_GCC.items()) if n >= report.glibcxx), None)
+    if report.glibcxx and gcc is None:
+        raise SystemExit(f"GLIBCXX_3.4.{report.glibcxx}: add its GCC release to GLIBCXX_GCC")
+    others = [
+        f"{name} (>= {gcc})" if name == LIBSTDCXX_PACKAGE and report.glibcxx and gcc else name
+        for name in sorted(report.packages - {GLIBC_PACKAGE})
+    ]
     return ", ".join([f"{GLIBC_PACKAGE} (>= {glibc})", *others])

@@ -25,7 +25,7 @@ NEEDED = {
     "/w/libqxcb.so": ["libQt6XcbQpa.so.6"],
     "/w/libqgtk3.so": ["libgtk-3.so.0"],
     "/w/libgtk-3.so.0": ["libgdk-3.so.0"],
-    "/cache/llama-server": ["libllama.so.0"],
+    "/cache/llama-server": ["libllama.so.0", "libstdc++.so.6"],
 }
 BINARIES = [
     ("PyQt6/QtWebEngineWidgets.abi3.so", "/w/QtWebEngineWidgets.abi3.so", "EXTENSION"),
@@ -43,6 +43,8 @@ BINARIES = [
     ("llama-server", "/cache/llama-server", "BINARY"),
     ("libllama.so.0", "/cache/libllama.so.0", "BINARY"),
     ("libggml-cpu-haswell.so", "/cache/libggml-cpu-haswell.so", "BINARY"),
+    ("libstdc++.so.6", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6", "BINARY"),
+    ("libexpat.so.1", "/usr/lib/x86_64-linux-gnu/libexpat.so.1", "BINARY"),
 ]
 KEEP = {"/cache/llama-server", "/cache/libllama.so.0", "/cache/libggml-cpu-haswell.so"}
 
@@ -73,6 +75,13 @@ def test_roots_stay_even_when_nothing_links_them() -> None:
     # dlopen'ed at run time: libpython by the bootloader, CPU backends by llama-server.
     assert {"libpython3.11.so.1.0", "libggml-cpu-haswell.so", "llama-server"} <= kept
     assert Q + "libexec/QtWebEngineProcess" in kept
+
+
+def test_libraries_left_to_the_system_go_even_when_linked() -> None:
+    """libstdc++ and libexpat: the system's copies load (the bundle's glibc floor drops to 2.35)."""
+    kept, dropped = _filter()
+    assert {"libstdc++.so.6", "libexpat.so.1"} <= dropped
+    assert "libstdc++.so.6" not in kept
 
 
 def test_data_rules_and_symlinks_to_dropped_libraries() -> None:

@@ -78,6 +78,19 @@ def deb() -> Path:
     return debs[0]
 
 
+def test_the_bundle_runs_on_glibc_2_35(deb: Path) -> None:
+    """Ubuntu 22.04's glibc: the highest GLIBC_ symbol any file in the bundle needs.
+
+    Measured (objdump over every ELF file, packaging/linux_deps.py), not run:
+    no glibc-2.35 system can be had here.
+    """
+    record = json.loads((REPO / "dist" / "package-inputs.json").read_text())
+    glibc = tuple(int(part) for part in record["glibc"].split("."))
+    assert glibc <= (2, 35), f"GLIBC_{record['glibc']} needed by {record['glibc_file']}"
+    control = _run(["dpkg-deb", "-f", str(deb), "Depends"], 60).stdout
+    assert "libstdc++6 (>= " in control, control
+
+
 @pytest.fixture(scope="module")
 def installed(deb: Path) -> Iterator[list[str]]:
     """The .deb installed with apt-get; yields the files dpkg says it owns."""
