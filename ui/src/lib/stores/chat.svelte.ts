@@ -28,7 +28,7 @@ export interface ChatSettings extends ChatOptions {
 const NEW_TITLE = 'New chat';
 
 export class ChatStore {
-  id = $state<string | number | null>(null);
+  id = $state<ChatId | null>(null);
   title = $state(NEW_TITLE);
   model = $state('');
   system = $state('');
@@ -59,7 +59,7 @@ export class ChatStore {
     else if (settings.value.default_model) this.model = settings.value.default_model;
   }
 
-  async open(id: string | number): Promise<void> {
+  async open(id: ChatId): Promise<void> {
     if (this.id !== null && String(this.id) === String(id)) return;
     this.stop();
     this.loading = true;
@@ -277,7 +277,7 @@ export class ChatStore {
   }
 
   /** Called with the new chat's id (the page uses it to update the address). */
-  onCreated?: (id: string | number) => void;
+  onCreated?: (id: ChatId) => void;
 
   /** Save a new message; `parent` (when known) says which message it follows. */
   private async store(message: UiMessage, parent?: string | null): Promise<void> {
@@ -401,7 +401,7 @@ export class ChatStore {
     return this.repository.updateMessage(chatId, target.id, answerPatch(target, final)).catch(() => {});
   }
 
-  private updateLocal(chatId: string | number | null): void {
+  private updateLocal(chatId: ChatId | null): void {
     if (chatId === null) return;
     const now = new Date().toISOString();
     const local = chatList.local.get(String(chatId));
@@ -414,7 +414,7 @@ export class ChatStore {
   }
 
   /** After the first exchange, ask the model for a title in the background. */
-  private maybeTitle(chatId: string | number | null, model: string): void {
+  private maybeTitle(chatId: ChatId | null, model: string): void {
     if (chatId === null || this.messages.length !== 2 || this.titled.has(String(chatId))) return;
     this.titled.add(String(chatId));
     const [user, answer] = this.messages;
