@@ -1,8 +1,9 @@
 /** Streaming chat against /ollama/api/chat. */
-import { ApiError, getJson, request } from './http';
-import { readNdjson } from './ndjson';
+import { ApiError, getJson, humanError, request, type HumanError } from './http';
+import { isAbort, readNdjson } from './ndjson';
+import { tokensPerSecond } from '../utils/format';
 import { cleanTitle, TITLE_INSTRUCTION } from '../utils/title';
-import type { ChatChunk, ChatOptions, Role } from './types';
+import type { ChatChunk, ChatOptions, MessageStats, Metrics, Role } from './types';
 
 export interface ChatRequest {
   model: string;
@@ -20,6 +21,65 @@ export async function* streamChat(body: ChatRequest, signal?: AbortSignal): Asyn
   });
   if (!response.body) throw new ApiError(500, 'The server sent an empty answer.');
   yield* readNdjson<ChatChunk>(response.body, signal);
+}
+
+/** The metrics a finished chunk carries. */
+export function metricsOf(chunk: ChatChunk): Metrics {
+  return {
+    total_duration: chunk.total_duration,
+    load_duration: chunk.load_duration,
+    prompt_eval_count: chunk.prompt_eval_count,
+    prompt_eval_duration: chunk.prompt_eval_duration,
+    eval_count: chunk.eval_count,
+    eval_duration: chunk.eval_duration,
+  };
+}
+
+/** What a streamed answer grows: its words and its thinking. */
+export interface AnswerText {
+  content: string;
+  thinking?: string;
+}
+
+/** How a stream ended: the stats to keep, and the error when it failed (not when stopped). */
+export interface StreamOutcome {
+  stats: MessageStats;
+  error?: HumanError;
+}
+
+/**
+ * Stream an answer from /ollama/api/chat into `into` (words and thinking as
+ * they come), calling `onChunk` after each chunk. Never throws: a stop
+ * (`signal` aborted) and a failure end it too, with what arrived kept in `into`.
+ */
+export async function streamAnswer(
+  body: ChatRequest,
+  into: AnswerText,
+  signal: AbortSignal,
+  onChunk?: () => void,
+): Promise<StreamOutcome> {
+  const started = performance.now();
+  let ttft: number | undefined;
+  let stats: MessageStats = {};
+  try {
+    for await (const chunk of streamChat(body, signal)) {
+      const piece = chunk.message;
+      if (piece && (piece.content || piece.thinking)) {
+        if (ttft === undefined) ttft = performance.now() - started;
+        if (piece.thinking) into.thinking = (into.thinking ?? '') + piece.thinking;
+        if (piece.content) into.content += piece.content;
+      }
+      if (chunk.done) stats = { done_reason: chunk.done_reason, ...metricsOf(chunk) };
+      onChunk?.();
+    }
+    return { stats: { ...stats, ttft_ms: ttft, tokens_per_s: tokensPerSecond(stats.eval_count, stats.eval_duration) } };
+  } catch (error) {
+    if (isAbort(error)) return { stats: { ...stats, ttft_ms: ttft, stopped: true, done_reason: 'stopped' } };
+    const failure = humanError(error, body.model);
+    // a crash keeps its words (read back by humanError on reload); others their server text
+    const saved = failure.crash ? failure.title : (failure.detail ?? failure.title);
+    return { stats: { ...stats, ttft_ms: ttft, error: saved }, error: failure };
+  }
 }
 
 /**

@@ -67,12 +67,11 @@ export interface ChatOptions {
   [key: string]: unknown;
 }
 
-export interface ChatChunk {
-  model?: string;
-  created_at?: string;
-  message?: { role: string; content?: string; thinking?: string };
-  done: boolean;
-  done_reason?: string;
+/**
+ * Ollama's timings and token counts for one answer, as the last chunk of
+ * /api/chat carries them (durations in nanoseconds).
+ */
+export interface Metrics {
   total_duration?: number;
   load_duration?: number;
   prompt_eval_count?: number;
@@ -81,14 +80,17 @@ export interface ChatChunk {
   eval_duration?: number;
 }
 
-export interface MessageStats {
+export interface ChatChunk extends Metrics {
+  model?: string;
+  created_at?: string;
+  message?: { role: string; content?: string; thinking?: string };
+  done: boolean;
   done_reason?: string;
-  total_duration?: number;
-  load_duration?: number;
-  prompt_eval_count?: number;
-  prompt_eval_duration?: number;
-  eval_count?: number;
-  eval_duration?: number;
+}
+
+/** What a saved answer keeps about how it went: the server's metrics and the page's own. */
+export interface MessageStats extends Metrics {
+  done_reason?: string;
   /** client-measured: ms from sending the request to the first token */
   ttft_ms?: number;
   tokens_per_s?: number;

@@ -1,42 +1,24 @@
 /**
  * The open conversation: send, stream, stop, regenerate, edit and resend,
- * continue an interrupted answer, delete. Saves to /api/v1 as it goes
- * (a streaming answer every `saveEveryMs`, and at the end), or keeps the chat
- * in memory when that API does not exist.
+ * continue an interrupted answer, delete. Saves through its ChatRepository
+ * (/api/v1 unless told otherwise) as it goes (a streaming answer every
+ * `saveEveryMs`, and at the end), or keeps the chat in memory when that API
+ * does not exist.
  */
-import { suggestTitle, streamChat, type ChatRequest } from '../services/chat';
-import * as api from '../services/chats';
+import { streamAnswer, suggestTitle, type ChatRequest } from '../services/chat';
+import { apiChatRepository, type ChatId, type ChatRepository } from '../services/chatRepository';
 import { titleText } from '../services/documents';
 import { ApiError, humanError, type HumanError } from '../services/http';
-import { isAbort } from '../services/ndjson';
-import type { ChatOptions, ChatRecord, MessageStats, Role, StoredMessage } from '../services/types';
-import { tokensPerSecond, uid } from '../utils/format';
+import type { ChatOptions, ChatRecord, StoredMessage } from '../services/types';
+import { uid } from '../utils/format';
 import { provisionalTitle } from '../utils/title';
-import { appendParent, hasVersions, keepKeys, readParent, readVersions, versionParent, versionStep, type Versions } from '../utils/tree';
+import { appendParent, hasVersions, keepKeys, readParent, readVersions, versionParent, versionStep } from '../utils/tree';
 import { chatList } from './chats.svelte';
+import { AnswerSaver, answerPatch, fromStored, toStored, type UiMessage } from './messages';
 import { apiState, notices } from './notices.svelte';
 import { settings } from './settings.svelte';
 
-export interface UiMessage {
-  key: string;
-  id?: string | number;
-  role: Role;
-  content: string;
-  /** attached images as bare base64 (Ollama's `images`), kept with the message */
-  images?: string[];
-  thinking?: string;
-  stats?: MessageStats;
-  done: boolean;
-  /** loaded from storage with done:false: the answer was cut off (reload, crash) */
-  interrupted?: boolean;
-  streaming?: boolean;
-  error?: HumanError;
-  model?: string;
-  /** the message this one follows on the server; null: a first message; undefined: unknown */
-  parentId?: string | null;
-  /** this message and its other versions (Regenerate, Edit), when the server keeps them */
-  versions?: Versions;
-}
+export type { UiMessage };
 
 export interface ChatSettings extends ChatOptions {
   keep_alive?: string | number;
@@ -46,7 +28,7 @@ export interface ChatSettings extends ChatOptions {
 const NEW_TITLE = 'New chat';
 
 export class ChatStore {
-  id = $state<string | number | null>(null);
+  id = $state<ChatId | null>(null);
   title = $state(NEW_TITLE);
   model = $state('');
   system = $state('');
@@ -61,6 +43,9 @@ export class ChatStore {
   /** chats whose title was already asked for (or that were opened with history) */
   private titled = new Set<string>();
 
+  /** `repository`: where chats are kept (the default: /api/v1; tests: memoryChatRepository). */
+  constructor(readonly repository: ChatRepository = apiChatRepository) {}
+
   /** Start an empty chat with the defaults from settings. */
   reset(model?: string): void {
     this.stop();
@@ -74,7 +59,7 @@ export class ChatStore {
     else if (settings.value.default_model) this.model = settings.value.default_model;
   }
 
-  async open(id: string | number): Promise<void> {
+  async open(id: ChatId): Promise<void> {
     if (this.id !== null && String(this.id) === String(id)) return;
     this.stop();
     this.loading = true;
@@ -82,7 +67,7 @@ export class ChatStore {
     try {
       let chat: ChatRecord | undefined;
       if (apiState.v1 === 'missing') chat = chatList.local.get(String(id));
-      else chat = await api.getChat(id);
+      else chat = await this.repository.getChat(id);
       if (!chat) throw new ApiError(404, 'This chat does not exist (any more).');
       this.apply(chat);
     } catch (error) {
@@ -174,7 +159,7 @@ export class ChatStore {
     message.content = content;
     await this.truncate(index + 1);
     if (message.id !== undefined && this.id !== null && this.persisted) {
-      await this.call(() => api.updateMessage(this.id!, message.id!, { content }));
+      await this.call(() => this.repository.updateMessage(this.id!, message.id!, { content }));
     }
     await this.generate();
   }
@@ -195,7 +180,7 @@ export class ChatStore {
     if (!target || this.streaming || this.id === null || !this.persisted) return;
     const chatId = this.id;
     try {
-      const chat = await api.updateChat(chatId, { current_id: target });
+      const chat = await this.repository.setCurrent(chatId, target);
       if (this.id !== null && String(this.id) === String(chatId)) this.apply(chat);
     } catch (error) {
       notices.error(`Could not switch the version: ${humanError(error).title}`);
@@ -210,7 +195,7 @@ export class ChatStore {
     const branched = this.messages.some((entry) => hasVersions(entry.versions));
     const [message] = this.messages.splice(index, 1);
     if (message.id !== undefined && this.id !== null && this.persisted) {
-      await this.call(() => api.deleteMessage(this.id!, message.id!));
+      await this.call(() => this.repository.deleteMessage(this.id!, message.id!));
       // With versions the server shows another one in its place: show what it shows.
       if (branched && !this.streaming) await this.refresh();
     }
@@ -221,7 +206,7 @@ export class ChatStore {
     const chatId = this.id;
     if (chatId === null || !this.persisted) return;
     try {
-      const chat = await api.getChat(chatId);
+      const chat = await this.repository.getChat(chatId);
       if (this.id !== null && String(this.id) === String(chatId)) this.apply(chat);
     } catch (error) {
       notices.error(`Could not reload the chat: ${humanError(error).title}`);
@@ -235,7 +220,7 @@ export class ChatStore {
     if (this.id === null) return;
     const local = chatList.local.get(String(this.id));
     if (local) Object.assign(local, patch);
-    if (this.persisted) await this.call(() => api.updateChat(this.id!, patch));
+    if (this.persisted) await this.call(() => this.repository.updateChat(this.id!, patch));
   }
 
   async rename(title: string): Promise<void> {
@@ -269,7 +254,7 @@ export class ChatStore {
     this.title = title;
     if (this.persisted) {
       try {
-        const chat = await api.createChat(body);
+        const chat = await this.repository.createChat(body);
         apiState.v1 = 'ok';
         this.id = chat.id;
         chatList.upsert({ ...chat, title: chat.title || title, created_at: chat.created_at ?? now, updated_at: chat.updated_at ?? now });
@@ -292,7 +277,7 @@ export class ChatStore {
   }
 
   /** Called with the new chat's id (the page uses it to update the address). */
-  onCreated?: (id: string | number) => void;
+  onCreated?: (id: ChatId) => void;
 
   /** Save a new message; `parent` (when known) says which message it follows. */
   private async store(message: UiMessage, parent?: string | null): Promise<void> {
@@ -307,7 +292,7 @@ export class ChatStore {
     try {
       const body: Partial<StoredMessage> = toStored(message, false);
       if (parent !== undefined) body.parent_id = parent;
-      const saved = await api.addMessage(chatId, body);
+      const saved = await this.repository.addMessage(chatId, body);
       if (saved && saved.id !== undefined) message.id = saved.id;
       if (saved) {
         message.parentId = readParent(saved.parent_id);
@@ -324,7 +309,7 @@ export class ChatStore {
     if (this.id === null || !this.persisted) return;
     const chatId = this.id;
     for (const message of removed) {
-      if (message.id !== undefined) await this.call(() => api.deleteMessage(chatId, message.id!));
+      if (message.id !== undefined) await this.call(() => this.repository.deleteMessage(chatId, message.id!));
     }
   }
 
@@ -360,21 +345,38 @@ export class ChatStore {
     return out;
   }
 
-  /** Stream an answer into a new assistant message after `parent` (or onto `resume`). */
+  /**
+   * Answer: stream into a new assistant message after `parent` (or onto
+   * `resume`), then save it. Saved before the answer shows as finished: a
+   * reload right after it (or closing the window) must find the whole answer,
+   * not the last periodic save.
+   */
   private async generate(resume?: UiMessage, parent?: string | null): Promise<void> {
     const chatId = this.id;
     const model = this.model;
-    let target: UiMessage;
-    let messages: ChatRequest['messages'];
-    if (resume) {
-      target = resume;
-      // the partial answer is the last message: llama.cpp continues it
-      messages = this.history(null);
-    } else {
-      messages = this.history(null);
-      target = this.push({ key: uid('m'), role: 'assistant', content: '', done: false, model });
-      await this.store(target, parent);
-    }
+    // on resume the partial answer is the last message: llama.cpp continues it
+    const messages = this.history(null);
+    const target = resume ?? (await this.newAnswer(model, parent));
+    const controller = this.begin(target, model);
+    const saver = new AnswerSaver((final) => this.saveAnswer(chatId, target, final), this.saveEveryMs);
+    const request: ChatRequest = { model, messages, ...this.requestOptions() };
+    const outcome = await streamAnswer(request, target, controller.signal, () => saver.tick());
+    target.stats = outcome.stats;
+    if (outcome.error) target.error = outcome.error;
+    await saver.finish();
+    this.end(target, controller, chatId);
+    if (!target.error && !resume) this.maybeTitle(chatId, model);
+  }
+
+  /** An empty assistant message after the shown ones, saved (it gets its id). */
+  private async newAnswer(model: string, parent?: string | null): Promise<UiMessage> {
+    const target = this.push({ key: uid('m'), role: 'assistant', content: '', done: false, model });
+    await this.store(target, parent);
+    return target;
+  }
+
+  /** `target` streams from now on; the controller that stops it. */
+  private begin(target: UiMessage, model: string): AbortController {
     const controller = new AbortController();
     this.controller = controller;
     this.streaming = true;
@@ -382,79 +384,24 @@ export class ChatStore {
     target.done = false;
     target.error = undefined;
     target.model = model;
-    const started = performance.now();
-    let ttft: number | undefined;
-    let stats: MessageStats = {};
-    let lastSave = started;
-    let saving: Promise<void> | null = null;
-    const save = (final: boolean) => {
-      if (chatId === null || target.id === undefined || !this.persisted) return Promise.resolve();
-      const patch: Partial<StoredMessage> = {
-        content: target.content,
-        thinking: target.thinking ?? null,
-        done: final,
-        ...(final ? { stats: target.stats ?? null } : {}),
-      };
-      return api.updateMessage(chatId, target.id, patch).catch(() => {});
-    };
-    try {
-      const request: ChatRequest = { model, messages, ...this.requestOptions() };
-      for await (const chunk of streamChat(request, controller.signal)) {
-        const piece = chunk.message;
-        if (piece && (piece.content || piece.thinking)) {
-          if (ttft === undefined) ttft = performance.now() - started;
-          if (piece.thinking) target.thinking = (target.thinking ?? '') + piece.thinking;
-          if (piece.content) target.content += piece.content;
-        }
-        if (chunk.done) {
-          stats = {
-            done_reason: chunk.done_reason,
-            total_duration: chunk.total_duration,
-            load_duration: chunk.load_duration,
-            prompt_eval_count: chunk.prompt_eval_count,
-            prompt_eval_duration: chunk.prompt_eval_duration,
-            eval_count: chunk.eval_count,
-            eval_duration: chunk.eval_duration,
-          };
-        }
-        const now = performance.now();
-        if (now - lastSave >= this.saveEveryMs && !saving) {
-          lastSave = now;
-          saving = save(false).finally(() => {
-            saving = null;
-          });
-        }
-      }
-      target.stats = {
-        ...stats,
-        ttft_ms: ttft,
-        tokens_per_s: tokensPerSecond(stats.eval_count, stats.eval_duration),
-      };
-    } catch (error) {
-      if (isAbort(error)) {
-        target.stats = { ...stats, ttft_ms: ttft, stopped: true, done_reason: 'stopped' };
-      } else {
-        target.error = humanError(error, model);
-        // a crash keeps its words (read back by humanError on reload); others their server text
-        const saved = target.error.crash ? target.error.title : (target.error.detail ?? target.error.title);
-        target.stats = { ...stats, ttft_ms: ttft, error: saved };
-      }
-    } finally {
-      // Saved before the answer shows as finished: a reload right after it
-      // (or closing the window) must find the whole answer, not the last
-      // periodic save.
-      if (saving) await saving;
-      await save(true);
-      target.done = true;
-      target.streaming = false;
-      if (this.controller === controller) this.controller = null;
-      this.streaming = false;
-      this.updateLocal(chatId);
-    }
-    if (!target.error && !resume) this.maybeTitle(chatId, model);
+    return controller;
   }
 
-  private updateLocal(chatId: string | number | null): void {
+  private end(target: UiMessage, controller: AbortController, chatId: ChatId | null): void {
+    target.done = true;
+    target.streaming = false;
+    if (this.controller === controller) this.controller = null;
+    this.streaming = false;
+    this.updateLocal(chatId);
+  }
+
+  /** Save the streaming answer as it is now (final: done, with its stats); a failure is let go. */
+  private saveAnswer(chatId: ChatId | null, target: UiMessage, final: boolean): Promise<void> {
+    if (chatId === null || target.id === undefined || !this.persisted) return Promise.resolve();
+    return this.repository.updateMessage(chatId, target.id, answerPatch(target, final)).catch(() => {});
+  }
+
+  private updateLocal(chatId: ChatId | null): void {
     if (chatId === null) return;
     const now = new Date().toISOString();
     const local = chatList.local.get(String(chatId));
@@ -467,7 +414,7 @@ export class ChatStore {
   }
 
   /** After the first exchange, ask the model for a title in the background. */
-  private maybeTitle(chatId: string | number | null, model: string): void {
+  private maybeTitle(chatId: ChatId | null, model: string): void {
     if (chatId === null || this.messages.length !== 2 || this.titled.has(String(chatId))) return;
     this.titled.add(String(chatId));
     const [user, answer] = this.messages;
@@ -488,45 +435,6 @@ export class ChatStore {
   settled(): Promise<unknown> {
     return this.pending;
   }
-}
-
-function readImages(value: unknown): string[] | undefined {
-  return Array.isArray(value) && value.length && value.every((item) => typeof item === 'string') ? value : undefined;
-}
-
-function fromStored(message: StoredMessage): UiMessage {
-  const stats = message.stats ?? undefined;
-  const interrupted = message.role === 'assistant' && message.done === false;
-  return {
-    key: uid('m'),
-    id: message.id,
-    role: message.role,
-    content: message.content ?? '',
-    images: readImages(message.images),
-    thinking: message.thinking ?? undefined,
-    stats,
-    done: true,
-    interrupted,
-    model: message.model ?? undefined,
-    error: stats?.error ? humanError(new Error(stats.error), message.model ?? undefined) : undefined,
-    parentId: readParent(message.parent_id),
-    versions: readVersions(message.versions),
-  };
-}
-
-function toStored(message: UiMessage, withId = true): StoredMessage {
-  const stored: StoredMessage = {
-    id: withId ? (message.id ?? message.key) : (undefined as unknown as string),
-    role: message.role,
-    content: message.content,
-    done: message.done,
-  };
-  if (!withId) delete (stored as Partial<StoredMessage>).id;
-  if (message.images?.length) stored.images = message.images;
-  if (message.thinking) stored.thinking = message.thinking;
-  if (message.stats) stored.stats = message.stats;
-  if (message.model) stored.model = message.model;
-  return stored;
 }
 
 export const chat = new ChatStore();

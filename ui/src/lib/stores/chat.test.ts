@@ -50,8 +50,8 @@ describe('chat store', () => {
     expect(answer.stats?.tokens_per_s).toBeCloseTo(10);
     expect(answer.stats?.ttft_ms).toBeGreaterThan(0);
     // saved on the server
-    const saved = server.chats.get(String(store.id))!;
-    expect(saved.messages.map((m) => [m.role, m.content, m.done])).toEqual([
+    const saved = server.repo.tree(store.id!);
+    expect(saved.map((m) => [m.role, m.content, m.done])).toEqual([
       ['user', 'Hi!', true],
       ['assistant', 'Hello there, friend.', true],
     ]);
@@ -61,7 +61,7 @@ describe('chat store', () => {
     // background title
     await store.settled();
     expect(store.title).toBe('Greeting A Friend');
-    expect(saved.title).toBe('Greeting A Friend');
+    expect((await server.repo.getChat(store.id!)).title).toBe('Greeting A Friend');
     const titleBody = server.lastChatBodies.find((entry) => entry.stream === false)!;
     expect((titleBody.options as { num_predict: number }).num_predict).toBe(16);
   });
@@ -101,7 +101,7 @@ describe('chat store', () => {
     expect(answer.stats?.stopped).toBe(true);
     expect(answer.content.length).toBeGreaterThan(10);
     expect(answer.content.split(' ').length).toBeLessThan(150);
-    const saved = server.chats.get(String(store.id))!.messages[1];
+    const saved = server.repo.tree(store.id!)[1];
     expect(saved.content).toBe(answer.content);
     expect(saved.done).toBe(true);
   });
@@ -116,7 +116,7 @@ describe('chat store', () => {
     expect(store.messages[1].id).not.toBe(first.id);
     expect(server.calls.some((call) => call.method === 'DELETE')).toBe(false);
     expect(server.chatRequests).toBe(2);
-    const saved = server.chats.get(String(store.id))!.messages;
+    const saved = server.repo.tree(store.id!);
     expect(saved).toHaveLength(3);
     // the new answer names the prompt as its parent: the server files it as version 2
     expect(saved[2]).toMatchObject({ role: 'assistant', parent_id: user.id });
@@ -132,7 +132,7 @@ describe('chat store', () => {
     await store.edit(second.key, 'Second, edited');
     expect(store.messages.map((m) => m.content)).toEqual(['First', 'Hello there, friend.', 'Second, edited', 'Hello there, friend.']);
     expect(server.calls.some((call) => call.method === 'DELETE')).toBe(false);
-    const saved = server.chats.get(String(store.id))!.messages;
+    const saved = server.repo.tree(store.id!);
     expect(saved.map((m) => m.content)).toEqual(['First', 'Hello there, friend.', 'Second', 'Hello there, friend.', 'Second, edited', 'Hello there, friend.']);
     expect(saved[4]).toMatchObject({ role: 'user', parent_id: answer.id });
     expect(saved[5]).toMatchObject({ role: 'assistant', parent_id: saved[4].id });
@@ -148,26 +148,27 @@ describe('chat store', () => {
     use();
     const store = newStore();
     await store.send('Hi');
-    const chat = server.chats.get(String(store.id))!;
-    const [user, answer] = store.messages;
-    answer.versions = { index: 0, count: 2, ids: [String(answer.id), 'other'] };
-    // what the real server answers: the branch ending in the version chosen
-    chat.messages = [
-      { ...chat.messages[0], id: user.id },
-      { id: 'other', role: 'assistant', content: 'Another answer', versions: { index: 1, count: 2, ids: [answer.id, 'other'] } },
-    ];
-    await store.switchVersion(answer.key, 1);
+    const [user, first] = store.messages;
+    server.repo.tree(store.id!)[1].content = 'The first answer';
+    await store.regenerate(first.key);
+    const second = store.messages[1];
+    expect(second.versions).toEqual({ index: 1, count: 2, ids: [String(first.id), String(second.id)] });
+    await store.switchVersion(second.key, -1);
     const switches = () => server.calls.filter((call) => call.method === 'PATCH' && (call.body as { current_id?: string }).current_id);
-    expect(switches().map((call) => [call.url, call.body])).toEqual([[`/api/v1/chats/${store.id}`, { current_id: 'other' }]]);
-    expect(store.messages.map((m) => m.content)).toEqual(['Hi', 'Another answer']);
+    expect(switches().map((call) => [call.url, call.body])).toEqual([[`/api/v1/chats/${store.id}`, { current_id: String(first.id) }]]);
+    expect(store.messages.map((m) => m.content)).toEqual(['Hi', 'The first answer']);
     expect(store.messages[0].key).toBe(user.key); // the prompt is not re-rendered
-    expect(store.messages[1].versions).toEqual({ index: 1, count: 2, ids: [String(answer.id), 'other'] });
-    await store.switchVersion(store.messages[1].key, 1); // past the end: nothing
+    expect(store.messages[1].versions).toEqual({ index: 0, count: 2, ids: [String(first.id), String(second.id)] });
+    await store.switchVersion(store.messages[1].key, -1); // before the first: nothing
     expect(switches()).toHaveLength(1);
+    // the server remembers the version shown
+    const fresh = newStore();
+    await fresh.open(store.id!);
+    expect(fresh.messages.map((m) => m.content)).toEqual(['Hi', 'The first answer']);
   });
 
-  it('edits a user message, truncating after it, and resends', async () => {
-    use();
+  it('edits a user message, truncating after it, and resends (a server without versions)', async () => {
+    use({ legacy: true });
     const store = newStore();
     await store.send('First');
     await store.send('Second');
@@ -176,8 +177,9 @@ describe('chat store', () => {
     expect(store.messages.map((m) => m.content)).toEqual(['First, edited', 'Hello there, friend.']);
     const lastRequest = server.lastChatBodies.filter((entry) => entry.stream === true).at(-1)!;
     expect(lastRequest.messages).toEqual([{ role: 'user', content: 'First, edited' }]);
-    const saved = server.chats.get(String(store.id))!.messages;
+    const saved = server.repo.tree(store.id!);
     expect(saved.map((m) => m.content)).toEqual(['First, edited', 'Hello there, friend.']);
+    expect(server.calls.filter((call) => call.method === 'DELETE')).toHaveLength(3);
   });
 
   it('deletes a message', async () => {
@@ -186,16 +188,16 @@ describe('chat store', () => {
     await store.send('Hi');
     await store.remove(store.messages[1].key);
     expect(store.messages).toHaveLength(1);
-    expect(server.chats.get(String(store.id))!.messages).toHaveLength(1);
+    expect(server.repo.tree(store.id!)).toHaveLength(1);
   });
 
   it('reloads an interrupted answer and continues it', async () => {
     use();
     const store = newStore();
     await store.send('Hi');
-    const saved = server.chats.get(String(store.id))!;
-    saved.messages[1].done = false;
-    saved.messages[1].content = 'Hel';
+    const saved = server.repo.tree(store.id!);
+    saved[1].done = false;
+    saved[1].content = 'Hel';
     const fresh = newStore();
     await fresh.open(store.id!);
     expect(fresh.messages[1].interrupted).toBe(true);
@@ -203,7 +205,7 @@ describe('chat store', () => {
     expect(fresh.messages[1].content).toBe('HelHello there, friend.');
     const lastRequest = server.lastChatBodies.filter((entry) => entry.stream === true).at(-1)!;
     expect((lastRequest.messages as { role: string }[]).at(-1)).toEqual({ role: 'assistant', content: 'Hel' });
-    expect(saved.messages[1].done).toBe(true);
+    expect(saved[1].done).toBe(true);
   });
 
   it('sends the system prompt and options, not empty ones', async () => {

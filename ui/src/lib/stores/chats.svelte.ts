@@ -1,10 +1,12 @@
 /** The sidebar's chat list: server-side search, pin, rename, delete with undo. */
 import { ApiError, humanError } from '../services/http';
-import * as api from '../services/chats';
+import { apiChatRepository, type ChatRepository } from '../services/chatRepository';
 import type { ChatRecord, ChatSummary } from '../services/types';
 import { apiState, notices } from './notices.svelte';
 
-class ChatList {
+export class ChatList {
+  /** where the chats are kept (tests give it an in-memory one) */
+  repository: ChatRepository = apiChatRepository;
   items = $state<ChatSummary[]>([]);
   query = $state('');
   loading = $state(false);
@@ -22,7 +24,7 @@ class ChatList {
     }
     this.loading = true;
     try {
-      const result = await api.listChats({ limit: 200, q: q || undefined });
+      const result = await this.repository.listChats({ limit: 200, q: q || undefined });
       if (seq !== this.seq) return;
       apiState.v1 = 'ok';
       this.items = result.chats.filter((chat) => !chat.archived);
@@ -79,14 +81,14 @@ class ChatList {
     title = title.trim();
     if (!title) return;
     this.patchLocal(id, { title });
-    await this.save(id, { title });
+    await this.save(() => this.repository.rename(id, title));
   }
 
   async togglePin(id: string | number): Promise<void> {
     const item = this.items.find((chat) => String(chat.id) === String(id));
     const pinned = !item?.pinned;
     this.patchLocal(id, { pinned });
-    await this.save(id, { pinned });
+    await this.save(() => this.repository.updateChat(id, { pinned }));
   }
 
   /** Remove now, delete on the server after the undo window closes. */
@@ -100,7 +102,7 @@ class ChatList {
       this.local.delete(String(id));
       if (apiState.v1 === 'missing') return;
       try {
-        await api.deleteChat(id);
+        await this.repository.deleteChat(id);
       } catch (error) {
         notices.error(`Could not delete the chat: ${humanError(error).title}`);
         void this.load();
@@ -128,10 +130,10 @@ class ChatList {
     if (local) Object.assign(local, patch);
   }
 
-  private async save(id: string | number, patch: Partial<ChatRecord>): Promise<void> {
+  private async save(write: () => Promise<unknown>): Promise<void> {
     if (apiState.v1 === 'missing') return;
     try {
-      await api.updateChat(id, patch);
+      await write();
     } catch (error) {
       notices.error(`Could not save the chat: ${humanError(error).title}`);
     }
