@@ -29,7 +29,7 @@ from typing import Any
 
 from app.runner.process import LaunchConfig, LlamaServer
 
-HOLD_LIMIT = 10.0
+HOLD_LIMIT = 3.0
 """Seconds a held stream waits for the client to leave before it gives up."""
 
 
