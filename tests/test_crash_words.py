@@ -1,4 +1,4 @@
-"""How a llama-server ended, in the words an error shows (app.runner.process, generation).
+"""How a llama-server ended, in the words an error shows (app.runner.process, crash_words).
 
 Real child processes end by themselves or by a real signal; their real
 return codes are put into words.
@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from app.runner.generation import last_error_line
+from app.runner.crash_words import last_error_line
 from app.runner.process import exit_words
 
 

@@ -11,41 +11,32 @@ stop generating for that slot.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import requests
-
 from app.errors import BadRequest
 from app.runner import fit_context, ollama_prompt, templated, vision
-from app.runner.abort import Abort, ClientGone, cut_upstream
+from app.runner.abort import Abort
 from app.runner.errors import RunnerError, UpstreamRejected
-from app.runner.process import LlamaServer, LlamaServerFailed, exit_words
+from app.runner.llama_client import ChatPiece, LlamaClient
+from app.runner.process import LlamaServerFailed
 from app.runner.scheduler import Lease, Scheduler
 from app.runner.translate import (
     chat_messages,
     done_reason,
     format_body,
     logprobs_body,
-    logprobs_in,
     logprobs_wanted,
     metrics,
     now_rfc3339,
     sampling_body,
     think_body,
-    tool_call_in,
 )
-from app.runner.worker_plan import lost_workers
 from app.spec import RunSpec
 
-UPSTREAM_TIMEOUT = (10, 3600)
 NOT_TRUNCATED = "truncate is false, so no older message was left out"
-EXIT_WAIT = 20.0
-"""Seconds a split model's runner may take to finish aborting before its workers are checked."""
 
 
 def _lease(
@@ -57,169 +48,9 @@ def _lease(
         raise RunnerError(f"llama-server failed to start: {error}") from error
 
 
-def _post(
-    lease: Lease, path: str, body: dict[str, Any], stream: bool, abort: Abort | None = None
-) -> requests.Response:
-    if abort is not None and abort.is_set():
-        raise ClientGone()
-    server = lease.server
-    try:
-        reply = server.session.post(
-            f"{server.base_url}{path}", json=body, stream=stream, timeout=_timeout(server)
-        )
-    except requests.RequestException as error:
-        lease.mark_failed()
-        raise RunnerError(_crash_message(lease, error)) from error
-    if reply.status_code != 200:
-        text = reply.text
-        reply.close()
-        kind = ""
-        try:
-            error = json.loads(text)["error"]
-            message, kind = error["message"], str(error.get("type", ""))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            message = text.strip() or f"llama-server answered {reply.status_code}"
-        if reply.status_code >= 500 and not lease.server.alive():
-            lease.mark_failed()
-        raise UpstreamRejected(reply.status_code, message, kind)
-    if abort is not None:
-        abort.on_abort(cut_upstream(reply))
-    return reply
-
-
-def _upstream_failed(lease: Lease, error: Exception, abort: Abort | None) -> Exception:
-    """The error for a broken llama-server stream: our own cut, or a runner that failed."""
-    if abort is not None and abort.is_set():
-        return ClientGone()  # we cut it because the client left; the runner is fine
-    lease.mark_failed()
-    return RunnerError(_crash_message(lease, error))
-
-
-def _timeout(server: LlamaServer) -> tuple[float, float]:
-    """(connect, between two reads): a split model's runner gets the stall bound.
-
-    Why: a worker that leaves the network without closing its connection
-    (power cut, cable, Wi-Fi) leaves llama.cpp waiting on it for good;
-    only the silence shows it. A runner on this machine alone keeps the
-    hour, as before.
-    """
-    if server.config.rpc and server.stall_timeout:
-        return UPSTREAM_TIMEOUT[0], server.stall_timeout
-    return UPSTREAM_TIMEOUT
-
-
-def _timed_out(error: BaseException) -> bool:
-    """A read timeout, however requests wraps it (``ReadTimeout`` or mid-stream)."""
-    return isinstance(error, requests.Timeout) or "timed out" in str(error)
-
-
-def _crash_message(lease: Lease, error: Exception) -> str:
-    if lease.server.config.rpc and _timed_out(error):
-        return _stalled_message(lease)
-    lost = _lost_workers_message(lease)
-    if lost:
-        return lost
-    server = lease.server
-    if not server.wait_exit(CRASH_WAIT):
-        return (
-            "model runner stopped responding: the connection to llama-server broke while it"
-            " was still running. It is restarted for the next request; its log may say why."
-        )
-    said = last_error_line(server.log_tail(LOG_LINES_SEARCHED))
-    return (
-        f"model runner has unexpectedly stopped: llama-server {exit_words(server.returncode)}"
-        " while answering. It is started again for the next request"
-        + (f"; its log says: {said}" if said else "; its log may say why")
-        + "."
-    )
-
-
-CRASH_WAIT = 2.0
-"""Seconds a broken stream waits for llama-server to exit, so the error can say how it ended.
-
-Why wait: the stream breaks the moment the socket closes, a little before
-the process is reaped; without the wait the error could only guess."""
-LOG_LINES_SEARCHED = 20
-ERROR_WORDS = re.compile(
-    r"GGML_ASSERT|terminate called|\berror\b|\bfatal\b|\baborted\b|out of memory"
-    r"|segmentation fault|failed to allocate",
-    re.I,
-)
-NOT_AN_ERROR = re.compile(r"^\s*[\d.]+ [DIW] ")
-"""A line llama.cpp logged as debug, info or a warning (``0.00.003.149 W srv ...``)."""
-
-
-def last_error_line(tail: str) -> str:
-    """The last line of a log tail that names an error (an assert, an abort), or "".
-
-    Why one line: the error a person reads is words, not a page of log; the
-    full log is one click away (``GET /api/v1/logs/llama-server``).
-    """
-    for line in reversed(tail.splitlines()):
-        if ERROR_WORDS.search(line) and not NOT_AN_ERROR.match(line):
-            return line.strip()[:240]
-    return ""
-
-
-RPC_ABORTS = ("Remote RPC server crashed", "Failed to connect to", "RPC handshake failed")
-"""What the pinned llama.cpp says as it aborts when a worker is lost (``ggml-rpc.cpp``)."""
-
-
-def _lost_workers_message(lease: Lease) -> str:
-    """Name the workers a split model lost, or "": llama.cpp aborts when one stops answering.
-
-    The workers are checked once the runner has exited (it prints a
-    backtrace first, for a second or so): until then the ones still alive
-    are held by it and would only answer "busy".
-    """
-    workers = lease.server.config.rpc
-    if not workers:
-        return ""
-    lease.server.wait_exit(EXIT_WAIT)
-    lost = [status for status in lost_workers(workers) if status.state != "busy"]
-    if not lost:
-        return ""
-    names = "; ".join(status.describe() for status in lost)
-    said = next(
-        (
-            line
-            for line in reversed(lease.server.log_tail(60).splitlines())
-            if any(text in line for text in RPC_ABORTS)
-        ),
-        "",
-    )
-    return (
-        f"a worker holding part of the model stopped answering ({names}), so the model runner"
-        " stopped and the answer was cut. The next request loads the model without it."
-        + (f" llama.cpp said: {said.rsplit(': ', 1)[-1]}" if said else "")
-    )
-
-
-def _stalled_message(lease: Lease) -> str:
-    """A split runner said nothing for the stall bound: stop it and say which worker went."""
-    server = lease.server
-    server.stop(grace=1)
-    lost = [status for status in lost_workers(server.config.rpc) if status.state != "busy"]
-    which = "; ".join(status.describe() for status in lost) or ", ".join(server.config.rpc)
-    return (
-        f"the model runner said nothing for {server.stall_timeout:g} s while part of the model"
-        f" is on workers ({which}): a worker may have left the network. The runner was"
-        " stopped and the answer was cut; the next request checks the workers again."
-    )
-
-
-def _sse(reply: requests.Response) -> Iterator[dict[str, Any]]:
-    """Parsed ``data:`` events of an SSE stream, ending at ``[DONE]``."""
-    for line in reply.iter_lines(chunk_size=None):
-        if not line or line[:1] == b":":
-            continue
-        if line.startswith(b"data: "):
-            payload = line[6:]
-            if payload == b"[DONE]":
-                return
-            yield json.loads(payload)
-        elif line.startswith(b"error: "):
-            raise RunnerError(line[7:].decode("utf-8", "replace"))
+def _client(lease: Lease) -> LlamaClient:
+    """The lease's llama-server to talk to; a runner that proves broken is never leased again."""
+    return LlamaClient(lease.server, lease.mark_failed)
 
 
 def _cache_prompt(options: dict[str, Any]) -> bool:
@@ -288,37 +119,6 @@ def tool_choice_body(tools: list[Any], choice: Any) -> tuple[list[Any], str]:
     return chosen, "required"
 
 
-# (content piece, thinking piece, its token logprobs, finished tool calls, final info)
-ChatPiece = tuple[str, str, list[dict[str, Any]], list[dict[str, Any]], dict[str, Any] | None]
-
-
-def _post_chat(
-    lease: Lease, body: dict[str, Any], abort: Abort | None, truncate: bool
-) -> requests.Response:
-    """Start llama-server's chat stream; a chat too long for the context is cut to fit.
-
-    Only a refusal for length costs anything: the messages are fitted
-    (``fit_context``) and the request is sent once more.
-    """
-    path = "/v1/chat/completions"
-    ctx = lease.runner.config.ctx_per_slot
-    try:
-        return _post(lease, path, body, stream=True, abort=abort)
-    except UpstreamRejected as error:
-        if error.kind != fit_context.OVERFLOW_ERROR:
-            raise
-        if not truncate:
-            raise _too_long(error, ctx, NOT_TRUNCATED) from None
-        refusal = error
-    budget, most = fit_context.prompt_limits(ctx, int(body.get("n_predict", ctx)))
-    messages = fit_context.fitted_messages(
-        body["messages"], budget, lambda kept: _prompt_tokens(lease, body, kept), most
-    )
-    if messages is None or len(messages) == len(body["messages"]):
-        raise _cannot_fit(refusal, ctx, bool(body.get("tools")))
-    return _post(lease, path, {**body, "messages": messages}, stream=True, abort=abort)
-
-
 def _too_long(refusal: UpstreamRejected, ctx: int, why: str) -> UpstreamRejected:
     """llama-server's refusal, with what did not fit and the option that changes it."""
     return UpstreamRejected(
@@ -335,59 +135,56 @@ def _cannot_fit(refusal: UpstreamRejected, ctx: int, tools: bool) -> UpstreamRej
     return _too_long(refusal, ctx, f"the {kept} not fit even alone")
 
 
-def _prompt_tokens(lease: Lease, body: dict[str, Any], messages: list[dict[str, Any]]) -> int:
-    """Tokens of ``messages`` in the model's template (images by Ollama's estimate)."""
-    texts, images = zip(*(fit_context.text_only(m) for m in messages), strict=True)
-    prompt = _rendered_prompt(lease, {**body, "messages": list(texts)})
-    tokenized = _runner_json(
-        lease, "/tokenize", {"content": prompt, "add_special": True, "parse_special": True}
-    )
-    return len(tokenized["tokens"]) + fit_context.IMAGE_TOKENS * sum(images)
-
-
 def _stream_chat(
     lease: Lease, body: dict[str, Any], abort: Abort | None, truncate: bool = True, top: int = 0
 ) -> Iterator[ChatPiece]:
-    """What llama-server's chat stream says, piece by piece (see ``ChatPiece``).
+    """llama-server's chat stream; a chat too long for the context is cut to fit.
 
-    ``top``: alternatives per token to pass on when the body asks for logprobs.
+    Only a refusal for length costs anything: the messages are fitted
+    (``fit_context``) and the request is sent once more. ``top``:
+    alternatives per token to pass on when the body asks for logprobs.
     """
-    reply = _post_chat(lease, body, abort, truncate)
-    calls: dict[int, dict[str, Any]] = {}
-    finish: str | None = None
-    timings: dict[str, Any] | None = None
+    client = _client(lease)
+    pieces = client.chat_stream(body, abort, top)
     try:
-        for event in _sse(reply):
-            if "timings" in event:
-                timings = event["timings"]
-            for choice in event.get("choices") or ():
-                delta = choice.get("delta") or {}
-                content = delta.get("content") or ""
-                thinking = delta.get("reasoning_content") or ""
-                for call in delta.get("tool_calls") or ():
-                    slot = calls.setdefault(int(call.get("index", 0)), {"arguments": ""})
-                    slot["index"] = int(call.get("index", 0))
-                    if call.get("id"):
-                        slot["id"] = call["id"]
-                    function = call.get("function") or {}
-                    if function.get("name"):
-                        slot["name"] = function["name"]
-                    slot["arguments"] += function.get("arguments") or ""
-                if content or thinking:
-                    probs = choice.get("logprobs")
-                    logprobs = logprobs_in(probs.get("content"), top) if probs else []
-                    yield content, thinking, logprobs, [], None
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
-    except (requests.RequestException, ValueError) as error:
-        raise _upstream_failed(lease, error, abort) from error
-    finally:
-        reply.close()
-    if finish is None:
-        raise _upstream_failed(lease, EOFError("stream ended early"), abort)
-    finished_calls = [tool_call_in(calls[i]) for i in sorted(calls)]
-    info = {"finish_reason": finish, "timings": timings}
-    yield "", "", [], finished_calls, info
+        first = next(pieces)
+    except UpstreamRejected as error:
+        fitted = _fitted_chat(lease, body, error, truncate)
+        pieces = client.chat_stream(fitted, abort, top)
+        first = next(pieces)
+    with contextlib.closing(pieces):
+        yield first
+        yield from pieces
+
+
+def _fitted_chat(
+    lease: Lease, body: dict[str, Any], refusal: UpstreamRejected, truncate: bool
+) -> dict[str, Any]:
+    """The chat body with older messages left out, after llama-server refused it.
+
+    Re-raises a refusal that is not about length, and says why when
+    leaving messages out is not allowed or cannot help.
+    """
+    ctx = lease.runner.config.ctx_per_slot
+    if refusal.kind != fit_context.OVERFLOW_ERROR:
+        raise refusal
+    if not truncate:
+        raise _too_long(refusal, ctx, NOT_TRUNCATED) from None
+    budget, most = fit_context.prompt_limits(ctx, int(body.get("n_predict", ctx)))
+    messages = fit_context.fitted_messages(
+        body["messages"], budget, lambda kept: _prompt_tokens(lease, body, kept), most
+    )
+    if messages is None or len(messages) == len(body["messages"]):
+        raise _cannot_fit(refusal, ctx, bool(body.get("tools"))) from None
+    return {**body, "messages": messages}
+
+
+def _prompt_tokens(lease: Lease, body: dict[str, Any], messages: list[dict[str, Any]]) -> int:
+    """Tokens of ``messages`` in the model's template (images by Ollama's estimate)."""
+    texts, images = zip(*(fit_context.text_only(m) for m in messages), strict=True)
+    prompt = _client(lease).apply_template({**body, "messages": list(texts)})
+    tokens = _client(lease).tokenize(prompt, add_special=True, parse_special=True)
+    return len(tokens) + fit_context.IMAGE_TOKENS * sum(images)
 
 
 def _load_or_unload(
@@ -548,11 +345,7 @@ def _templated_chat(
         budget, most = fit_context.prompt_limits(num_ctx, n_predict)
 
         def count(kept: list[dict[str, Any]]) -> int:
-            tokens = _runner_json(
-                lease,
-                "/tokenize",
-                {"content": render(kept), "add_special": True, "parse_special": True},
-            )["tokens"]
+            tokens = _client(lease).tokenize(render(kept), add_special=True, parse_special=True)
             return len(tokens) + fit_context.IMAGE_TOKENS * sum(bool(m.get("images")) for m in kept)
 
         fitted = fit_context.fitted_messages(messages, budget, count, most)
@@ -707,48 +500,37 @@ def _generate_raw(
     fmt = format_body(request.get("format")).get("response_format")
     if fmt is not None:
         body["json_schema"] = fmt.get("json_schema", {}).get("schema", {})
+    client = _client(lease)
     if request.get("suffix"):
-        path = "/infill"
         body.update({"input_prefix": prompt, "input_suffix": request["suffix"]})
+        pieces = client.infill_stream(body, abort, wanted)
     else:
-        path = "/completion"
         body["prompt"] = prompt if prompt_body is None else prompt_body
-    reply = _post(lease, path, body, stream=True, abort=abort)
-    final: dict[str, Any] | None = None
+        pieces = client.completion_stream(body, abort, wanted)
     answer: list[str] = []
-    try:
-        for event in _sse(reply):
-            stop = bool(event.get("stop"))
-            text = event.get("content", "")
-            if text or not stop:
+    with contextlib.closing(pieces):
+        for text, logprobs, final in pieces:
+            if final is None:
                 answer.append(text)
                 chunk = _raw_chunk(model, text)
-                if wanted is not None and event.get("completion_probabilities"):
-                    chunk["logprobs"] = logprobs_in(event["completion_probabilities"], wanted)
+                if logprobs is not None:
+                    chunk["logprobs"] = logprobs
                 yield chunk
-            if stop:
-                final = event
-                break
-    except (requests.RequestException, ValueError) as error:
-        raise _upstream_failed(lease, error, abort) from error
-    finally:
-        reply.close()
-    if final is None:
-        raise _upstream_failed(lease, EOFError("stream ended early"), abort)
-    total_ns = int((time.monotonic() - started) * 1e9)
-    last: dict[str, Any] = {
-        "model": model,
-        "created_at": now_rfc3339(),
-        "response": "",
-        "done": True,
-        "done_reason": done_reason(None, final.get("stop_type")),
-        **metrics(final.get("timings"), total_ns, int(lease.load_seconds * 1e9)),
-    }
-    if context is not None:
-        tokens = _context_out(lease, context[0], context[1], answer)
-        if tokens is not None:
-            last["context"] = tokens
-    yield last
+                continue
+            total_ns = int((time.monotonic() - started) * 1e9)
+            last: dict[str, Any] = {
+                "model": model,
+                "created_at": now_rfc3339(),
+                "response": "",
+                "done": True,
+                "done_reason": done_reason(None, final.get("stop_type")),
+                **metrics(final.get("timings"), total_ns, int(lease.load_seconds * 1e9)),
+            }
+            if context is not None:
+                tokens = _context_out(lease, context[0], context[1], answer)
+                if tokens is not None:
+                    last["context"] = tokens
+            yield last
 
 
 MAX_CONTEXT_TOKENS = 1 << 20
@@ -767,29 +549,18 @@ def _context_tokens(value: Any) -> list[int]:
     return value
 
 
-def _runner_json(lease: Lease, path: str, body: dict[str, Any]) -> Any:
-    """A small non-streamed request to the lease's llama-server; its JSON answer."""
-    reply = lease.server.session.post(
-        f"{lease.server.base_url}{path}", json=body, timeout=_timeout(lease.server)
-    )
-    reply.raise_for_status()
-    return reply.json()
-
-
 def _rendered_prompt(lease: Lease, body: dict[str, Any], quiet: bool = False) -> str | None:
     """The chat body's messages in the model's template, as llama-server renders them.
 
     ``quiet``: a failure gives None (the answer is already out; only its
     ``context`` is lost) instead of raising.
     """
-    wanted = ("messages", "tools", "chat_template_kwargs")
-    fields = {key: body[key] for key in wanted if key in body}
     try:
-        return str(_runner_json(lease, "/apply-template", fields)["prompt"])
-    except (requests.RequestException, ValueError, KeyError, TypeError) as error:
+        return _client(lease).apply_template(body)
+    except RunnerError:
         if quiet:
             return None
-        raise RunnerError(f"llama-server could not apply the chat template: {error}") from error
+        raise
 
 
 def _context_out(
@@ -805,13 +576,10 @@ def _context_out(
         return None
     text = prompt + "".join(answer)
     try:
-        tokenized = _runner_json(
-            lease, "/tokenize", {"content": text, "add_special": not before, "parse_special": True}
-        )
-        tokens = tokenized["tokens"]
-    except (requests.RequestException, ValueError, KeyError, TypeError):
+        tokens = _client(lease).tokenize(text, add_special=not before, parse_special=True)
+    except RunnerError:
         return None
-    return [*before, *(int(token) for token in tokens)]
+    return [*before, *tokens]
 
 
 def _raw_chunk(model: str, text: str) -> dict[str, Any]:
@@ -834,15 +602,8 @@ def embed(
     with scheduler.leased(spec, options, keep_alive) as lease:
         if not inputs:
             return {"model": spec.display, "embeddings": []}
-        body: dict[str, Any] = {"input": inputs, "encoding_format": "float"}
-        if truncate:
-            body["truncate"] = True
-        reply = _post(lease, "/v1/embeddings", body, stream=False)
-        try:
-            result = reply.json()
-        finally:
-            reply.close()
-    vectors = [item["embedding"] for item in sorted(result["data"], key=lambda d: d["index"])]
+        result = _client(lease).embeddings(inputs, truncate)
+    vectors = result.vectors
     if dimensions:
         vectors = [_normalise(vector[:dimensions]) for vector in vectors]
     return {
@@ -850,7 +611,7 @@ def embed(
         "embeddings": vectors,
         "total_duration": int((time.monotonic() - started) * 1e9),
         "load_duration": int(lease.load_seconds * 1e9),
-        "prompt_eval_count": int(result.get("usage", {}).get("prompt_tokens", 0)),
+        "prompt_eval_count": result.prompt_tokens,
     }
 
 
@@ -866,15 +627,7 @@ def embedding_legacy(
     with scheduler.leased(spec, options, keep_alive) as lease:
         if not prompt:
             return {"embedding": []}
-        reply = _post(lease, "/embedding", {"content": prompt, "embd_normalize": -1}, stream=False)
-        try:
-            result = reply.json()
-        finally:
-            reply.close()
-    vector = result[0]["embedding"]
-    if vector and isinstance(vector[0], list):  # pooled result comes as [[...]]
-        vector = vector[0]
-    return {"embedding": vector}
+        return {"embedding": _client(lease).embedding(prompt)}
 
 
 def _normalise(vector: list[float]) -> list[float]:

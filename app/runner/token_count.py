@@ -8,8 +8,8 @@ the model will do (the tokenizer is in the GGUF, not in the launch flags).
 
 from __future__ import annotations
 
-import requests
-
+from app.runner.errors import RunnerError
+from app.runner.llama_client import LlamaClient
 from app.runner.scheduler import Scheduler
 
 TOKENIZE_TIMEOUT = 60.0
@@ -20,16 +20,13 @@ def count_with_loaded(scheduler: Scheduler, digest: str, text: str) -> int | Non
     for runner in scheduler.loaded():
         if runner.spec.digest != digest or runner.failed or not runner.server.alive():
             continue
-        server = runner.server
+        client = LlamaClient(runner.server)
         try:
-            reply = server.session.post(
-                f"{server.base_url}/tokenize",
-                # parse_special off: a document that contains "<|im_start|>" is text, not a turn.
-                json={"content": text, "add_special": False, "parse_special": False},
-                timeout=TOKENIZE_TIMEOUT,
+            # parse_special off: a document that contains "<|im_start|>" is text, not a turn.
+            tokens = client.tokenize(
+                text, add_special=False, parse_special=False, timeout=TOKENIZE_TIMEOUT
             )
-            reply.raise_for_status()
-            return len(reply.json()["tokens"])
-        except (requests.RequestException, ValueError, KeyError, TypeError):
+        except RunnerError:
             continue  # stopped meanwhile, or busy past the timeout: try another or estimate
+        return len(tokens)
     return None
