@@ -181,9 +181,10 @@ case "$command" in
         # makensis for tests/test_installer_scripts.py (the Windows installer script).
         apt_install nsis
         ensure_ui_checked
-        say "lint: ruff"
+        say "lint: ruff, types: mypy"
         "$VENV/bin/ruff" check app tests bench packaging
         "$VENV/bin/ruff" format --check app tests bench packaging
+        "$VENV/bin/mypy"
         say "tests: pytest"
         exec "$VENV/bin/python" -m pytest "$@"
         ;;

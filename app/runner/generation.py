@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from app.errors import BadRequest
@@ -36,6 +36,8 @@ from app.runner.translate import (
 )
 from app.spec import RunSpec
 
+Stream = Generator[dict[str, Any], None, None]
+"""What every public function here returns: Ollama objects, closable (a client that left)."""
 NOT_TRUNCATED = "truncate is false, so no older message was left out"
 
 
@@ -137,7 +139,7 @@ def _cannot_fit(refusal: UpstreamRejected, ctx: int, tools: bool) -> UpstreamRej
 
 def _stream_chat(
     lease: Lease, body: dict[str, Any], abort: Abort | None, truncate: bool = True, top: int = 0
-) -> Iterator[ChatPiece]:
+) -> Generator[ChatPiece, None, None]:
     """llama-server's chat stream; a chat too long for the context is cut to fit.
 
     Only a refusal for length costs anything: the messages are fitted
@@ -220,7 +222,7 @@ def chat(
     request_options: dict[str, Any],
     keep_alive: float,
     abort: Abort | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Stream:
     """Ollama ``/api/chat`` stream objects for one request; ``abort`` set = the client left."""
     started = time.monotonic()
     model = spec.display
@@ -243,12 +245,12 @@ def chat(
     try:
         if plan is not None:
             source, messages, prompt = plan
-            pieces = _templated_chat(
+            generated = _templated_chat(
                 lease, request, source, messages, prompt, options, model, started, abort, wanted
             )
-            with contextlib.closing(pieces):
-                for chunk in pieces:
-                    yield templated.as_chat_chunk(chunk)
+            with contextlib.closing(generated):
+                for generate_chunk in generated:
+                    yield templated.as_chat_chunk(generate_chunk)
             return
         body = _chat_body(spec, request, options, lease.runner.config.ctx_per_slot, wanted)
         truncate = request.get("truncate") is not False
@@ -318,7 +320,7 @@ def _templated_chat(
     started: float,
     abort: Abort | None,
     wanted: int | None,
-) -> Iterator[dict[str, Any]]:
+) -> Stream:
     """A chat rendered with a Go template, streamed from ``/completion`` (generate's shape).
 
     A chat too long for the context is cut as on the native path: only
@@ -327,7 +329,7 @@ def _templated_chat(
     num_ctx = lease.runner.config.ctx_per_slot
     shaped = {"format": request.get("format")}
 
-    def stream(text: str) -> Iterator[dict[str, Any]]:
+    def stream(text: str) -> Stream:
         return _generate_raw(lease, shaped, text, options, num_ctx, model, started, abort, wanted)
 
     def render(kept: list[dict[str, Any]]) -> str:
@@ -365,7 +367,7 @@ def generate(
     request_options: dict[str, Any],
     keep_alive: float,
     abort: Abort | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Stream:
     """Ollama ``/api/generate`` stream objects for one request; ``abort`` set = the client left."""
     started = time.monotonic()
     model = spec.display
@@ -403,7 +405,7 @@ def generate(
             )
             return
 
-        def rendered_generation(rendered: str) -> Iterator[dict[str, Any]]:
+        def rendered_generation(rendered: str) -> Stream:
             """The prompt as rendered in the model's template, after ``context``'s tokens."""
             return _generate_raw(
                 lease,
@@ -464,7 +466,7 @@ def generate(
                 }
                 if calls:
                     final["tool_calls"] = calls
-                tokens = _context_out(lease, [], _rendered_prompt(lease, body, quiet=True), answer)
+                tokens = _context_out(lease, [], _rendered_prompt_or_none(lease, body), answer)
                 if tokens is not None:
                     final["context"] = tokens
                 yield final
@@ -484,7 +486,7 @@ def _generate_raw(
     wanted: int | None = None,
     prompt_body: list[Any] | None = None,
     context: tuple[list[int], str] | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Stream:
     """``raw`` prompts and fill-in-the-middle go to llama-server's native endpoints.
 
     ``prompt_body`` replaces the prompt (llama-server takes token ids and
@@ -549,18 +551,18 @@ def _context_tokens(value: Any) -> list[int]:
     return value
 
 
-def _rendered_prompt(lease: Lease, body: dict[str, Any], quiet: bool = False) -> str | None:
-    """The chat body's messages in the model's template, as llama-server renders them.
+def _rendered_prompt(lease: Lease, body: dict[str, Any]) -> str:
+    """The chat body's messages in the model's template, as llama-server renders them."""
+    return _client(lease).apply_template(body)
 
-    ``quiet``: a failure gives None (the answer is already out; only its
-    ``context`` is lost) instead of raising.
-    """
+
+def _rendered_prompt_or_none(lease: Lease, body: dict[str, Any]) -> str | None:
+    """As ``_rendered_prompt``, but a failure gives None: the answer is already out,
+    and only its ``context`` is lost."""
     try:
-        return _client(lease).apply_template(body)
+        return _rendered_prompt(lease, body)
     except RunnerError:
-        if quiet:
-            return None
-        raise
+        return None
 
 
 def _context_out(

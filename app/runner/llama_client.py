@@ -21,7 +21,7 @@ closes the connection at once, which makes llama-server stop the slot.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from typing import Any, NamedTuple
 
 import requests
@@ -85,7 +85,7 @@ class LlamaClient:
 
     def chat_stream(
         self, body: dict[str, Any], abort: Abort | None = None, top: int = 0
-    ) -> Iterator[ChatPiece]:
+    ) -> Generator[ChatPiece, None, None]:
         """``/v1/chat/completions`` streamed: answer pieces, then one final piece.
 
         ``top``: alternatives per token to pass on when the body asks for
@@ -117,7 +117,7 @@ class LlamaClient:
 
     def completion_stream(
         self, body: dict[str, Any], abort: Abort | None = None, logprobs: int | None = None
-    ) -> Iterator[CompletionPiece]:
+    ) -> Generator[CompletionPiece, None, None]:
         """``/completion`` streamed: text pieces, then one final piece.
 
         ``logprobs``: the request's logprobs (None: not asked for; else the
@@ -127,7 +127,7 @@ class LlamaClient:
 
     def infill_stream(
         self, body: dict[str, Any], abort: Abort | None = None, logprobs: int | None = None
-    ) -> Iterator[CompletionPiece]:
+    ) -> Generator[CompletionPiece, None, None]:
         """``/infill`` (fill-in-the-middle) streamed, as :meth:`completion_stream`."""
         return self._native_stream("/infill", body, abort, logprobs)
 
@@ -175,11 +175,11 @@ class LlamaClient:
         vector = result[0]["embedding"]
         if vector and isinstance(vector[0], list):  # pooled result comes as [[...]]
             vector = vector[0]
-        return vector  # type: ignore[no-any-return]
+        return vector
 
     def _native_stream(
         self, path: str, body: dict[str, Any], abort: Abort | None, logprobs: int | None
-    ) -> Iterator[CompletionPiece]:
+    ) -> Generator[CompletionPiece, None, None]:
         """A native stream, up to llama-server's ``stop`` event (it sends no ``[DONE]``)."""
         reply = self._post(path, body, stream=True, abort=abort)
         final: dict[str, Any] | None = None
@@ -316,7 +316,7 @@ def _completion_logprobs(event: dict[str, Any], top: int | None) -> list[dict[st
     return logprobs_in(probs, top)
 
 
-def _sse(reply: requests.Response) -> Iterator[dict[str, Any]]:
+def _sse(reply: requests.Response) -> Generator[dict[str, Any], None, None]:
     """Parsed ``data:`` events of an SSE stream, ending at ``[DONE]``."""
     for line in reply.iter_lines(chunk_size=None):
         if not line or line[:1] == b":":
