@@ -1,6 +1,6 @@
 """Desktop app: launch to interactive page, and idle memory of the whole app.
 
-    python bench/desktop.py [--runs 3]
+    python bench/desktop.py [--runs 3] [--frozen /usr/bin/hearth]
 
 Starts a private Xvfb, launches ``hearth`` (the window, Qt WebEngine on
 Linux) with a fresh home, and measures from process start until the chat UI
@@ -9,6 +9,9 @@ chats loaded). After 5 idle seconds it sums memory
 over the whole process tree (Python, Qt WebEngine's renderer, GPU and zygote
 processes): RSS, which counts shared libraries once per process, and PSS,
 which shares them out fairly and is the honest total.
+
+``--frozen``: also the installed (PyInstaller) app, run alternately with the
+venv app in the same Xvfb, so the two are compared on one machine load.
 """
 
 from __future__ import annotations
@@ -29,12 +32,13 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 
 
-def measure(display: str, home: Path) -> dict[str, float]:
+VENV_APP = [sys.executable, "-m", "app"]
+
+
+def measure(display: str, home: Path, command: list[str] = VENV_APP) -> dict[str, float]:
     env = dict(os.environ, DISPLAY=display, HEARTH_HOME=str(home), QTWEBENGINE_DISABLE_SANDBOX="1")
     started = time.monotonic()
-    app = subprocess.Popen(
-        [sys.executable, "-m", "app"], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
-    )
+    app = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     assert app.stdout is not None
     url = ""
     for line in app.stdout:
@@ -68,22 +72,36 @@ def measure(display: str, home: Path) -> dict[str, float]:
     }
 
 
+def summary(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Medians over the runs, and the first launch (cold caches) on its own."""
+    result = {key: round(statistics.median(run[key] for run in runs), 2) for key in runs[0]}
+    result["first_launch_s"] = round(runs[0]["launch_to_ready_s"], 2)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--frozen", help="an installed hearth executable to compare")
     args = parser.parse_args()
+    commands = {"venv": VENV_APP}
+    if args.frozen:
+        commands["frozen"] = [args.frozen]
     display = ":93"
     xvfb = subprocess.Popen(
         ["Xvfb", display, "-screen", "0", "1400x900x24"], stderr=subprocess.DEVNULL
     )
     time.sleep(0.5)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
     try:
         with tempfile.TemporaryDirectory() as home:
-            runs = [measure(display, Path(home)) for _ in range(args.runs)]
+            for _ in range(args.runs):
+                for name, command in commands.items():
+                    runs[name].append(measure(display, Path(home) / name, command))
     finally:
         xvfb.terminate()
-    result = {key: round(statistics.median(run[key] for run in runs), 2) for key in runs[0]}
-    result["first_launch_s"] = round(runs[0]["launch_to_ready_s"], 2)
+    results = {name: summary(found) for name, found in runs.items()}
+    result = results["venv"] if len(results) == 1 else results
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "desktop.json").write_text(json.dumps(result, indent=2))

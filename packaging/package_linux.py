@@ -140,11 +140,19 @@ def stage_deb(bundle: Path, stage: Path) -> None:
         (stage / "usr/share" / folder).mkdir(parents=True)
         shutil.copyfile(LINUX / name, stage / "usr/share" / folder / name)
     icons(stage)
-    doc = stage / "usr/share/doc" / PACKAGE
+    stage_package_docs(stage, PACKAGE)
+
+
+def stage_package_docs(stage: Path, package: str) -> None:
+    """What Debian policy wants of every package: copyright, changelog, lintian's overrides.
+
+    Then the modes: 0755 for folders and programs, 0644 for everything else.
+    """
+    doc = stage / "usr/share/doc" / package
     doc.mkdir(parents=True)
     shutil.copyfile(LINUX / "copyright", doc / "copyright")
     changelog = (
-        f"{PACKAGE} ({__version__}) unstable; urgency=medium\n\n"
+        f"{package} ({__version__}) unstable; urgency=medium\n\n"
         "  * Built from the Hearth repository by packaging/package_linux.py.\n\n"
         f" -- Hearth contributors <hearth@localhost>  {CHANGELOG_DATE}\n"
     )
@@ -152,7 +160,9 @@ def stage_deb(bundle: Path, stage: Path) -> None:
         out.write(changelog.encode())
     overrides = stage / "usr/share/lintian/overrides"
     overrides.mkdir(parents=True)
-    shutil.copyfile(LINUX / "lintian-overrides", overrides / PACKAGE)
+    (overrides / package).write_text(
+        (LINUX / "lintian-overrides").read_text().replace(f"{PACKAGE}:", f"{package}:")
+    )
     for path in stage.rglob("*"):
         if not path.is_symlink():
             path.chmod(0o755 if path.is_dir() or is_program(path) else 0o644)
@@ -254,24 +264,7 @@ def make_engine_deb(build_dir: Path, deb: Path) -> str:
     target = stage / "opt" / PACKAGE / "engines" / build_dir.name
     target.parent.mkdir(parents=True)
     shutil.copytree(build_dir, target, symlinks=True)
-    doc = stage / "usr/share/doc" / package
-    doc.mkdir(parents=True)
-    shutil.copyfile(LINUX / "copyright", doc / "copyright")
-    changelog = (
-        f"{package} ({__version__}) unstable; urgency=medium\n\n"
-        "  * Built from the Hearth repository by packaging/package_linux.py.\n\n"
-        f" -- Hearth contributors <hearth@localhost>  {CHANGELOG_DATE}\n"
-    )
-    with gzip.GzipFile(doc / "changelog.gz", "wb", mtime=0, compresslevel=9) as out:
-        out.write(changelog.encode())
-    overrides = stage / "usr/share/lintian/overrides"
-    overrides.mkdir(parents=True)
-    (overrides / package).write_text(
-        (LINUX / "lintian-overrides").read_text().replace(f"{PACKAGE}:", f"{package}:")
-    )
-    for path in stage.rglob("*"):
-        if not path.is_symlink():
-            path.chmod(0o755 if path.is_dir() or is_program(path) else 0o644)
+    stage_package_docs(stage, package)
     report = link_report(target)
     if report.missing:
         say(f"left to the system's driver: {', '.join(sorted(report.missing))}")
