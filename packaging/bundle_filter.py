@@ -55,9 +55,10 @@ KEEP_PLUGINS = [
 ]
 
 DROP_DATA = [
-    "*/Qt6/translations/*.qm",  # Qt's own strings: Hearth's UI is the web page
-    "*/Qt6/qml/*",  # no QML in a QWebEngineView window
-    "*/Qt6/resources/qtwebengine_devtools_resources.pak",  # devtools are off
+    # PyQt6 keeps Qt in PyQt6/Qt6/, PySide6 in PySide6/Qt/: "Qt*" matches both.
+    "*/Qt*/translations/*.qm",  # Qt's own strings: Hearth's UI is the web page
+    "*/Qt*/qml/*",  # no QML in a QWebEngineView window
+    "*/Qt*/resources/qtwebengine_devtools_resources.pak",  # devtools are off
 ]
 KEEP_LOCALE = "en-US.pak"
 """WebEngine falls back to en-US for any locale it lacks; the others are 40 MB."""

@@ -134,6 +134,11 @@ def stage_deb(bundle: Path, stage: Path) -> None:
     opt = stage / "opt" / PACKAGE
     opt.parent.mkdir(parents=True)
     shutil.copytree(bundle, opt, symlinks=True)
+    # Qt WebEngine's zygote makes this (empty, 0700) folder at start when it
+    # can: as root it could, and apt-get remove then left /opt/hearth behind.
+    # Owned by the package, it goes with it.
+    for resources in opt.glob("_internal/*/Qt*/resources"):
+        (resources / "locales").mkdir(exist_ok=True)
     (stage / "usr/bin").mkdir(parents=True)
     (stage / "usr/bin" / PACKAGE).symlink_to(f"/opt/{PACKAGE}/{PACKAGE}")
     for folder, name in [("applications", "hearth.desktop"), ("metainfo", "hearth.metainfo.xml")]:

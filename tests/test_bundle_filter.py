@@ -104,3 +104,21 @@ def test_data_rules_and_symlinks_to_dropped_libraries() -> None:
         "libQt6Core.so.6",
         "ui_dist/index.html",
     }
+
+
+def test_data_rules_hold_for_pyside6_too() -> None:
+    """PySide6 (what ships) keeps Qt in PySide6/Qt/, not PyQt6/Qt6/: the same files go."""
+    p = "PySide6/Qt/"
+    datas = [
+        (p + "translations/qt_de.qm", "/w/qt_de.qm", "DATA"),
+        (p + "translations/qtwebengine_locales/de.pak", "/w/de.pak", "DATA"),
+        (p + "translations/qtwebengine_locales/en-US.pak", "/w/en-US.pak", "DATA"),
+        (p + "resources/qtwebengine_devtools_resources.pak", "/w/devtools.pak", "DATA"),
+        (p + "resources/qtwebengine_resources.pak", "/w/resources.pak", "DATA"),
+        (p + "qml/QtQuick/qmldir", "/w/qmldir", "DATA"),
+    ]
+    kept, _ = bundle_filter.filter_datas(datas, [])
+    assert {entry[0] for entry in kept} == {
+        p + "translations/qtwebengine_locales/en-US.pak",
+        p + "resources/qtwebengine_resources.pak",
+    }
