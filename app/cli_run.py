@@ -134,7 +134,7 @@ def stream_answer(backend: Backend, request: dict[str, Any], view: AnswerView | 
         try:
             for item in backend.chat(request, abort):
                 items.put(("item", item))
-        except Exception as error:  # noqa: BLE001 - shown as words below, whatever it is
+        except Exception as error:  # shown as words below, whatever it is
             items.put(("error", error))
         finally:
             items.put(("end", None))
@@ -246,15 +246,16 @@ def run_model(
     joined by a space; with either, one answer and exit; with neither, on a
     terminal, the chat.
     """
+    think, first_word = _think_value(args.think)
     session = Session(
         model=args.model,
         verbose=args.verbose,
-        think=_think_value(args.think),
+        think=think,
         hide_thinking=args.hidethinking,
         keep_alive=args.keepalive,
     )
     piped = _stdin_text()
-    words = " ".join(args.prompt)
+    words = " ".join([*first_word, *args.prompt])
     # Stripped: ``echo question | hearth run`` ends with a newline the person did not
     # mean to ask (Gemma 3 270M answers "question\n" with nothing at all).
     prompt = " ".join(part for part in (piped, words) if part).strip()
@@ -272,16 +273,22 @@ def run_model(
         backend.close()
 
 
-def _think_value(raw: str | None) -> bool | str | None:
-    """``--think`` alone is true; ``--think=false`` false; ``high``/``medium``/``low`` as given."""
+def _think_value(raw: str | None) -> tuple[bool | str | None, list[str]]:
+    """(``think``, words of the prompt ``--think`` took for its value).
+
+    ``--think`` alone is true, ``--think false`` false, ``low``/``medium``/
+    ``high``/``max`` as given. Anything else was the prompt's first word
+    (``run MODEL --think why is...``: argparse hands it to the option), so
+    it goes back to the prompt and thinking is on.
+    """
     if raw is None:
-        return None
+        return None, []
     lowered = raw.strip().lower()
     if lowered in ("true", "false"):
-        return lowered == "true"
+        return lowered == "true", []
     if lowered in ("low", "medium", "high", "max"):
-        return lowered
-    raise HearthError(f"--think takes true, false, low, medium, high or max, not '{raw}'")
+        return lowered, []
+    return True, [raw]
 
 
 def show_thinking(session: Session, out: TextIO) -> bool:

@@ -10,19 +10,23 @@ answers short and the same each time.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
-import pty
 import select
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
+from app.cli_run import AnswerView, processor, until
+from app.gofmt import go_duration
 from app.hearth import Hearth
 from app.settings import load_settings
 from tests.conftest import GEMMA_NAME
@@ -139,11 +143,16 @@ class Terminal:
     """``hearth`` in a pseudo-terminal of its own: type into it and read what it shows."""
 
     def __init__(self, cli: HearthProcess, *args: str) -> None:
+        import pty  # POSIX only: the tests using it are skipped on Windows
+
         env = {**cli.env(), "TERM": "dumb"}
         pid, fd = pty.fork()
         if pid == 0:  # the child: becomes hearth, with the terminal as its controlling tty
-            os.chdir(REPO)
-            os.execve(sys.executable, [sys.executable, "-m", "app", *args], env)
+            try:
+                os.chdir(REPO)
+                os.execve(sys.executable, [sys.executable, "-m", "app", *args], env)
+            finally:
+                os._exit(127)  # never back into pytest in the child
         self.pid, self.fd = pid, fd
         self.output = ""
         self.status: int | None = None
@@ -151,7 +160,8 @@ class Terminal:
     def type(self, text: str) -> None:
         os.write(self.fd, text.encode())
 
-    def _read(self, timeout: float) -> bool:
+    def read(self, timeout: float) -> bool:
+        """Take in what the terminal shows within ``timeout``; False once the child closed it."""
         ready, _, _ = select.select([self.fd], [], [], timeout)
         if not ready:
             return True
@@ -169,14 +179,14 @@ class Terminal:
         deadline = time.monotonic() + timeout
         while text not in self.output[start:]:
             assert time.monotonic() < deadline, f"{text!r} not shown; got:\n{self.output[start:]}"
-            if not self._read(0.2):
+            if not self.read(0.2):
                 raise AssertionError(f"hearth ended before {text!r}:\n{self.output[start:]}")
         return self.output.index(text, start) + len(text)
 
     def wait(self, timeout: float = 60) -> int:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self._read(0.2)
+            self.read(0.2)
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
                 self.status = os.waitstatus_to_exitcode(status)
@@ -193,6 +203,9 @@ class Terminal:
         os.close(self.fd)
 
 
+POSIX_TERMINAL = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+
+
 @pytest.fixture
 def terminal(cli: HearthProcess) -> Iterator[Terminal]:
     chat = Terminal(cli, "run", GREEDY)
@@ -200,6 +213,7 @@ def terminal(cli: HearthProcess) -> Iterator[Terminal]:
     chat.close()
 
 
+@POSIX_TERMINAL
 def test_chat_answers_keeps_going_and_quits(terminal: Terminal) -> None:
     at = terminal.expect(">>> ", 0)
     terminal.type("/?\r")
@@ -222,25 +236,85 @@ def test_chat_answers_keeps_going_and_quits(terminal: Terminal) -> None:
     assert terminal.wait() == 0
 
 
-def test_ctrl_c_stops_the_answer_not_the_chat(terminal: Terminal) -> None:
-    at = terminal.expect(">>> ", 0)
-    # A long answer with its stats shown: stats come only after an answer that ran to its end.
-    terminal.type("/set parameter num_predict 400\r")
-    at = terminal.expect(">>> ", at)
-    terminal.type("/set verbose\r")
-    at = terminal.expect(">>> ", at)
-    terminal.type("Write a long story about a dragon and a knight.\r")
-    at = terminal.expect("knight.", at)
-    at = terminal.expect("\n", at)
-    deadline = time.monotonic() + PATIENCE
-    while not terminal.output[at:].strip():  # the answer has begun
-        assert time.monotonic() < deadline, "no answer began"
-        terminal._read(0.2)
-    terminal.type("\x03")
-    back = terminal.expect(">>> ", at)
-    assert "eval count" not in terminal.output[at:back], "the answer ran to its end"
-    terminal.type("\x04")  # Ctrl+D at an empty prompt leaves, as /bye does
-    assert terminal.wait() == 0
+@POSIX_TERMINAL
+@pytest.mark.parametrize("served_too", [False, True], ids=["alone", "served"])
+def test_ctrl_c_stops_the_answer_not_the_chat(
+    cli: HearthProcess, home: Path, llama_server_binary: Path, served_too: bool
+) -> None:
+    """Alone, Ctrl+C cuts this process's stream from llama-server; served, the socket to the
+    running Hearth, which then stops the answer itself."""
+    with contextlib.ExitStack() as stack:
+        if served_too:
+            server = HearthProcess(home, llama_server_binary)
+            server.start()
+            stack.callback(server.stop)
+        terminal = Terminal(cli, "run", GREEDY)
+        stack.callback(terminal.close)
+        at = terminal.expect(">>> ", 0)
+        # A long answer, with stats: they come only after an answer that ran to its end.
+        terminal.type("/set parameter num_predict 400\r")
+        at = terminal.expect(">>> ", at)
+        terminal.type("/set verbose\r")
+        at = terminal.expect(">>> ", at)
+        terminal.type("Write a long story about a dragon and a knight.\r")
+        at = terminal.expect("knight.", at)
+        at = terminal.expect("\n", at)
+        deadline = time.monotonic() + PATIENCE
+        while not terminal.output[at:].strip():  # the answer has begun
+            assert time.monotonic() < deadline, "no answer began"
+            terminal.read(0.2)
+        cancelled = _cancelled_tasks(home)
+        terminal.type("\x03")
+        back = terminal.expect(">>> ", at)
+        assert "eval count" not in terminal.output[at:back], "the answer ran to its end"
+        # And llama-server stopped making it (not only the terminal showing it).
+        wait_until(
+            lambda: _cancelled_tasks(home) > cancelled, "llama-server went on", timeout=PATIENCE
+        )
+        terminal.type("\x04")  # Ctrl+D at an empty prompt leaves, as /bye does
+        assert terminal.wait() == 0
+
+
+# -- what the terminal shows ----------------------------------------------------
+
+
+def test_thinking_is_shown_apart_from_the_answer_or_left_out() -> None:
+    shown = io.StringIO()
+    view = AnswerView(shown, show_thinking=True)
+    for message in ({"thinking": "Hmm, "}, {"thinking": "two."}, {"content": "2"}):
+        view.add(message)
+    view.end()
+    assert shown.getvalue() == "Thinking...\nHmm, two.\n...done thinking.\n\n2\n"
+    hidden = io.StringIO()
+    view = AnswerView(hidden, show_thinking=False)
+    view.add({"thinking": "Hmm"})
+    view.add({"content": "2"})
+    view.end()
+    assert hidden.getvalue() == "2\n"
+
+
+def test_stats_and_ps_columns_read_as_ollamas() -> None:
+    assert [go_duration(n) for n in (0, 812, 1500, 35_200_000, 62_050_000_000)] == [
+        "0s",
+        "812ns",
+        "1.5µs",
+        "35.2ms",
+        "1m2.05s",
+    ]
+    assert processor(100, 0) == "100% CPU" and processor(100, 100) == "100% GPU"
+    assert processor(100, 25) == "75%/25% CPU/GPU"
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert until((now + timedelta(minutes=4, seconds=30)).isoformat(), now) == "4 minutes from now"
+    assert until((now + timedelta(days=365 * 300)).isoformat(), now) == "Forever"
+    assert until((now - timedelta(seconds=1)).isoformat(), now) == "Stopping..."
+
+
+def _cancelled_tasks(home: Path) -> int:
+    """How many answers llama-server has stopped part-way for this model, from its log."""
+    return sum(
+        log.read_text(errors="replace").count("cancel task")
+        for log in (home / "logs").glob("llama-server-greedy*.log")
+    )
 
 
 def _run_with_input(cli: HearthProcess, text: str, *args: str) -> subprocess.CompletedProcess[str]:
