@@ -1,7 +1,9 @@
-"""``hearth`` command line: serve, doctor, and model management.
+"""``hearth`` command line: serve, doctor, model management, and chat (``run``, ``ps``, ``stop``).
 
 Every command reaches the same :class:`app.hearth.Hearth` method the HTTP API uses;
-nothing here talks HTTP to itself.
+nothing here talks HTTP to itself. The exceptions go to the running Hearth
+that owns the data directory: ``pull`` (one registry of pulls) and
+``run``/``ps``/``stop`` (its loaded models; see ``app.cli_client``).
 """
 
 from __future__ import annotations
@@ -578,6 +580,32 @@ def cmd_rm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Chat with a model (``app.cli_run``): in the running Hearth if any, else in this process."""
+    from app.cli_run import run_model
+
+    settings = _settings(args)
+
+    def in_process() -> Hearth:
+        # Logged where a served Hearth logs, not on the terminal the chat uses.
+        _setup_logging(settings, False)
+        return _hearth(settings)
+
+    return run_model(args, settings, in_process)
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    from app.cli_run import show_ps
+
+    return show_ps(_settings(args))
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from app.cli_run import stop_model
+
+    return stop_model(_settings(args), args.model)
+
+
 def _human_size(size: int) -> str:
     scaled = float(size)
     for unit in ("B", "KB", "MB", "GB", "TB"):
@@ -706,6 +734,38 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("destination")
     cp.set_defaults(func=cmd_cp)
 
+    run = commands.add_parser(
+        "run",
+        help="chat with a model, or answer one prompt",
+        description="Answer PROMPT (or text piped on stdin) and exit; with neither, chat"
+        " on the terminal (/? for help). Uses the running Hearth when there is one.",
+    )
+    run.add_argument("model")
+    run.add_argument("prompt", nargs="*", help="the message; stdin, when piped, comes first")
+    run.add_argument(
+        "--verbose", action="store_true", help="show timings and tokens/s after each answer"
+    )
+    run.add_argument(
+        "--think",
+        nargs="?",
+        const="true",
+        metavar="LEVEL",
+        help="thinking models: true (alone), false, or low, medium, high",
+    )
+    run.add_argument(
+        "--hidethinking", action="store_true", help="let the model think, but show only the answer"
+    )
+    run.add_argument(
+        "--keepalive", metavar="DURATION", help="how long the model stays loaded, e.g. 5m, 1h"
+    )
+    run.set_defaults(func=cmd_run)
+
+    commands.add_parser("ps", help="models loaded in the running Hearth").set_defaults(func=cmd_ps)
+
+    stop = commands.add_parser("stop", help="unload a model in the running Hearth")
+    stop.add_argument("model")
+    stop.set_defaults(func=cmd_stop)
+
     rm = commands.add_parser("rm", help="remove models")
     rm.add_argument("names", nargs="+")
     rm.set_defaults(func=cmd_rm)
@@ -714,7 +774,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # Words of ``run``'s prompt after an option (``run MODEL --verbose why is...``),
+        # which argparse leaves over; Ollama takes flags anywhere on the line.
+        if args.command != "run" or any(word.startswith("-") for word in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.prompt = [*args.prompt, *extra]
     if args.command is None:
         args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "app"])
     try:

@@ -30,3 +30,37 @@ def go_float(value: float) -> str:
         return sign + "0." + "0" * (-exponent - 1) + digits
     tail = "." + digits[1:] if len(digits) > 1 else ""
     return f"{sign}{digits[0]}{tail}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+
+
+def go_duration(nanoseconds: int) -> str:
+    """Go's ``time.Duration.String()``: ``0s``, ``812ns``, ``1.5µs``, ``35.2ms``, ``1m2.05s``.
+
+    ``ollama run --verbose`` prints its stats (total duration, eval duration)
+    this way; ``hearth run --verbose`` prints the same lines, so someone
+    comparing the two, or a script reading them, sees one format.
+    """
+    if nanoseconds == 0:
+        return "0s"
+    sign = "-" if nanoseconds < 0 else ""
+    left = abs(nanoseconds)
+    if left < 1_000:
+        return f"{sign}{left}ns"
+    if left < 1_000_000:
+        return f"{sign}{_go_fraction(left, 1_000)}µs"
+    if left < 1_000_000_000:
+        return f"{sign}{_go_fraction(left, 1_000_000)}ms"
+    hours, left = divmod(left, 3_600_000_000_000)
+    minutes, left = divmod(left, 60_000_000_000)
+    seconds = f"{_go_fraction(left, 1_000_000_000)}s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{seconds}"
+    if minutes:
+        return f"{sign}{minutes}m{seconds}"
+    return sign + seconds
+
+
+def _go_fraction(value: int, unit: int) -> str:
+    """``value / unit`` with every digit kept and trailing zeros dropped, as Go does."""
+    whole, part = divmod(value, unit)
+    digits = str(part).rjust(len(str(unit)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}" if digits else str(whole)
