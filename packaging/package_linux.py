@@ -185,8 +185,14 @@ def is_program(path: Path) -> bool:
     return os.access(path, os.X_OK) and not is_library
 
 
+def tree_bytes(root: Path) -> int:
+    """Bytes of the regular files under ``root``; a symlink (PyInstaller makes dozens to
+    Qt's libraries) is not a second copy of what it points at."""
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+
+
 def control(stage: Path, depends: str) -> str:
-    installed_kib = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file()) // 1024
+    installed_kib = tree_bytes(stage) // 1024
     return (
         f"Package: {PACKAGE}\n"
         f"Version: {__version__}\n"
@@ -276,7 +282,7 @@ def make_engine_deb(build_dir: Path, deb: Path) -> str:
     depends = f"{PACKAGE} (= {__version__})"
     if report.glibc > (0,):
         depends += ", " + depends_field(report)
-    installed_kib = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file()) // 1024
+    installed_kib = tree_bytes(stage) // 1024
     summary = ENGINE_SUMMARY.get(backend, f"the {backend} backend")
     (stage / "DEBIAN").mkdir()
     (stage / "DEBIAN" / "control").write_text(
@@ -400,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     timer.run("lintian", lintian, deb)
     timer.run(".tar.zst", make_tar, bundle, tarball)
     sizes = {
-        "bundle_bytes": sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file()),
+        "bundle_bytes": tree_bytes(bundle),
         "deb_bytes": deb.stat().st_size,
         "tar_zst_bytes": tarball.stat().st_size,
     }
