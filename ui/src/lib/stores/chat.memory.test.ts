@@ -132,6 +132,18 @@ describe('chat store over the in-memory repository', () => {
     expect(repo.tree(store.id!).map((m) => [m.role, m.content, m.done])).toEqual([['assistant', 'Hello there, friend.', true]]);
   });
 
+  it('reports an answer whose final save failed, and still shows it', async () => {
+    const store = setup({ tokens: ['Saved ', 'or ', 'not.'] });
+    const update = repo.updateMessage.bind(repo);
+    repo.updateMessage = (chatId, messageId, patch) =>
+      patch.done ? Promise.reject(new ApiError(507, 'the disk is full')) : update(chatId, messageId, patch);
+    await store.send('Hi');
+    expect(store.messages[1].content).toBe('Saved or not.');
+    expect(store.messages[1].done).toBe(true);
+    expect(errors()).toEqual(['Could not save the answer: the disk is full']);
+    await store.settled();
+  });
+
   it('reports a chat that could not be created, and keeps it in memory', async () => {
     const store = setup();
     repo.failNext('createChat', new ApiError(500, 'database is locked'));

@@ -395,10 +395,16 @@ export class ChatStore {
     this.updateLocal(chatId);
   }
 
-  /** Save the streaming answer as it is now (final: done, with its stats); a failure is let go. */
+  /**
+   * Save the streaming answer as it is now (final: done, with its stats).
+   * A failed save while it streams is let go (the next one carries it all);
+   * a failed final save is said, since a reload would show a cut-off answer.
+   */
   private saveAnswer(chatId: ChatId | null, target: UiMessage, final: boolean): Promise<void> {
     if (chatId === null || target.id === undefined || !this.persisted) return Promise.resolve();
-    return this.repository.updateMessage(chatId, target.id, answerPatch(target, final)).catch(() => {});
+    return this.repository.updateMessage(chatId, target.id, answerPatch(target, final)).catch((error) => {
+      if (final) notices.error(`Could not save the answer: ${humanError(error).title}`);
+    });
   }
 
   private updateLocal(chatId: ChatId | null): void {
