@@ -208,6 +208,21 @@ def test_an_error_line_in_a_stream_is_its_words(
     assert broken.count == 0
 
 
+@pytest.mark.parametrize("path", [CHAT, "/completion"])
+def test_an_error_event_after_the_stream_began_is_its_words(
+    fake: FakeLlamaServer, client: LlamaClient, broken: Broken, path: str
+) -> None:
+    """Spec 3.9: a late error is one ``data: {"error": ...}`` event, then the end, no [DONE]."""
+    late = error_body(500, "Context size has been exceeded.", "server_error")
+    first = delta(content="Hel") if path == CHAT else {"content": "Hel", "stop": False}
+    fake.answer(path, events=[first, late], cut=False)
+    pieces = client.chat_stream(BODY) if path == CHAT else client.completion_stream({})
+    next(pieces)
+    with pytest.raises(RunnerError, match=r"^Context size has been exceeded\.$"):
+        next(pieces)
+    assert broken.count == 0  # llama-server said why: it is not a broken runner
+
+
 def test_a_stream_closed_early_closes_its_socket_at_once(
     fake: FakeLlamaServer, client: LlamaClient
 ) -> None:

@@ -317,7 +317,12 @@ def _completion_logprobs(event: dict[str, Any], top: int | None) -> list[dict[st
 
 
 def _sse(reply: requests.Response) -> Generator[dict[str, Any], None, None]:
-    """Parsed ``data:`` events of an SSE stream, ending at ``[DONE]``."""
+    """Parsed ``data:`` events of an SSE stream, ending at ``[DONE]``.
+
+    An error after the stream began comes as one ``data: {"error": {...}}``
+    event and then the end (a KV pool that ran out, a compute error): its
+    words, not a broken runner, since llama-server itself is fine and said why.
+    """
     for line in reply.iter_lines(chunk_size=None):
         if not line or line[:1] == b":":
             continue
@@ -325,6 +330,16 @@ def _sse(reply: requests.Response) -> Generator[dict[str, Any], None, None]:
             payload = line[6:]
             if payload == b"[DONE]":
                 return
-            yield json.loads(payload)
+            event = json.loads(payload)
+            if isinstance(event, dict) and event.get("error"):
+                raise RunnerError(_late_error_words(event["error"]))
+            yield event
         elif line.startswith(b"error: "):
             raise RunnerError(line[7:].decode("utf-8", "replace"))
+
+
+def _late_error_words(error: Any) -> str:
+    """llama-server's message from its error object (or a bare string)."""
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    return str(error)
