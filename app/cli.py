@@ -15,13 +15,12 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import __version__
+from app.cli_format import ago, human_size, print_table
 from app.errors import HearthError
 from app.settings import Settings, SettingsError, load_settings
 
@@ -466,9 +465,9 @@ def cmd_pulls(args: argparse.Namespace) -> int:
     for pull in pulls:
         total = pull.get("total") or 0
         done = pull.get("completed") or 0
-        progress = f"{_human_size(done)}/{_human_size(total)}" if total else "-"
+        progress = f"{human_size(done)}/{human_size(total)}" if total else "-"
         rows.append((pull["model"], progress, pull.get("status", "")))
-    _print_table(rows)
+    print_table(rows)
     return 0
 
 
@@ -494,8 +493,8 @@ class ProgressBar:
         filled = int(width * completed / total) if total else width
         line = (
             f"\r{label} [{'#' * filled}{'.' * (width - filled)}] "
-            f"{_human_size(completed)}/{_human_size(total)} "
-            f"{_human_size(int(speed))}/s ETA {int(left // 60)}:{int(left % 60):02d}"
+            f"{human_size(completed)}/{human_size(total)} "
+            f"{human_size(int(speed))}/s ETA {int(left // 60)}:{int(left % 60):02d}"
         )
         sys.stdout.write(line)
         sys.stdout.flush()
@@ -516,11 +515,11 @@ def cmd_list(args: argparse.Namespace) -> int:
                 (
                     model["name"],
                     model["digest"][:12],
-                    _human_size(model["size"]),
-                    _ago(model["modified_at"]),
+                    human_size(model["size"]),
+                    ago(model["modified_at"]),
                 )
             )
-        _print_table(rows)
+        print_table(rows)
     finally:
         hearth.close()
     return 0
@@ -582,6 +581,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Chat with a model (``app.cli_run``): in the running Hearth if any, else in this process."""
+    from app.cli_repl import chat_loop
     from app.cli_run import run_model
 
     settings = _settings(args)
@@ -591,7 +591,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _setup_logging(settings, False)
         return _hearth(settings)
 
-    return run_model(args, settings, in_process)
+    return run_model(args, settings, in_process, chat_loop)
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
@@ -604,33 +604,6 @@ def cmd_stop(args: argparse.Namespace) -> int:
     from app.cli_run import stop_model
 
     return stop_model(_settings(args), args.model)
-
-
-def _human_size(size: int) -> str:
-    scaled = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if scaled < 1000 or unit == "TB":
-            return f"{scaled:.0f} {unit}" if unit == "B" else f"{scaled:.1f} {unit}"
-        scaled /= 1000
-    return str(scaled)
-
-
-def _ago(stamp: str) -> str:
-    then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    seconds = (datetime.now(UTC) - then).total_seconds()
-    for unit, length in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= length:
-            count = int(seconds // length)
-            return f"{count} {unit}{'s' if count != 1 else ''} ago"
-    return "just now"
-
-
-def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print(
-            "    ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
 
 
 WORKERS_HELP = (

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from app.cli_client import Backend, InProcess, ModelHost, find_running
+from app.cli_format import human_size, print_table
 from app.errors import HearthError, NotFound
 from app.gofmt import go_duration
 from app.runner.abort import Abort
@@ -238,13 +239,16 @@ def _stdin_text() -> str | None:
 
 
 def run_model(
-    args: argparse.Namespace, settings: Settings, make_host: Callable[[], ModelHost]
+    args: argparse.Namespace,
+    settings: Settings,
+    make_host: Callable[[], ModelHost],
+    chat_loop: Callable[[Backend, Session], int],
 ) -> int:
     """``hearth run MODEL [PROMPT...]``.
 
     As Ollama: piped stdin comes first, then the words on the command line,
     joined by a space; with either, one answer and exit; with neither, on a
-    terminal, the chat.
+    terminal, the chat (``chat_loop``: app.cli_repl's, which builds on this module).
     """
     think, first_word = _think_value(args.think)
     session = Session(
@@ -265,8 +269,6 @@ def run_model(
     try:
         check_model(backend, session.model)
         if interactive:
-            from app.cli_repl import chat_loop
-
             return chat_loop(backend, session)
         return _answer_once(backend, session, prompt)
     finally:
@@ -320,8 +322,6 @@ def _answer_once(backend: Backend, session: Session, prompt: str) -> int:
 
 def show_ps(settings: Settings) -> int:
     """``hearth ps``: the running Hearth's loaded models, in ``ollama ps``'s columns."""
-    from app.cli import _human_size, _print_table
-
     remote = find_running(settings.data_dir)
     if remote is None:
         print("no Hearth is running here, so no models are loaded")
@@ -333,13 +333,13 @@ def show_ps(settings: Settings) -> int:
             (
                 str(model.get("name", "")),
                 str(model.get("digest", ""))[:12],
-                _human_size(size),
+                human_size(size),
                 processor(size, vram),
                 str(model.get("context_length") or ""),
                 until(str(model.get("expires_at", ""))),
             )
         )
-    _print_table(rows)
+    print_table(rows)
     return 0
 
 
