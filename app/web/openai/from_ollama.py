@@ -59,14 +59,32 @@ def _chat_logprobs(entries: list[dict[str, Any]]) -> dict[str, Any]:
     return {"content": content}
 
 
-class ChatStream:
-    """Ollama chat objects -> OpenAI chat completion chunks (or one completion)."""
+class Translation:
+    """One response's identity (id, created, model) and the two ways out of it.
+
+    The routes hand a subclass to the shared handlers: ``chunks`` when the
+    client streams, ``completion`` with the aggregate when it does not.
+    """
+
+    PREFIX = ""
 
     def __init__(self, model: str, include_usage: bool = False) -> None:
-        self.id = f"chatcmpl-{secrets.token_hex(6)}"
+        self.id = f"{self.PREFIX}-{secrets.token_hex(6)}"
         self.created = int(time.time())
         self.model = model
         self.include_usage = include_usage
+
+    def chunks(self, objects: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        raise NotImplementedError
+
+    def completion(self, result: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class ChatStream(Translation):
+    """Ollama chat objects -> OpenAI chat completion chunks (or one completion)."""
+
+    PREFIX = "chatcmpl"
 
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         return {
@@ -145,14 +163,13 @@ class ChatStream:
         }
 
 
-class CompletionStream:
+class CompletionStream(Translation):
     """Ollama generate objects -> OpenAI text completion chunks."""
 
+    PREFIX = "cmpl"
+
     def __init__(self, model: str, include_usage: bool = False) -> None:
-        self.id = f"cmpl-{secrets.token_hex(6)}"
-        self.created = int(time.time())
-        self.model = model
-        self.include_usage = include_usage
+        super().__init__(model, include_usage)
         self.offset = 0  # characters of text sent so far, for ``text_offset``
 
     def _chunk(

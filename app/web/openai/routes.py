@@ -9,8 +9,8 @@ server-sent events ending with ``data: [DONE]``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import HTTPException
@@ -56,16 +56,10 @@ def http_error(error: HTTPException) -> tuple[Response, int]:
     return jsonify(_error_body(status, error.description or error.name)), status
 
 
-class _Translator(Protocol):
-    def chunks(self, objects: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]: ...
-
-    def completion(self, result: dict[str, Any]) -> dict[str, Any]: ...
-
-
 class OpenAIReply:
     """A handler's Ollama objects as OpenAI's: SSE chunks, or one completion object."""
 
-    def __init__(self, translator: _Translator) -> None:
+    def __init__(self, translator: from_ollama.Translation) -> None:
         self.translator = translator
 
     def stream(self, objects: Iterator[dict[str, Any]]) -> Response:
@@ -80,20 +74,27 @@ def _include_usage(body: dict[str, Any]) -> bool:
     return bool(isinstance(options, dict) and options.get("include_usage"))
 
 
+def _generation(
+    translate: Callable[[dict[str, Any]], dict[str, Any]],
+    handler: Callable[[dict[str, Any], bool, handlers.Reply], Response],
+    translation: type[from_ollama.Translation],
+) -> Response:
+    """The middleware: the request converted once, the shared handler, the objects back once."""
+    body = json_body()
+    request = translate(body)
+    reply = OpenAIReply(translation(str(body.get("model")), _include_usage(body)))
+    return handler(request, bool(body.get("stream")), reply)
+
+
 @openai_api.post("/chat/completions")
 def chat_completions() -> Response:
-    body = json_body()
-    request = to_ollama.chat_request(body)
-    reply = OpenAIReply(from_ollama.ChatStream(str(body.get("model")), _include_usage(body)))
-    return handlers.chat(request, bool(body.get("stream")), reply)
+    return _generation(to_ollama.chat_request, handlers.chat, from_ollama.ChatStream)
 
 
 @openai_api.post("/completions")
 def completions() -> Response:
-    body = json_body()
-    request = to_ollama.completion_request(body)
-    reply = OpenAIReply(from_ollama.CompletionStream(str(body.get("model")), _include_usage(body)))
-    return handlers.generate(request, bool(body.get("stream")), reply)
+    translation = from_ollama.CompletionStream
+    return _generation(to_ollama.completion_request, handlers.generate, translation)
 
 
 @openai_api.get("/models")
