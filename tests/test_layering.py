@@ -51,6 +51,13 @@ def test_only_the_front_ends_make_a_hearth() -> None:
     assert users <= {"cli", "web", "desktop"}
 
 
+def test_openai_requests_are_translated_at_the_web_edge() -> None:
+    """Below the edge there is one request shape, Ollama's (``app.web.openai`` converts)."""
+    users = {m for m, targets in module_edges().items() if any("openai" in t for t in targets)}
+    assert {room_of(m) for m in users} <= {"web"}
+    assert [m for m in module_edges() if "openai" in m and room_of(m) != "web"] == []
+
+
 def test_rooms_below_the_edge_import_no_ui_or_web_framework() -> None:
     for path in sorted(APP.rglob("*.py")):
         if room_of(module_name(path)) not in NO_UI:

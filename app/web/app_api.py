@@ -32,12 +32,12 @@ from app.runner.keepalive import parse_keep_alive
 from app.runner.translate import OLLAMA_SAMPLING_DEFAULTS
 from app.settings import Settings
 from app.settings import stored as prefs
-from app.web.json_body import read_json
+from app.web.handlers import hearth
+from app.web.json_body import json_body, read_json
 from app.web.openapi import openapi_document
 from app.web.presets_api import register_presets_api
 
 app_api = Blueprint("app_api", __name__)
-MAX_BODY = 32 * 2**20
 MAX_IMPORT_BODY = 128 * 2**20
 """Exports from other apps carry images inline, so imports get more room."""
 MAX_LIMIT = 200
@@ -73,10 +73,6 @@ def chats() -> ChatStore:
     return current_app.extensions["hearth_chats"]
 
 
-def _manager() -> Hearth:
-    return current_app.extensions["hearth"]
-
-
 def _apply_live_settings(manager: Any, current: dict[str, Any]) -> None:
     """Settings the running manager uses at once: the default keep_alive, pull parts, workers."""
     if hasattr(manager, "default_keep_alive"):
@@ -88,18 +84,6 @@ def _apply_live_settings(manager: Any, current: dict[str, Any]) -> None:
 
 
 # -- request parsing -----------------------------------------------------------
-def _body(limit: int = MAX_BODY) -> Any:
-    """The request's JSON value, bounded: a client cannot make us buffer gigabytes."""
-    return read_json(limit)
-
-
-def _object_body() -> dict[str, Any]:
-    body = _body()
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
-    return body
-
-
 def _int_arg(name: str, default: int, low: int, high: int | None = None) -> int:
     text = request.args.get(name)
     if text is None or text == "":
@@ -151,12 +135,12 @@ def list_chats() -> Response:
 
 @app_api.post("/chats")
 def create_chat() -> tuple[Response, int]:
-    return jsonify(chats().create_chat(clean_chat(_object_body()))), 201
+    return jsonify(chats().create_chat(clean_chat(json_body()))), 201
 
 
 @app_api.post("/chats/import")
 def import_chats() -> Response:
-    valid, skipped = parse_import(_body(MAX_IMPORT_BODY))
+    valid, skipped = parse_import(read_json(MAX_IMPORT_BODY))
     if not valid:
         reason = skipped[0]["error"] if skipped else "the upload holds no chats"
         raise BadRequest(f"nothing imported: {reason}")
@@ -196,7 +180,7 @@ def get_chat(chat_id: str) -> Response:
 
 @app_api.patch("/chats/<chat_id>")
 def update_chat(chat_id: str) -> Response:
-    body = _object_body()
+    body = json_body()
     expected = _expected_version(body)
     return _with_etag(chats().update_chat(chat_id, clean_chat(body, partial=True), expected))
 
@@ -224,13 +208,13 @@ def export_chat(chat_id: str) -> Response:
 # -- messages ----------------------------------------------------------------
 @app_api.post("/chats/<chat_id>/messages")
 def add_message(chat_id: str) -> tuple[Response, int]:
-    message = clean_message(_object_body())
+    message = clean_message(json_body())
     return jsonify(chats().add_message(chat_id, message)), 201
 
 
 @app_api.patch("/chats/<chat_id>/messages/<message_id>")
 def update_message(chat_id: str, message_id: str) -> Response:
-    body = _object_body()
+    body = json_body()
     fields = clean_message({k: v for k, v in body.items() if k in MESSAGE_PATCH_KEYS}, partial=True)
     return jsonify(chats().update_message(chat_id, message_id, fields))
 
@@ -258,9 +242,9 @@ def _own_ports() -> frozenset[int]:
 
 @app_api.patch("/settings")
 def update_settings() -> Response:
-    changes = prefs.clean_patch(_object_body(), _own_ports())
+    changes = prefs.clean_patch(json_body(), _own_ports())
     current = prefs.effective(chats().set_settings(changes))
-    _apply_live_settings(_manager(), current)
+    _apply_live_settings(hearth(), current)
     return jsonify(current)
 
 
@@ -285,7 +269,7 @@ class _DoctorCache:
 @app_api.get("/system")
 def system() -> Response:
     report = current_app.extensions["hearth_doctor_cache"].get()
-    manager = _manager()
+    manager = hearth()
     server = report["llama_server"]
     pulls: Any = getattr(manager, "pulls", None)
     settings: Settings = current_app.config["HEARTH_SETTINGS"]
@@ -315,7 +299,7 @@ def system() -> Response:
 def catalogue() -> Response:
     """The shipped model catalogue, filtered by ``q``/``capability``, with fit hints."""
     report = current_app.extensions["hearth_doctor_cache"].get()
-    installed = {str(m.get("name")) for m in _manager().list_models()}
+    installed = {str(m.get("name")) for m in hearth().list_models()}
     return jsonify(
         catalogue_with_hints(
             report["hardware"],
@@ -330,7 +314,7 @@ def catalogue() -> Response:
 @app_api.get("/logs/llama-server")
 def runner_log() -> Response:
     model = request.args.get("model", "")
-    path, text = _manager().runner_log(model)
+    path, text = hearth().runner_log(model)
     return jsonify(model=model, path=path, text=text)
 
 

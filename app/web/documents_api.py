@@ -18,15 +18,15 @@ from werkzeug.formparser import FormDataParser
 
 from app.chats import documents
 from app.errors import BadRequest, HearthError
+from app.web.json_body import PayloadTooLarge, read_body
 
 documents_api = Blueprint("documents_api", __name__)
 FORM_OVERHEAD = 64 * 1024
 """Room for a multipart form's boundaries and headers around the file."""
 
 
-def _too_large() -> documents.DocumentTooLarge:
-    limit = documents.MAX_UPLOAD_BYTES // 2**20
-    return documents.DocumentTooLarge(f"the file is larger than {limit} MiB")
+def _too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(documents.MAX_UPLOAD_BYTES, "the file")
 
 
 def _in_memory(*_args: Any, **_kwargs: Any) -> io.BytesIO:
@@ -40,12 +40,7 @@ def _read_upload() -> tuple[str | None, bytes]:
     front), then a multipart form is parsed from memory.
     """
     limit = documents.MAX_UPLOAD_BYTES
-    room = limit + FORM_OVERHEAD
-    if (request.content_length or 0) > room:
-        raise _too_large()
-    raw = request.stream.read(room + 1)
-    if len(raw) > room:
-        raise _too_large()
+    raw = read_body(limit + FORM_OVERHEAD, _too_large())
     if request.mimetype != "multipart/form-data":
         if len(raw) > limit:
             raise _too_large()

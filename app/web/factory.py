@@ -16,7 +16,7 @@ from app.web.documents_api import documents_api
 from app.web.errors import register_error_handlers
 from app.web.guard import install_guard
 from app.web.ollama_api import ollama_api
-from app.web.openai_api import openai_api
+from app.web.openai.routes import openai_api
 from app.web.request_log import RequestLog
 from app.web.ui import register_ui
 

@@ -1,7 +1,7 @@
-"""Reading a request's JSON body: bounded, and hostile shapes refused with a 400.
+"""Reading a request's body: bounded (a 413), and hostile JSON shapes refused with a 400.
 
-One reader for every API (Ollama, OpenAI, ``/api/v1``), because each of these
-used to reach a route as a 500:
+One reader for every blueprint (Ollama, OpenAI, ``/api/v1``, presets and
+documents), because each of these used to reach a route as a 500:
 
 - nesting: ``[[[[...]]]]`` 100000 deep makes :func:`json.loads` raise
   ``RecursionError``; a body a little under Python's limit parses, then blows
@@ -34,11 +34,20 @@ INT_LIMIT = 2**63
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+MAX_JSON_BODY = 32 * 2**20
+"""The bound on a JSON body unless a route needs another (imports more, presets less).
+
+Blob uploads, which may be gigabytes, stream to disk through their own route instead.
+"""
+
+
 class PayloadTooLarge(HearthError):
+    """A request body over its route's bound: the one 413 every blueprint raises."""
+
     status = 413
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body is larger than {limit // 2**20} MiB")
+    def __init__(self, limit: int, subject: str = "request body") -> None:
+        super().__init__(f"{subject} is larger than {limit // 2**20} MiB")
 
 
 def _finite(text: str) -> float:
@@ -108,15 +117,35 @@ def parse_json(raw: bytes) -> Any:
     return check_shape(value, scrub=b"\\u" in raw)
 
 
-def read_json(limit: int) -> Any:
-    """The current request's JSON value; bodies over ``limit`` bytes are a 413."""
+def read_body(limit: int, too_large: PayloadTooLarge | None = None) -> bytes:
+    """The current request's raw body, read at most to ``limit`` bytes; more is ``too_large``.
+
+    Why read rather than trust ``Content-Length``: a chunked body has none,
+    and reading one byte past the limit is what tells "exactly the limit"
+    from "more", without buffering the rest.
+    """
+    error = too_large or PayloadTooLarge(limit)
     if (request.content_length or 0) > limit:
-        raise PayloadTooLarge(limit)
+        raise error
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
-        raise PayloadTooLarge(limit)
+        raise error
+    return raw
+
+
+def read_json(limit: int = MAX_JSON_BODY) -> Any:
+    """The current request's JSON value (any type); bodies over ``limit`` bytes are a 413."""
+    raw = read_body(limit)
     if not raw.strip():
         raise BadRequest("missing request body")
     value = parse_json(raw)
     note_model(request.environ, value)
     return value
+
+
+def json_body(limit: int = MAX_JSON_BODY) -> dict[str, Any]:
+    """The current request's JSON object: what every route taking a JSON body reads."""
+    body = read_json(limit)
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    return body

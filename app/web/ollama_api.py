@@ -2,7 +2,8 @@
 
 Thin on purpose: each route parses JSON, calls one manager method and turns
 its result or generator into JSON or NDJSON. Validation and model handling
-live in the manager so the CLI reaches the same code.
+live in the manager so the CLI reaches the same code; chat and generate run
+through :mod:`app.web.handlers`, which the OpenAI routes share.
 """
 
 from __future__ import annotations
@@ -10,35 +11,33 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from app.errors import BadRequest, HearthError
-from app.hearth import Hearth
+from app.errors import HearthError
 from app.models.manager import OLLAMA_COMPAT_VERSION
-from app.web.disconnect import watched_generation
-from app.web.json_body import read_json
-from app.web.ndjson import aggregate_chat, aggregate_generate, last_status, ndjson_stream
+from app.web import handlers
+from app.web.aggregate import last_status
+from app.web.handlers import hearth
+from app.web.json_body import json_body
+from app.web.streaming import NDJSON, stream_response
 
 ollama_api = Blueprint("ollama_api", __name__)
-MAX_JSON_BODY = 32 * 2**20
 
 
-def manager() -> Hearth:
-    """The app's :class:`app.hearth.Hearth`: every route reaches the same methods as the CLI."""
-    return current_app.extensions["hearth"]
+class OllamaReply:
+    """Ollama's wire shapes: NDJSON while streaming, else the one object (an error: raised)."""
+
+    def stream(self, objects: Iterator[dict[str, Any]]) -> Response:
+        return stream_response(objects, NDJSON)
+
+    def whole(self, result: dict[str, Any]) -> Response:
+        if "error" in result:
+            raise HearthError(result["error"])
+        return jsonify(result)
 
 
-def json_body() -> dict[str, Any]:
-    """The request's JSON object, with Ollama's error texts for bad bodies.
-
-    JSON bodies are bounded (blob uploads, which may be gigabytes, stream to
-    disk through their own route instead).
-    """
-    body = read_json(MAX_JSON_BODY)
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
-    return body
+REPLY = OllamaReply()
 
 
 def wants_stream(body: dict[str, Any]) -> bool:
@@ -59,32 +58,32 @@ def version() -> Response:
 
 @ollama_api.route("/api/tags", methods=["GET", "HEAD"])
 def tags() -> Response:
-    return jsonify(models=manager().list_models())
+    return jsonify(models=hearth().list_models())
 
 
 @ollama_api.post("/api/show")
 def show() -> Response:
     body = json_body()
-    return jsonify(manager().show(body.get("model") or body.get("name"), bool(body.get("verbose"))))
+    return jsonify(hearth().show(body.get("model") or body.get("name"), bool(body.get("verbose"))))
 
 
 @ollama_api.post("/api/create")
 def create() -> Response:
     body = json_body()
-    statuses = manager().create(body)
-    return _respond(statuses, wants_stream(body), last_status)
+    statuses = hearth().create(body)
+    return handlers.respond(statuses, wants_stream(body), last_status, REPLY)
 
 
 @ollama_api.route("/api/blobs/<digest>", methods=["HEAD"])
 def blob_exists(digest: str) -> Response:
-    if manager().has_blob(digest):
+    if hearth().has_blob(digest):
         return Response(status=200)
     return jsonify(error=f'blob "{digest}" not found'), 404  # type: ignore[return-value]
 
 
 @ollama_api.post("/api/blobs/<digest>")
 def blob_upload(digest: str) -> Response:
-    created = manager().put_blob(digest, _request_chunks())
+    created = hearth().put_blob(digest, _request_chunks())
     return Response(status=201 if created else 200)
 
 
@@ -97,66 +96,64 @@ def _request_chunks(size: int = 1 << 20) -> Iterator[bytes]:
 @ollama_api.post("/api/copy")
 def copy() -> Response:
     body = json_body()
-    manager().copy(body.get("source"), body.get("destination"))
+    hearth().copy(body.get("source"), body.get("destination"))
     return Response(status=200)
 
 
 @ollama_api.delete("/api/delete")
 def delete() -> Response:
     body = json_body()
-    manager().delete(body.get("model") or body.get("name"))
+    hearth().delete(body.get("model") or body.get("name"))
     return Response(status=200)
 
 
 @ollama_api.get("/api/ps")
 def ps() -> Response:
-    return jsonify(models=manager().ps())
+    return jsonify(models=hearth().ps())
 
 
 @ollama_api.post("/api/generate")
 def generate() -> Response:
     body = json_body()
-    objects = watched_generation(lambda abort: manager().generate(body, abort))
     # A load or unload (nothing to generate) is one JSON object, never a stream, as in Ollama.
     generates = bool(body.get("prompt") or body.get("suffix"))
-    return _respond(objects, wants_stream(body) and generates, aggregate_generate)
+    return handlers.generate(body, wants_stream(body) and generates, REPLY)
 
 
 @ollama_api.post("/api/chat")
 def chat() -> Response:
     body = json_body()
-    objects = watched_generation(lambda abort: manager().chat(body, abort))
     generates = bool(body.get("messages"))  # else a load or unload: one JSON object
-    return _respond(objects, wants_stream(body) and generates, aggregate_chat)
+    return handlers.chat(body, wants_stream(body) and generates, REPLY)
 
 
 @ollama_api.post("/api/embed")
 def embed() -> Response:
-    return jsonify(manager().embed(json_body()))
+    return jsonify(hearth().embed(json_body()))
 
 
 @ollama_api.post("/api/embeddings")
 def embeddings() -> Response:
-    return jsonify(manager().embeddings(json_body()))
+    return jsonify(hearth().embeddings(json_body()))
 
 
 @ollama_api.post("/api/pull")
 def pull() -> Response:
     body = json_body()
-    return _respond(manager().pull(body), wants_stream(body), last_status)
+    return handlers.respond(hearth().pull(body), wants_stream(body), last_status, REPLY)
 
 
 @ollama_api.get("/api/pulls")
 def pulls() -> Response:
     """Hearth's own: pulls in progress, for the UI and the desktop shell."""
-    return jsonify(pulls=manager().list_pulls())
+    return jsonify(pulls=hearth().list_pulls())
 
 
 @ollama_api.delete("/api/pulls")
 def cancel_pull() -> ResponseReturnValue:
     body = json_body()
     name: Any = body.get("model") or body.get("name")  # the manager says when it is missing
-    if not manager().cancel_pull(name):
+    if not hearth().cancel_pull(name):
         return jsonify(error=f"no pull of '{name}' is running"), 404
     return jsonify(cancelled=True)
 
@@ -164,15 +161,3 @@ def cancel_pull() -> ResponseReturnValue:
 @ollama_api.post("/api/push")
 def push() -> Response:
     return jsonify(error="push is not supported"), 501  # type: ignore[return-value]
-
-
-def _respond(objects: Iterator[dict[str, Any]], stream: bool, aggregate: Any) -> Response:
-    if stream:
-        return ndjson_stream(objects)
-    try:
-        result = aggregate(objects)
-    finally:
-        objects.close()  # type: ignore[attr-defined]
-    if "error" in result:
-        raise HearthError(result["error"])
-    return jsonify(result)

@@ -13,8 +13,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from app.chats import ChatStore
 from app.chats.presets import PresetStore, clean_preset
-from app.errors import BadRequest
-from app.web.json_body import read_json
+from app.web.json_body import json_body
 
 presets_api = Blueprint("presets_api", __name__)
 MAX_BODY = 4 * 2**20
@@ -34,10 +33,7 @@ def _presets() -> PresetStore:
 
 
 def _fields(*, partial: bool) -> dict[str, Any]:
-    body = read_json(MAX_BODY)
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
-    return clean_preset(body, partial=partial)
+    return clean_preset(json_body(MAX_BODY), partial=partial)
 
 
 @presets_api.get("")

@@ -1,45 +1,14 @@
-"""Streaming NDJSON responses and their non-streamed aggregates.
+"""One answer from a stream of Ollama objects, for requests that do not stream.
 
-The first object is produced before the response starts, so anything that
-fails early (unknown model, load failure, llama-server refusing the request)
-still gets a real HTTP status. After that, a failure becomes a final
-``{"error": ...}`` line, which is what Ollama clients expect. Every object
-is written as its own chunk the moment it exists.
+The manager always streams; a client that asked for ``stream: false`` (or an
+OpenAI client that did not ask for a stream) gets these aggregates, which the
+OpenAI edge then reshapes into its own completion objects.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Iterator
 from typing import Any
-
-from flask import Response
-
-from app.web.errors import describe_failure
-
-log = logging.getLogger(__name__)
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def ndjson_stream(objects: Iterator[dict[str, Any]]) -> Response:
-    first = next(objects, None)
-
-    def lines() -> Iterator[bytes]:
-        try:
-            if first is not None:
-                yield (_dumps(first) + "\n").encode()
-            for item in objects:
-                yield (_dumps(item) + "\n").encode()
-        except Exception as error:  # noqa: BLE001 - the status line is already sent
-            yield (_dumps({"error": describe_failure(error)[1]}) + "\n").encode()
-        finally:
-            objects.close()  # type: ignore[attr-defined]
-
-    response = Response(lines(), mimetype="application/x-ndjson")
-    response.headers["X-Accel-Buffering"] = "no"
-    response.headers["Cache-Control"] = "no-cache"
-    return response
 
 
 def aggregate_chat(objects: Iterator[dict[str, Any]]) -> dict[str, Any]:
@@ -69,6 +38,7 @@ def aggregate_chat(objects: Iterator[dict[str, Any]]) -> dict[str, Any]:
 
 
 def aggregate_generate(objects: Iterator[dict[str, Any]]) -> dict[str, Any]:
+    """One ``/api/generate`` object from a stream: text and thinking joined."""
     response: list[str] = []
     thinking: list[str] = []
     logprobs: list[dict[str, Any]] = []
