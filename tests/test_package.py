@@ -196,6 +196,9 @@ def test_installed_hearth_runs_from_path(
         with x11.connect(display) as connection:
             shown = x11.app_window(connection, window.pid)
             assert shown is not None, "no viewable window of the installed Hearth"
+            # Interactive is the page's own mark; Qt paints it into the X window a moment
+            # later (the screenshot showed "Loading…" without this, as tests/test_desktop).
+            time.sleep(1.0)
             shot = screenshot(display, "package-window.png", window=shown.id)
         assert image_spread(shot) > 0.01, "the installed app's window is blank"
         requests.post(f"{url}/ollama/api/generate", json={"model": "pkg:1"}, timeout=300)
