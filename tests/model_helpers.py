@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -27,3 +30,30 @@ def imported(store: ModelStore, tmp_path: Path, name: str, **gguf_options: objec
     layer = store.read_manifest(parse_name(name)).layer("model")
     assert layer is not None
     return layer.digest
+
+
+def sha256_file(path: Path) -> str:
+    """``sha256:<hex>`` of a file, read in 1 MiB pieces."""
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            sha.update(chunk)
+    return "sha256:" + sha.hexdigest()
+
+
+def direct_io_works(folder: Path) -> bool:
+    """Whether files in ``folder`` open with ``O_DIRECT`` (tmpfs before Linux 6.6 did not),
+    so whether Hearth's blob writes there can go past the page cache."""
+    o_direct = getattr(os, "O_DIRECT", 0)
+    if not o_direct:
+        return False
+    probe = folder / f".direct-io-probe-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        os.close(os.open(probe, os.O_WRONLY | o_direct))
+        return True
+    except OSError:
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()

@@ -29,6 +29,8 @@ from urllib.parse import urljoin
 
 import requests
 
+from tests.hearth_process import stop_process
+
 REGISTRY_BINARY = Path("/usr/bin/docker-registry")
 INSTALL_HINT = "install docker-registry (apt-get install docker-registry)"
 
@@ -136,13 +138,7 @@ class RegistryServer:
     def stop(self) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process, grace=10)
         self.process = None
 
     def log_tail(self, lines: int = 40) -> str:

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import ollama
 import pytest
 import requests
 
 from app.runner.process import free_port
 from tests.conftest import GEMMA_NAME
-from tests.hearth_process import HearthProcess
+from tests.hearth_process import HearthFactory, HearthProcess
 
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path):  # type: ignore[no-untyped-def]
+def guarded(make_module_hearth: HearthFactory) -> tuple[HearthProcess, str]:
     """Hearth with the access token required (as in LAN mode), on loopback."""
-    process = HearthProcess(
-        tmp_path_factory.mktemp("token-home"),
-        llama_server_binary,
-        extra_env={"HEARTH_REQUIRE_TOKEN": "1"},
-    )
-    process.start()
-    output = "".join(process.output)
-    token = output.split("stored hashed):\n", 1)[1].split("\n", 1)[0].strip()
-    yield process, token
-    process.stop()
+    process = make_module_hearth(env={"HEARTH_REQUIRE_TOKEN": "1"})
+    return process, process.printed_token()
 
 
 def test_token_is_required_on_every_request(guarded) -> None:  # type: ignore[no-untyped-def]
@@ -78,22 +68,15 @@ def test_path_tricks_never_reach_the_filesystem(
     assert sorted(p.name for p in (hearth.home / "models").rglob("*")) == before
 
 
-def test_ollama_drop_in_port(
-    tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path, gemma_gguf_path: Path
-) -> None:
+def test_ollama_drop_in_port(make_hearth: HearthFactory) -> None:
     port = free_port()
-    process = HearthProcess(tmp_path_factory.mktemp("dropin-home"), llama_server_binary)
-    process.cli("import", str(gemma_gguf_path), GEMMA_NAME)
-    process.start(extra_args=("--ollama-port", str(port)))
-    try:
-        client = ollama.Client(host=f"http://127.0.0.1:{port}")
-        assert [m.model for m in client.list().models] == [GEMMA_NAME]
-        reply = client.generate(model=GEMMA_NAME, prompt="Hi", options={"num_predict": 3})
-        assert reply.done and reply.eval_count == 3
-        assert requests.get(f"http://127.0.0.1:{port}/v1/models", timeout=10).status_code == 200
-        foreign = requests.get(
-            f"http://127.0.0.1:{port}/api/tags", headers={"Host": "evil.com"}, timeout=10
-        )
-        assert foreign.status_code == 403
-    finally:
-        process.stop()
+    make_hearth(models=[GEMMA_NAME], args=("--ollama-port", str(port)))
+    client = ollama.Client(host=f"http://127.0.0.1:{port}")
+    assert [m.model for m in client.list().models] == [GEMMA_NAME]
+    reply = client.generate(model=GEMMA_NAME, prompt="Hi", options={"num_predict": 3})
+    assert reply.done and reply.eval_count == 3
+    assert requests.get(f"http://127.0.0.1:{port}/v1/models", timeout=10).status_code == 200
+    foreign = requests.get(
+        f"http://127.0.0.1:{port}/api/tags", headers={"Host": "evil.com"}, timeout=10
+    )
+    assert foreign.status_code == 403

@@ -13,7 +13,7 @@ import requests
 
 from app.runner.process import free_port
 from tests.conftest import GEMMA_NAME
-from tests.hearth_process import HearthProcess
+from tests.hearth_process import HearthFactory, HearthProcess
 
 CHAT = {"title": "attack", "messages": [{"role": "user", "content": "hi"}]}
 OPENAI_STREAM = {
@@ -144,17 +144,14 @@ def test_path_tricks_in_every_path_parameter(hearth: HearthProcess, method: str,
 
 
 @pytest.fixture(scope="module")
-def lan(tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path):  # type: ignore[no-untyped-def]
+def lan(make_module_hearth: HearthFactory) -> tuple[HearthProcess, str, str]:
     """Real LAN mode: bound to 0.0.0.0, so the token is required (the test talks over loopback)."""
-    process = HearthProcess(tmp_path_factory.mktemp("lan-home"), llama_server_binary)
-    process.start(extra_args=("--host", "0.0.0.0"))
-    output = "".join(process.output)
-    assert "LAN mode" in output
-    token = output.split("stored hashed):\n", 1)[1].split("\n", 1)[0].strip()
+    process = make_module_hearth(args=("--host", "0.0.0.0"))
+    assert "LAN mode" in "".join(process.output)
+    token = process.printed_token()
     port = process.url.rsplit(":", 1)[1]
     process.url = f"http://127.0.0.1:{port}"
-    yield process, token, port
-    process.stop()
+    return process, token, port
 
 
 def test_lan_mode_refuses_every_door_without_the_token(lan) -> None:  # type: ignore[no-untyped-def]
@@ -204,73 +201,59 @@ def test_lan_browser_session_works_and_stays_same_origin(lan) -> None:  # type: 
     assert evil.status_code == 403
 
 
-def test_configured_hosts_and_origins_end_to_end(
-    tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path
-) -> None:
+def test_configured_hosts_and_origins_end_to_end(make_hearth: HearthFactory) -> None:
     """HEARTH_ALLOWED_HOSTS (Open WebUI in Docker) and OLLAMA_ORIGINS (CORS on)."""
-    process = HearthProcess(
-        tmp_path_factory.mktemp("configured-home"),
-        llama_server_binary,
-        extra_env={
+    process = make_hearth(
+        env={
             "HEARTH_ALLOWED_HOSTS": "host.docker.internal",
             "OLLAMA_ORIGINS": "https://*.example.org,vscode-webview://*",
-        },
+        }
     )
-    process.start()
-    try:
-        docker = requests.get(
-            f"{process.url}/ollama/api/tags",
-            headers={"Host": "host.docker.internal:11434"},
-            timeout=10,
-        )
-        assert docker.status_code == 200
-        still_foreign = requests.get(
-            f"{process.url}/ollama/api/tags", headers={"Host": "evil.com"}, timeout=10
-        )
-        assert still_foreign.status_code == 403
-        origin = "https://chat.example.org"
-        preflight = requests.options(
-            f"{process.url}/ollama/api/chat",
-            headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
-            timeout=10,
-        )
-        assert preflight.status_code == 204
-        assert preflight.headers["Access-Control-Allow-Origin"] == origin
-        assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
-        webview = requests.post(
-            f"{process.url}/api/v1/chats",
-            json=CHAT,
-            headers={"Origin": "vscode-webview://abc"},
-            timeout=10,
-        )
-        assert webview.status_code == 201
-        assert webview.headers["Access-Control-Allow-Origin"] == "vscode-webview://abc"
-        refused = requests.options(
-            f"{process.url}/ollama/api/chat", headers={"Origin": "https://example.org"}, timeout=10
-        )
-        assert refused.status_code == 403
-    finally:
-        process.stop()
+    docker = requests.get(
+        f"{process.url}/ollama/api/tags",
+        headers={"Host": "host.docker.internal:11434"},
+        timeout=10,
+    )
+    assert docker.status_code == 200
+    still_foreign = requests.get(
+        f"{process.url}/ollama/api/tags", headers={"Host": "evil.com"}, timeout=10
+    )
+    assert still_foreign.status_code == 403
+    origin = "https://chat.example.org"
+    preflight = requests.options(
+        f"{process.url}/ollama/api/chat",
+        headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+        timeout=10,
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == origin
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    webview = requests.post(
+        f"{process.url}/api/v1/chats",
+        json=CHAT,
+        headers={"Origin": "vscode-webview://abc"},
+        timeout=10,
+    )
+    assert webview.status_code == 201
+    assert webview.headers["Access-Control-Allow-Origin"] == "vscode-webview://abc"
+    refused = requests.options(
+        f"{process.url}/ollama/api/chat", headers={"Origin": "https://example.org"}, timeout=10
+    )
+    assert refused.status_code == 403
 
 
-def test_drop_in_port_refuses_foreign_origin(
-    tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path
-) -> None:
+def test_drop_in_port_refuses_foreign_origin(make_hearth: HearthFactory) -> None:
     port = free_port()
-    process = HearthProcess(tmp_path_factory.mktemp("dropin-origin"), llama_server_binary)
-    process.start(extra_args=("--ollama-port", str(port)))
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for path, body in [
-            ("/api/copy", {"source": "a", "destination": "b"}),
-            ("/api/pull", {"model": "gemma3"}),
-            ("/v1/chat/completions", OPENAI_STREAM),
-        ]:
-            reply = requests.post(
-                base + path, json=body, headers={"Origin": "https://evil.com"}, timeout=10
-            )
-            assert reply.status_code == 403, path
-        assert store_files(process.home) == []
-        assert not (process.home / "models" / "pulls.json").exists()
-    finally:
-        process.stop()
+    process = make_hearth(args=("--ollama-port", str(port)))
+    base = f"http://127.0.0.1:{port}"
+    for path, body in [
+        ("/api/copy", {"source": "a", "destination": "b"}),
+        ("/api/pull", {"model": "gemma3"}),
+        ("/v1/chat/completions", OPENAI_STREAM),
+    ]:
+        reply = requests.post(
+            base + path, json=body, headers={"Origin": "https://evil.com"}, timeout=10
+        )
+        assert reply.status_code == 403, path
+    assert store_files(process.home) == []
+    assert not (process.home / "models" / "pulls.json").exists()

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from app.models import blob_file
-from app.models.blob_file import ALIGN, BlobFile, aligned_buffer, direct_io_works, memory_address
+from app.models.blob_file import ALIGN, BlobFile, aligned_buffer, memory_address
+from tests.model_helpers import direct_io_works
 
 
 def blank(path: Path, size: int) -> None:

@@ -19,7 +19,7 @@ import requests
 
 from app.runner.child_guard import GUARD_FLAG, ChildGuard
 from app.settings import SettingsError, load_settings
-from tests.hearth_process import REPO, HearthProcess
+from tests.hearth_process import REPO, HearthFactory, HearthProcess
 
 
 def sleeper() -> subprocess.Popen[bytes]:
@@ -156,12 +156,8 @@ def test_kill_9_of_serve_with_the_guard_stops_its_llama_server(
                 process.kill()
 
 
-def test_a_normal_quit_with_the_guard_leaves_nothing_running(
-    tmp_path: Path, llama_server_binary: Path, gemma_gguf_path: Path
-) -> None:
-    own = HearthProcess(tmp_path, llama_server_binary, {"HEARTH_CHILD_WATCH": "guard-process"})
-    own.cli("import", str(gemma_gguf_path), "g:1")
-    own.start()
+def test_a_normal_quit_with_the_guard_leaves_nothing_running(make_hearth: HearthFactory) -> None:
+    own = make_hearth(env={"HEARTH_CHILD_WATCH": "guard-process"}, models=["g:1"])
     requests.post(f"{own.ollama_url}/api/generate", json={"model": "g:1"}, timeout=120)
     assert own.process is not None
     left = own.llama_servers() + guard_processes(own.process.pid)

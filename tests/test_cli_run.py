@@ -15,7 +15,6 @@ import io
 import os
 import select
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from app.gofmt import go_duration
 from app.hearth import Hearth
 from app.settings import load_settings
 from tests.conftest import GEMMA_NAME
-from tests.hearth_process import REPO, HearthProcess
+from tests.hearth_process import REPO, HearthFactory, HearthProcess
 from tests.waiting import wait_until
 
 GREEDY = "greedy:latest"
@@ -39,12 +38,9 @@ PATIENCE = 300.0
 
 
 @pytest.fixture(scope="module")
-def home(
-    tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path, gemma_gguf_path: Path
-) -> Path:
+def home(make_module_hearth: HearthFactory) -> Path:
     """A home with Gemma imported and a greedy, short-answering copy of it."""
-    home = tmp_path_factory.mktemp("cli-run-home")
-    HearthProcess(home, llama_server_binary).cli("import", str(gemma_gguf_path), GEMMA_NAME)
+    home = make_module_hearth(models=[GEMMA_NAME], start=False).home
     hearth = Hearth(load_settings({"HEARTH_HOME": str(home)}))
     try:
         parameters = {"temperature": 0, "seed": 42, "num_predict": 12}
@@ -58,18 +54,15 @@ def home(
 
 
 @pytest.fixture
-def cli(home: Path, llama_server_binary: Path) -> HearthProcess:
+def cli(home: Path, make_hearth: HearthFactory) -> HearthProcess:
     """The ``hearth`` command on that home (``cli(...)``), with no Hearth started."""
-    return HearthProcess(home, llama_server_binary)
+    return make_hearth(home=home, start=False)
 
 
 @pytest.fixture
-def served(home: Path, llama_server_binary: Path) -> Iterator[HearthProcess]:
+def served(home: Path, make_hearth: HearthFactory) -> HearthProcess:
     """A ``hearth serve`` owning the home, as the desktop app would."""
-    process = HearthProcess(home, llama_server_binary)
-    process.start()
-    yield process
-    process.stop()
+    return make_hearth(home=home)
 
 
 # -- one answer -------------------------------------------------------------
@@ -83,7 +76,7 @@ def test_run_with_a_prompt_prints_an_answer_and_exits(cli: HearthProcess) -> Non
 
 
 def test_run_reads_a_piped_prompt(cli: HearthProcess) -> None:
-    done = _run_with_input(cli, "Name a colour.\n", "run", GREEDY)
+    done = cli.cli("run", GREEDY, input="Name a colour.\n", check=False, timeout=PATIENCE)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
 
@@ -239,14 +232,13 @@ def test_chat_answers_keeps_going_and_quits(terminal: Terminal) -> None:
 @POSIX_TERMINAL
 @pytest.mark.parametrize("served_too", [False, True], ids=["alone", "served"])
 def test_ctrl_c_stops_the_answer_not_the_chat(
-    cli: HearthProcess, home: Path, llama_server_binary: Path, served_too: bool
+    cli: HearthProcess, home: Path, make_hearth: HearthFactory, served_too: bool
 ) -> None:
     """Alone, Ctrl+C cuts this process's stream from llama-server; served, the socket to the
     running Hearth, which then stops the answer itself."""
     with contextlib.ExitStack() as stack:
         if served_too:
-            server = HearthProcess(home, llama_server_binary)
-            server.start()
+            server = make_hearth(home=home)
             stack.callback(server.stop)
         terminal = Terminal(cli, "run", GREEDY)
         stack.callback(terminal.close)
@@ -314,16 +306,4 @@ def _cancelled_tasks(home: Path) -> int:
     return sum(
         log.read_text(errors="replace").count("cancel task")
         for log in (home / "logs").glob("llama-server-greedy*.log")
-    )
-
-
-def _run_with_input(cli: HearthProcess, text: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        cwd=REPO,
-        env=cli.env(),
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=PATIENCE,
     )

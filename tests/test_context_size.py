@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.models.gguf_meta import read_metadata
+from app.models.gguf_meta import read_gguf
 from app.runner.context_size import FLOOR, GIB, auto_context, kv_bytes_per_token
 
 MIB = 2**20
@@ -17,7 +17,7 @@ MIB = 2**20
 
 def test_kv_cache_per_token_of_the_real_gemma(gemma_gguf_path: Path) -> None:
     """18 layers x 1 KV head x (256 + 256) x 2 bytes."""
-    assert kv_bytes_per_token(read_metadata(gemma_gguf_path)) == 18 * 1 * 512 * 2
+    assert kv_bytes_per_token(read_gguf(gemma_gguf_path)[0]) == 18 * 1 * 512 * 2
 
 
 def test_kv_cache_per_token_without_key_length_or_kv_heads() -> None:

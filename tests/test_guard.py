@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.web.guard import host_allowed, origin_admitted, origin_allowed
+from app.web.guard import host_allowed, origin_admitted
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,7 @@ def test_configured_host() -> None:
     ],
 )
 def test_same_origin_allowed(origin: str, host: str, scheme: str) -> None:
-    assert origin_allowed(origin, host, scheme, ())
+    assert origin_admitted(origin, host, scheme, (), model_api=False)
 
 
 @pytest.mark.parametrize(
@@ -51,14 +51,20 @@ def test_same_origin_allowed(origin: str, host: str, scheme: str) -> None:
     ],
 )
 def test_foreign_origins_refused(origin: str) -> None:
-    assert not origin_allowed(origin, "localhost:8080", "http", ())
+    assert not origin_admitted(origin, "localhost:8080", "http", (), model_api=False)
 
 
 def test_configured_origin_wildcard() -> None:
     patterns = ["https://*.example.org", "vscode-webview://*"]
-    assert origin_allowed("https://chat.example.org", "localhost:8080", "http", patterns)
-    assert origin_allowed("vscode-webview://abc", "localhost:8080", "http", patterns)
-    assert not origin_allowed("https://example.com", "localhost:8080", "http", patterns)
+    assert origin_admitted(
+        "https://chat.example.org", "localhost:8080", "http", patterns, model_api=False
+    )
+    assert origin_admitted(
+        "vscode-webview://abc", "localhost:8080", "http", patterns, model_api=False
+    )
+    assert not origin_admitted(
+        "https://example.com", "localhost:8080", "http", patterns, model_api=False
+    )
 
 
 OLLAMA_DEFAULTS = [

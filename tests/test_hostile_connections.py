@@ -15,12 +15,11 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.hearth_process import HearthProcess
+from tests.hearth_process import HearthFactory, HearthProcess
 
 IDLE_SOCKETS = 200
 HALF_SENT = (
@@ -55,26 +54,15 @@ def idle_sockets(port: int, count: int = IDLE_SOCKETS) -> Iterator[list[socket.s
 
 
 @pytest.fixture(scope="module")
-def plain(tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path):  # type: ignore[no-untyped-def]
-    process = HearthProcess(tmp_path_factory.mktemp("idle-home"), llama_server_binary)
-    process.start()
-    yield process
-    process.stop()
+def plain(make_module_hearth: HearthFactory) -> HearthProcess:
+    return make_module_hearth()
 
 
 @pytest.fixture(scope="module")
-def lan(tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path):  # type: ignore[no-untyped-def]
+def lan(make_module_hearth: HearthFactory) -> tuple[HearthProcess, str]:
     """LAN mode's token check, on loopback (HEARTH_REQUIRE_TOKEN=1): nothing leaves 127.0.0.1."""
-    process = HearthProcess(
-        tmp_path_factory.mktemp("idle-lan-home"),
-        llama_server_binary,
-        extra_env={"HEARTH_REQUIRE_TOKEN": "1"},
-    )
-    process.start(extra_args=("--host", "127.0.0.1"))
-    output = "".join(process.output)
-    token = output.split("stored hashed):\n", 1)[1].split("\n", 1)[0].strip()
-    yield process, token
-    process.stop()
+    process = make_module_hearth(env={"HEARTH_REQUIRE_TOKEN": "1"}, args=("--host", "127.0.0.1"))
+    return process, process.printed_token()
 
 
 def test_normal_client_is_answered_while_idle_sockets_are_held(plain: HearthProcess) -> None:

@@ -11,38 +11,34 @@ from __future__ import annotations
 import json
 import struct
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 import requests
 
-from app.models.digests import sha256_file
 from app.models.errors import NotGGUF
-from app.models.gguf_meta import array_length, read_gguf, read_metadata
-from tests.hearth_process import HearthProcess
+from app.models.gguf_meta import array_length, read_gguf
+from tests.hearth_process import HearthFactory, HearthProcess
 from tests.hostile_helpers import (
+    NO_LLAMA_SERVER,
     gguf_key,
     gguf_prefix,
-    hearth_without_runner,
     huge_array_gguf,
     huge_key_gguf,
     many_kv_gguf,
     pull,
     slow_to_fail_gguf,
 )
+from tests.model_helpers import sha256_file
 from tests.registry import RegistryServer, push_model
 
 CONFIG = {"model_format": "gguf", "model_family": "llama", "file_type": "F16"}
 
 
 @pytest.fixture
-def hearth_alone(tmp_path: Path) -> Iterator[HearthProcess]:
-    process = hearth_without_runner(tmp_path / "home")
-    process.start()
-    yield process
-    process.stop()
+def hearth_alone(make_hearth: HearthFactory) -> HearthProcess:
+    return make_hearth(llama_server=NO_LLAMA_SERVER)
 
 
 @pytest.mark.parametrize("craft", [slow_to_fail_gguf, many_kv_gguf, huge_key_gguf])
@@ -64,7 +60,7 @@ def test_a_long_string_array_is_skipped_even_when_all_arrays_are_asked_for(
     head = gguf_prefix(1) + gguf_key(b"tokens") + struct.pack("<IIQ", 9, 8, count)
     path = tmp_path / "long-strings.gguf"
     path.write_bytes(head + item * count)
-    metadata = read_metadata(path)
+    metadata = read_gguf(path)[0]
     assert metadata["tokens"] == [] and array_length(metadata["tokens"]) == count
 
 

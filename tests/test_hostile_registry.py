@@ -20,14 +20,12 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 from flask import Flask, Response, request
-from werkzeug.serving import make_server
 
 from app.models.download import PullTuning
 from app.models.errors import HearthError
@@ -37,71 +35,29 @@ from app.models.pull_errors import PullCancelled, RegistryError, UnsafeRedirect
 from app.models.redirect_policy import AddressPolicy
 from app.models.request_guard import guarded_session, peer_check
 from app.models.store import ModelStore
-from tests.hearth_process import HearthProcess
-from tests.test_pull import digest_of, manifest_for, model_layer, serve_blob
+from tests.hearth_process import HearthFactory, HearthProcess
+from tests.stub_registry import (
+    MANIFEST_TYPE,
+    Stub,
+    digest_of,
+    manifest_for,
+    model_layer,
+    registry_app,
+    serve_blob,
+)
 
 TRICKLE_SECONDS = 3.0
 """One byte this often: no per-read socket timeout ever trips on it."""
 DEADLINE = 2.0
 """``HEARTH_PULL_MANIFEST_TIMEOUT`` for the Hearth under test, so tests stay short."""
-MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG = b"{}"
 FAST = PullTuning(min_part_size=1 << 20, backoff_base=0.05, stall_timeout=5)
 
 
-class Stub:
-    """One Flask app served on ``host`` (any 127.x address), counting the requests it gets."""
-
-    def __init__(self, app: Flask, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.requests: list[str] = []
-        self.stopping = threading.Event()
-
-        @app.before_request
-        def count() -> None:
-            self.requests.append(request.full_path)
-
-        self.server = make_server(host, 0, app, threaded=True)
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def netloc(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.server.shutdown()
-
-
-@pytest.fixture
-def stubs() -> Iterator[Callable[..., Stub]]:
-    started: list[Stub] = []
-
-    def start(app: Flask, host: str = "127.0.0.1") -> Stub:
-        stub = Stub(app, host)
-        started.append(stub)
-        return stub
-
-    yield start
-    for stub in started:
-        stub.close()
-
-
 @pytest.fixture(scope="module")
-def hearth_short_deadline(
-    tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path
-) -> Iterator[HearthProcess]:
+def hearth_short_deadline(make_module_hearth: HearthFactory) -> HearthProcess:
     """A real ``hearth serve`` whose manifest deadline is ``DEADLINE`` seconds."""
-    process = HearthProcess(
-        tmp_path_factory.mktemp("hearth-hostile"),
-        llama_server_binary,
-        extra_env={"HEARTH_PULL_MANIFEST_TIMEOUT": str(DEADLINE)},
-    )
-    process.start()
-    yield process
-    process.stop()
+    return make_module_hearth(env={"HEARTH_PULL_MANIFEST_TIMEOUT": str(DEADLINE)})
 
 
 def trickle(data: bytes, stop: threading.Event, head: int = 0) -> Iterator[bytes]:
@@ -112,26 +68,6 @@ def trickle(data: bytes, stop: threading.Event, head: int = 0) -> Iterator[bytes
         if stop.wait(TRICKLE_SECONDS):
             return
         yield data[index : index + 1]
-
-
-def registry_app(
-    manifest: Callable[[], Response], blob: Callable[[str], Response] | None = None
-) -> Flask:
-    app = Flask("hostile_registry_stand_in")
-
-    @app.get("/v2/")
-    def root() -> Response:
-        return Response("{}")
-
-    @app.get("/v2/<ns>/<model>/manifests/<tag>")
-    def manifest_route(ns: str, model: str, tag: str) -> Response:
-        return manifest()
-
-    @app.get("/v2/<ns>/<model>/blobs/<digest>")
-    def blob_route(ns: str, model: str, digest: str) -> Response:
-        return blob(digest) if blob else Response(status=404)
-
-    return app
 
 
 def canary_app() -> Flask:

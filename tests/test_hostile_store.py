@@ -25,8 +25,8 @@ from app.models.download import saved_progress
 from app.models.errors import BlobNotFound
 from app.models.names import parse_name
 from app.models.store import ModelStore, build_manifest, parse_manifest
-from tests.hearth_process import HearthProcess
-from tests.hostile_helpers import hearth_without_runner, pull
+from tests.hearth_process import HearthFactory, HearthProcess
+from tests.hostile_helpers import NO_LLAMA_SERVER, pull
 from tests.registry import RegistryServer, push_model
 from tests.relay import CountingRelay
 from tests.tinygguf import write_tiny_gguf
@@ -85,12 +85,9 @@ def shared_blob_models(tmp_path: Path, registry: RegistryServer) -> tuple[str, s
 
 
 @pytest.fixture
-def slow_hearth(tmp_path: Path) -> Iterator[HearthProcess]:
+def slow_hearth(make_hearth: HearthFactory) -> HearthProcess:
     # HEARTH_PULL_MAX_BPS: a named stand-in for a slow network (6 MB take about 4 s).
-    process = hearth_without_runner(tmp_path / "home", {"HEARTH_PULL_MAX_BPS": "1.5e6"})
-    process.start()
-    yield process
-    process.stop()
+    return make_hearth(env={"HEARTH_PULL_MAX_BPS": "1.5e6"}, llama_server=NO_LLAMA_SERVER)
 
 
 def test_delete_during_a_pull_keeps_the_blobs_the_pull_needs(
@@ -165,12 +162,14 @@ def _layers(digest: str, size: int, config: str) -> tuple[Any, list[Any]]:
     ]
 
 
-def test_import_copies_so_editing_the_original_leaves_the_blob(tmp_path: Path) -> None:
+def test_import_copies_so_editing_the_original_leaves_the_blob(
+    tmp_path: Path, make_hearth: HearthFactory
+) -> None:
     """``hearth import``, then the user edits the original in place: the blob keeps its hash.
 
     Before: the import hard-linked the file, so the edit changed the blob.
     """
-    process = hearth_without_runner(tmp_path / "home")
+    process = make_hearth(llama_server=NO_LLAMA_SERVER, start=False)
     original = write_tiny_gguf(tmp_path / "mine.gguf")
     process.cli("import", str(original), "mine:latest")
     manifest = ModelStore(process.home / "models").read_manifest(parse_name("mine:latest"))
@@ -186,7 +185,7 @@ def test_import_copies_so_editing_the_original_leaves_the_blob(tmp_path: Path) -
 
 
 def test_left_overs_go_at_start_and_a_resumable_pull_resumes(
-    tmp_path: Path, registry: RegistryServer
+    tmp_path: Path, make_hearth: HearthFactory, registry: RegistryServer
 ) -> None:
     """kill -9 mid-pull and mid-upload; restart: left-overs are gone, the pull resumes.
 
@@ -203,11 +202,10 @@ def test_left_overs_go_at_start_and_a_resumable_pull_resumes(
     relay = CountingRelay(registry.port)
     resumable = f"127.0.0.1:{relay.port}/resume/me:v1"
     kept = f"127.0.0.1:{relay.port}/resume/kept:v1"
-    home = tmp_path / "home"
-    blobs = home / "models" / "blobs"
     # HEARTH_PULL_MAX_BPS: a named stand-in for a slow network.
-    first = hearth_without_runner(home, {"HEARTH_PULL_MAX_BPS": "4e6"})
-    first.start()
+    first = make_hearth(env={"HEARTH_PULL_MAX_BPS": "4e6"}, llama_server=NO_LLAMA_SERVER)
+    home = first.home
+    blobs = home / "models" / "blobs"
     url = first.ollama_url
     assert pull(first, kept)["status"] == "success"
     unused = b"an upload that no create used"
@@ -246,20 +244,16 @@ def test_left_overs_go_at_start_and_a_resumable_pull_resumes(
     assert list(blobs.glob("upload-*-tmp"))
     assert json.loads((home / "pulls.json").read_text())[parse_name(resumable).canonical]
 
-    second = hearth_without_runner(home)
-    second.start()
-    try:
-        assert not list(blobs.glob("upload-*-tmp"))
-        assert not list(blobs.glob(refused + "*"))
-        assert not _blob(home, _digest(unused)).exists()
-        assert "Resuming the pull of" in "".join(second.output)
-        wait_until(lambda: resumable in _tags(second), "the resumed pull done", timeout=120)
-        assert requests.post(f"{second.ollama_url}/api/show", json={"model": kept}, timeout=30).ok
-        refetched = relay.bytes_down - served_before
-        assert refetched < len(big), f"the pull started over ({refetched} B fetched again)"
-        assert not list(blobs.glob("*-partial*"))
-    finally:
-        second.stop()
+    second = make_hearth(home=home, llama_server=NO_LLAMA_SERVER)
+    assert not list(blobs.glob("upload-*-tmp"))
+    assert not list(blobs.glob(refused + "*"))
+    assert not _blob(home, _digest(unused)).exists()
+    assert "Resuming the pull of" in "".join(second.output)
+    wait_until(lambda: resumable in _tags(second), "the resumed pull done", timeout=120)
+    assert requests.post(f"{second.ollama_url}/api/show", json={"model": kept}, timeout=30).ok
+    refetched = relay.bytes_down - served_before
+    assert refetched < len(big), f"the pull started over ({refetched} B fetched again)"
+    assert not list(blobs.glob("*-partial*"))
 
 
 def _store(home: Path) -> ModelStore:

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from tests.conftest import GEMMA_NAME
-from tests.hearth_process import HearthProcess
+from tests.hearth_process import HearthFactory, HearthProcess
 from tests.registry import RegistryServer, push_model
 from tests.tinygguf import write_tiny_gguf
 
@@ -30,14 +30,12 @@ GENERATION_PATHS = ("/ollama/api/chat", "/ollama/api/generate", "/ollama/v1/chat
 
 
 @pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path) -> Iterator[str]:
+def web(make_module_hearth: HearthFactory) -> str:
     """A ``hearth serve`` of this module's own, with a tiny model in its store."""
-    home = tmp_path_factory.mktemp("hostile-home")
-    process = HearthProcess(home, llama_server_binary)
-    process.cli("import", str(write_tiny_gguf(home / "tiny.gguf")), TINY)
+    process = make_module_hearth(start=False)
+    process.cli("import", str(write_tiny_gguf(process.home / "tiny.gguf")), TINY)
     process.start()
-    yield process.url
-    process.stop()
+    return process.url
 
 
 def post_raw(url: str, body: bytes, method: str = "POST") -> requests.Response:
@@ -264,9 +262,9 @@ def fill(folder: Path) -> Path:
     return filler
 
 
-def test_a_full_disk_is_507_with_words(tmp_path: Path, llama_server_binary: Path) -> None:
+def test_a_full_disk_is_507_with_words(tmp_path: Path, make_hearth: HearthFactory) -> None:
     with tmpfs(tmp_path / "home", "16m") as home:
-        process = HearthProcess(home, llama_server_binary)
+        process = make_hearth(home=home, start=False)
         process.cli("import", str(write_tiny_gguf(tmp_path / "tiny.gguf")), TINY)
         process.start()
         try:
@@ -292,13 +290,13 @@ def test_a_full_disk_is_507_with_words(tmp_path: Path, llama_server_binary: Path
 
 
 def test_a_read_only_models_folder_is_507_with_words(
-    tmp_path: Path, llama_server_binary: Path, registry: RegistryServer
+    tmp_path: Path, make_hearth: HearthFactory, registry: RegistryServer
 ) -> None:
     tiny = write_tiny_gguf(tmp_path / "tiny.gguf")
     push_model(registry.url, "hostile/readonly", "1", [("model", tiny)], {"model_format": "gguf"})
     home = tmp_path / "home"
     with tmpfs(home / "models", "512m") as models:
-        process = HearthProcess(home, llama_server_binary)
+        process = make_hearth(home=home, start=False)
         process.cli("import", str(tiny), TINY)
         subprocess.run(["mount", "-o", "remount,ro", str(models)], check=True)
         process.start()
@@ -352,28 +350,22 @@ def mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 
 
-def test_data_folder_and_database_are_private(tmp_path: Path, llama_server_binary: Path) -> None:
-    home = tmp_path / "home"
-    process = HearthProcess(home, llama_server_binary)
-    process.start()
-    try:
-        assert requests.post(f"{process.url}/api/v1/chats", json={}, timeout=10).status_code == 201
-        database = home / "hearth.db"
-        assert mode(home) == 0o700
-        files = [database, home / "hearth.db-wal", home / "hearth.db-shm"]
-        assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
-    finally:
-        process.stop()
+def test_data_folder_and_database_are_private(make_hearth: HearthFactory) -> None:
+    process = make_hearth()
+    home = process.home
+    assert requests.post(f"{process.url}/api/v1/chats", json={}, timeout=10).status_code == 201
+    database = home / "hearth.db"
+    assert mode(home) == 0o700
+    files = [database, home / "hearth.db-wal", home / "hearth.db-shm"]
+    assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
+    process.stop()
     # An install from before: world-readable. The next start closes it up.
     home.chmod(0o755)
     for file in home.glob("hearth.db*"):
         file.chmod(0o644)
     process.start()
-    try:
-        assert mode(home) == 0o700
-        assert {mode(f) for f in home.glob("hearth.db*")} == {0o600}
-    finally:
-        process.stop()
+    assert mode(home) == 0o700
+    assert {mode(f) for f in home.glob("hearth.db*")} == {0o600}
 
 
 def test_patch_of_messages_with_a_stale_version_is_409(web: str) -> None:

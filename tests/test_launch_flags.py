@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import psutil
 import pytest
@@ -17,7 +17,7 @@ import requests
 from app.runner.hardware import detect_hardware
 from app.runner.scheduler import GIB, auto_parallel
 from tests.conftest import GEMMA_NAME
-from tests.hearth_process import HearthProcess
+from tests.hearth_process import HearthFactory, HearthProcess
 
 
 def flag(process: psutil.Process, name: str) -> str:
@@ -44,18 +44,13 @@ def test_auto_parallel_follows_free_memory() -> None:
 
 
 @pytest.fixture
-def knobs(tmp_path: Path, llama_server_binary: Path, gemma_gguf_path: Path):  # type: ignore[no-untyped-def]
-    def start(**env: str) -> HearthProcess:
-        process = HearthProcess(tmp_path / f"home-{len(env)}", llama_server_binary, extra_env=env)
-        process.cli("import", str(gemma_gguf_path), GEMMA_NAME)
-        process.start()
-        started.append(process)
-        return process
+def knobs(make_hearth: HearthFactory) -> Callable[..., HearthProcess]:
+    """``knobs(NAME=value, ...)``: a Hearth with those settings in its environment, Gemma in it."""
 
-    started: list[HearthProcess] = []
-    yield start
-    for process in started:
-        process.stop()
+    def start(**env: str) -> HearthProcess:
+        return make_hearth(env=env, models=[GEMMA_NAME])
+
+    return start
 
 
 def test_flags_from_model_hardware_and_request(knobs) -> None:  # type: ignore[no-untyped-def]
@@ -98,8 +93,8 @@ def test_configured_slots_and_load_timeout(knobs) -> None:  # type: ignore[no-un
     assert slow.llama_servers() == []  # the slow start was stopped, not left running
 
 
-def test_bad_knob_is_a_clear_error_at_start(tmp_path: Path, llama_server_binary: Path) -> None:
-    process = HearthProcess(tmp_path, llama_server_binary, extra_env={"HEARTH_NUM_PARALLEL": "x"})
+def test_bad_knob_is_a_clear_error_at_start(make_hearth: HearthFactory) -> None:
+    process = make_hearth(env={"HEARTH_NUM_PARALLEL": "x"}, start=False)
     result = process.cli("list", check=False)
     assert result.returncode != 0
     assert "HEARTH_NUM_PARALLEL must be a number" in result.stderr

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 
 import psutil
 import pytest
 import requests
 
 from tests.conftest import GEMMA_NAME
-from tests.hearth_process import HearthProcess
+from tests.hearth_process import HearthFactory, HearthProcess
 from tests.waiting import wait_until
 
 COUNTING = {
@@ -58,14 +57,8 @@ def create(process: HearthProcess, system: str) -> None:
 
 
 @pytest.fixture
-def process(
-    tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path, gemma_gguf_path: Path
-):  # type: ignore[no-untyped-def]
-    hearth = HearthProcess(tmp_path_factory.mktemp("replace-home"), llama_server_binary)
-    hearth.cli("import", str(gemma_gguf_path), GEMMA_NAME)
-    hearth.start()
-    yield hearth
-    hearth.stop()
+def process(make_hearth: HearthFactory) -> HearthProcess:
+    return make_hearth(models=[GEMMA_NAME])
 
 
 def test_delete_while_answering_then_recreate_keeps_one_runner(process: HearthProcess) -> None:

@@ -21,14 +21,13 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from tests.conftest import GEMMA_NAME
-from tests.hearth_process import HearthProcess
+from tests.hearth_process import HearthFactory, HearthProcess
 from tests.openwebui_process import OpenWebUIProcess, PageClient, openwebui_venv
 from tests.relay import RecordingRelay
 
@@ -97,13 +96,11 @@ greedy, because sampled the pretrained model at times ends its turn at once (an 
 
 @pytest.fixture(scope="module")
 def stack(
-    tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path, gemma_gguf_path: Path
+    tmp_path_factory: pytest.TempPathFactory, make_module_hearth: HearthFactory
 ) -> Iterator[tuple[HearthProcess, RecordingRelay, OpenWebUIProcess]]:
     """Hearth with the tools models, the relay, and one Open WebUI for all the cases."""
     venv = openwebui_venv()
-    hearth = HearthProcess(tmp_path_factory.mktemp("owui-hearth"), llama_server_binary)
-    hearth.cli("import", str(gemma_gguf_path), GEMMA_NAME)
-    hearth.start()
+    hearth = make_module_hearth(models=[GEMMA_NAME])
     webui: OpenWebUIProcess | None = None
     try:
         # The small model answers "until stop", Open WebUI's default: then a cut chat
@@ -131,7 +128,6 @@ def stack(
     finally:
         if webui is not None:
             webui.stop()
-        hearth.stop()
 
 
 @pytest.fixture(scope="module")

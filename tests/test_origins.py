@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.server
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ import requests
 
 from app.runner.process import free_port
 from tests.conftest import GEMMA_NAME
-from tests.hearth_process import HearthProcess
+from tests.hearth_process import HearthFactory, HearthProcess
 
 LOCAL_PAGES = ["http://localhost:3000", "http://127.0.0.1:5173", "tauri://localhost"]
 CHAT = {"title": "mine", "messages": [{"role": "user", "content": "hi"}]}
@@ -80,24 +79,16 @@ def test_local_page_cannot_touch_chats_or_settings(hearth: HearthProcess, origin
     assert requests.get(f"{hearth.url}/api/v1/settings", timeout=10).json() == settings
 
 
-def test_drop_in_port_takes_ollama_default_origins(
-    tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path
-) -> None:
+def test_drop_in_port_takes_ollama_default_origins(make_hearth: HearthFactory) -> None:
     port = free_port()
-    process = HearthProcess(tmp_path_factory.mktemp("dropin-local-origin"), llama_server_binary)
-    process.start(extra_args=("--ollama-port", str(port)))
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for path in ("/api/tags", "/api/version", "/v1/models"):
-            reply = requests.get(
-                base + path, headers={"Origin": "http://localhost:3000"}, timeout=10
-            )
-            assert reply.status_code == 200, path
-            assert reply.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
-            foreign = requests.get(base + path, headers={"Origin": "https://evil.com"}, timeout=10)
-            assert foreign.status_code == 403, path
-    finally:
-        process.stop()
+    make_hearth(args=("--ollama-port", str(port)))
+    base = f"http://127.0.0.1:{port}"
+    for path in ("/api/tags", "/api/version", "/v1/models"):
+        reply = requests.get(base + path, headers={"Origin": "http://localhost:3000"}, timeout=10)
+        assert reply.status_code == 200, path
+        assert reply.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+        foreign = requests.get(base + path, headers={"Origin": "https://evil.com"}, timeout=10)
+        assert foreign.status_code == 403, path
 
 
 # -- a real browser page on another localhost port --------------------------------

@@ -23,9 +23,7 @@ from typing import Any
 
 import pytest
 from flask import Flask, Response, request
-from werkzeug.serving import make_server
 
-from app.models.blob_file import direct_io_works
 from app.models.download import PullStats, PullTuning, load_parts, partial_path
 from app.models.errors import BadManifest, HearthError
 from app.models.names import parse_name
@@ -44,8 +42,17 @@ from app.models.pull_errors import (
 )
 from app.models.pulls import ActivePull, PullRegistry
 from app.models.store import ModelStore
-from tests.registry import RegistryServer, free_port, push_model
+from tests.model_helpers import direct_io_works
+from tests.registry import RegistryServer, push_model
 from tests.relay import CountingRelay
+from tests.stub_registry import (
+    Stub,
+    digest_of,
+    manifest_for,
+    manifest_response,
+    model_layer,
+    serve_blob,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 KIB = 1024
@@ -67,11 +74,6 @@ def slow(rate: float, **changes: Any) -> PullTuning:
         checkpoint_interval=0.05,
         **changes,
     )
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> ModelStore:
-    return ModelStore(tmp_path / "models")
 
 
 def push_random(server: RegistryServer, repo: str, size: int = 4 * MIB, tag: str = "latest"):
@@ -172,7 +174,7 @@ def test_a_filesystem_refusing_uncached_writes_still_gets_the_exact_blob(
         "status": "success"
     }
     assert stats.bytes_written_uncached == 0
-    if blob_file.direct_io_works(store.root):
+    if direct_io_works(store.root):
         assert refused, "uncached writes were tried, and each part thread fell back"
     assert store.blob_path(pushed.layers[0]["digest"]).read_bytes() == model
 
@@ -456,94 +458,9 @@ def test_pull_registry_cancel_keeps_parts_for_resume(registry, store):
 # -- hostile registries (a stub: a real registry would never send these) ----------------
 
 
-class StubServer:
-    def __init__(self, app: Flask, host: str = "127.0.0.1") -> None:
-        self.port = free_port()
-        self.server = make_server(host, self.port, app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
-def serve_blob(data: bytes, declared_total: int | None = None) -> Response:
-    total = len(data) if declared_total is None else declared_total
-    header = request.headers.get("Range", "")
-    if header.startswith("bytes="):
-        first, _, last = header[6:].partition("-")
-        start, end = int(first), min(int(last) if last else len(data) - 1, len(data) - 1)
-        response = Response(data[start : end + 1], status=206)
-        response.headers["Content-Range"] = f"bytes {start}-{end}/{total}"
-        return response
-    return Response(data)
-
-
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def manifest_for(layers: list[dict[str, Any]], config: bytes = b"{}") -> bytes:
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "digest": digest_of(config),
-                "size": len(config),
-            },
-            "layers": layers,
-        }
-    ).encode()
-
-
-def model_layer(digest: str, size: int) -> dict[str, Any]:
-    return {"mediaType": "application/vnd.ollama.image.model", "digest": digest, "size": size}
-
-
 GOOD = b"GGUF" + b"\0" * 4096
 BAD = b"GGUF" + b"\1" * 4096
 HEX = hashlib.sha256(GOOD).hexdigest()
-
-
-@pytest.fixture
-def hostile_stub_registry() -> Iterator[Callable[[dict[str, Callable[[], Response]]], str]]:
-    """A registry that sends what a malicious one would; routes are given per test.
-
-    The test passes ``{"manifest": view, "blob": view}``; the stub answers
-    ``/v2/``, the manifest URL and any blob URL with them.
-    """
-    servers: list[StubServer] = []
-
-    def start(routes: dict[str, Callable[[], Response]]) -> str:
-        app = Flask("hostile_stub_registry")
-
-        @app.get("/v2/")
-        def root() -> Response:
-            return Response("{}")
-
-        @app.get("/v2/<ns>/<model>/manifests/<tag>")
-        def manifest(ns: str, model: str, tag: str) -> Response:
-            return routes["manifest"]()
-
-        @app.get("/v2/<ns>/<model>/blobs/<digest>")
-        def blob(ns: str, model: str, digest: str) -> Response:
-            return routes.get("blob", lambda: Response(status=404))()
-
-        server = StubServer(app)
-        servers.append(server)
-        return f"127.0.0.1:{server.port}"
-
-    yield start
-    for server in servers:
-        server.close()
-
-
-def manifest_response(body: bytes) -> Callable[[], Response]:
-    return lambda: Response(
-        body, content_type="application/vnd.docker.distribution.manifest.v2+json"
-    )
 
 
 HOSTILE_MANIFESTS = {
@@ -646,7 +563,7 @@ def test_token_auth_and_no_credentials_to_cdn(store):
         seen_by_cdn.append(request.headers.get("Authorization"))
         return serve_blob(GOOD if digest == digest_of(GOOD) else config)
 
-    cdn_server = StubServer(cdn)
+    cdn_server = Stub(cdn)
     app = Flask("registry_with_auth")
 
     def authorized() -> bool:
@@ -674,7 +591,7 @@ def test_token_auth_and_no_credentials_to_cdn(store):
         location = f"http://localhost:{cdn_server.port}/data/{digest}"
         return Response(status=307, headers={"Location": location})
 
-    stub = StubServer(app)
+    stub = Stub(app)
     try:
         name = parse_name(f"127.0.0.1:{stub.port}/evil/model")
         assert list(pull_model(store, name, tuning=FAST))[-1] == {"status": "success"}

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from app.models.download import PullTuning, plan_parts
-from tests.hearth_process import REPO, HearthProcess
+from tests.hearth_process import REPO, HearthFactory, HearthProcess
 from tests.registry import RegistryServer, push_model
 from tests.relay import CountingRelay
 
@@ -106,8 +106,7 @@ def test_cli_pull_shows_progress(hearth: HearthProcess, pushed_gemma: str) -> No
 
 
 def test_pull_resumes_after_hearth_restart(
-    tmp_path_factory: pytest.TempPathFactory,
-    llama_server_binary: Path,
+    make_hearth: HearthFactory,
     registry: RegistryServer,
     gemma_gguf_path: Path,
     pushed_gemma: str,
@@ -121,10 +120,9 @@ def test_pull_resumes_after_hearth_restart(
     relay = CountingRelay(registry.port)
     name = f"127.0.0.1:{relay.port}/library/pullme:270m"
     size = gemma_gguf_path.stat().st_size
-    home = tmp_path_factory.mktemp("resume-home")
     slow = {"HEARTH_PULL_MAX_BPS": str(40 * 2**20)}
-    first = HearthProcess(home, llama_server_binary, extra_env=slow)
-    first.start()
+    first = make_hearth(env=slow)
+    home = first.home
     start_pull(first, name, past_bytes=50 * 2**20)
     assert first.process is not None
     first.process.kill()
@@ -134,35 +132,27 @@ def test_pull_resumes_after_hearth_restart(
     served_before_restart = relay.bytes_down
     assert served_before_restart < size
 
-    second = HearthProcess(home, llama_server_binary)
-    second.start()
-    try:
-        assert "Resuming the pull of 127.0.0.1" in "".join(second.output)
-        assert name in wait_for_tag(second, name)
-        assert not list((home / "models" / "blobs").glob("*-partial*"))
-        # It resumed: what the registry served twice is under one 100 MB part, not the blob.
-        refetched = relay.bytes_down - size - 256 * 1024
-        assert refetched < 100 * 10**6, f"{refetched} B served twice"
-    finally:
-        second.stop()
+    second = make_hearth(home=home)
+    assert "Resuming the pull of 127.0.0.1" in "".join(second.output)
+    assert name in wait_for_tag(second, name)
+    assert not list((home / "models" / "blobs").glob("*-partial*"))
+    # It resumed: what the registry served twice is under one 100 MB part, not the blob.
+    refetched = relay.bytes_down - size - 256 * 1024
+    assert refetched < 100 * 10**6, f"{refetched} B served twice"
 
 
 def test_quit_mid_pull_saves_it_for_the_next_start(
-    tmp_path_factory: pytest.TempPathFactory,
-    llama_server_binary: Path,
-    pushed_gemma: str,
+    make_hearth: HearthFactory, pushed_gemma: str
 ) -> None:
     """A clean quit (SIGTERM) in the middle of a pull keeps it; the next start finishes it."""
-    home = tmp_path_factory.mktemp("quit-home")
-    first = HearthProcess(home, llama_server_binary, extra_env={"HEARTH_PULL_MAX_BPS": "20e6"})
-    first.start()
+    first = make_hearth(env={"HEARTH_PULL_MAX_BPS": "20e6"})
+    home = first.home
     start_pull(first, pushed_gemma, past_bytes=20 * 2**20)
     first.stop()  # SIGTERM: a graceful quit
     assert first.process is not None and first.process.returncode == 0
     pending = json.loads((home / "pulls.json").read_text())
     assert len(pending) == 1 and "pullme" in next(iter(pending))
-    second = HearthProcess(home, llama_server_binary)
-    second.start()
+    second = make_hearth(home=home)
     try:
         assert pushed_gemma in wait_for_tag(second, pushed_gemma)
     finally:
@@ -171,10 +161,7 @@ def test_quit_mid_pull_saves_it_for_the_next_start(
 
 
 def test_system_pulls_cancel_and_pull_concurrency_setting(
-    tmp_path_factory: pytest.TempPathFactory,
-    llama_server_binary: Path,
-    gemma_gguf_path: Path,
-    registry: RegistryServer,
+    tmp_path_factory: pytest.TempPathFactory, make_hearth: HearthFactory, registry: RegistryServer
 ) -> None:
     """/api/v1/system shows loaded models and running pulls; the settings reach the manager.
 
@@ -188,63 +175,50 @@ def test_system_pulls_cancel_and_pull_concurrency_setting(
             handle.write(os.urandom(10**7))
     push_model(registry.url, "library/bigrandom", "1", [("model", big)], CONFIG)
     pushed = f"{registry.host}/library/bigrandom:1"
-    home = tmp_path_factory.mktemp("system-home")
-    process = HearthProcess(
-        home, llama_server_binary, extra_env={"HEARTH_PULL_MAX_BPS": str(20 * 2**20)}
-    )
-    process.cli("import", str(gemma_gguf_path), "local:1")
-    process.start()
+    process = make_hearth(env={"HEARTH_PULL_MAX_BPS": str(20 * 2**20)}, models=["local:1"])
+    home = process.home
     api = f"{process.url}/api/v1"
-    try:
-        # Parts are planned per worker: the setting changes how the blob is cut.
-        patched = requests.patch(f"{api}/settings", json={"pull_concurrency": 2}, timeout=10)
-        assert patched.status_code == 200 and patched.json()["pull_concurrency"] == 2
-        requests.post(
-            f"{process.ollama_url}/api/generate", json={"model": "local:1"}, timeout=120
-        ).raise_for_status()
-        requests.post(
-            f"{process.ollama_url}/api/pull", json={"model": pushed}, stream=True, timeout=30
-        ).close()
-        deadline = time.monotonic() + 30
-        system: dict = {}
-        while time.monotonic() < deadline:
-            system = requests.get(f"{api}/system", timeout=10).json()
-            if system["pulls"] and system["pulls"][0]["completed"] > 0:
-                break
-            time.sleep(0.1)
-        assert [m["name"] for m in system["loaded_models"]] == ["local:1"]
-        assert system["loaded_models"][0]["size"] > 0
-        (pull,) = system["pulls"]
-        assert pull["model"] == pushed and pull["total"] > pull["completed"] > 0
-        records = list((home / "models" / "blobs").glob("*-partial-*"))
-        planned = plan_parts(big.stat().st_size, PullTuning(max_parts=2))
-        assert len(planned) != len(plan_parts(big.stat().st_size, PullTuning(max_parts=16)))
-        assert sorted(int(r.name.rsplit("-", 1)[1]) for r in records) == list(range(len(planned)))
+    # Parts are planned per worker: the setting changes how the blob is cut.
+    patched = requests.patch(f"{api}/settings", json={"pull_concurrency": 2}, timeout=10)
+    assert patched.status_code == 200 and patched.json()["pull_concurrency"] == 2
+    requests.post(
+        f"{process.ollama_url}/api/generate", json={"model": "local:1"}, timeout=120
+    ).raise_for_status()
+    requests.post(
+        f"{process.ollama_url}/api/pull", json={"model": pushed}, stream=True, timeout=30
+    ).close()
+    deadline = time.monotonic() + 30
+    system: dict = {}
+    while time.monotonic() < deadline:
+        system = requests.get(f"{api}/system", timeout=10).json()
+        if system["pulls"] and system["pulls"][0]["completed"] > 0:
+            break
+        time.sleep(0.1)
+    assert [m["name"] for m in system["loaded_models"]] == ["local:1"]
+    assert system["loaded_models"][0]["size"] > 0
+    (pull,) = system["pulls"]
+    assert pull["model"] == pushed and pull["total"] > pull["completed"] > 0
+    records = list((home / "models" / "blobs").glob("*-partial-*"))
+    planned = plan_parts(big.stat().st_size, PullTuning(max_parts=2))
+    assert len(planned) != len(plan_parts(big.stat().st_size, PullTuning(max_parts=16)))
+    assert sorted(int(r.name.rsplit("-", 1)[1]) for r in records) == list(range(len(planned)))
 
-        cancelled = requests.delete(
-            f"{process.ollama_url}/api/pulls", json={"model": pushed}, timeout=10
-        )
-        assert cancelled.status_code == 200
-        deadline = time.monotonic() + 20
-        while (
-            time.monotonic() < deadline
-            and requests.get(f"{api}/system", timeout=10).json()["pulls"]
-        ):
-            time.sleep(0.1)
-        assert requests.get(f"{api}/system", timeout=10).json()["pulls"] == []
-        assert pushed not in process.cli("list").stdout
-        assert list((home / "models" / "blobs").glob("*-partial")), "cancel keeps the parts"
-        missing = requests.delete(
-            f"{process.ollama_url}/api/pulls", json={"model": pushed}, timeout=10
-        )
-        assert missing.status_code == 404
-    finally:
-        process.stop()
+    cancelled = requests.delete(
+        f"{process.ollama_url}/api/pulls", json={"model": pushed}, timeout=10
+    )
+    assert cancelled.status_code == 200
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and requests.get(f"{api}/system", timeout=10).json()["pulls"]:
+        time.sleep(0.1)
+    assert requests.get(f"{api}/system", timeout=10).json()["pulls"] == []
+    assert pushed not in process.cli("list").stdout
+    assert list((home / "models" / "blobs").glob("*-partial")), "cancel keeps the parts"
+    missing = requests.delete(f"{process.ollama_url}/api/pulls", json={"model": pushed}, timeout=10)
+    assert missing.status_code == 404
 
 
 def test_terminal_pulls_join_the_running_app(
-    tmp_path_factory: pytest.TempPathFactory,
-    llama_server_binary: Path,
+    make_hearth: HearthFactory,
     registry: RegistryServer,
     gemma_gguf_path: Path,
     pushed_gemma: str,
@@ -257,9 +231,7 @@ def test_terminal_pulls_join_the_running_app(
     """
     relay = CountingRelay(registry.port)
     name = f"127.0.0.1:{relay.port}/library/pullme:270m"
-    home = tmp_path_factory.mktemp("join-home")
-    app = HearthProcess(home, llama_server_binary, extra_env={"HEARTH_PULL_MAX_BPS": "40e6"})
-    app.start()
+    app = make_hearth(env={"HEARTH_PULL_MAX_BPS": "40e6"})
     try:
         requests.post(
             f"{app.ollama_url}/api/pull", json={"model": name}, stream=True, timeout=30
@@ -292,8 +264,7 @@ def test_terminal_pulls_join_the_running_app(
 
 
 def test_two_terminal_pulls_download_each_blob_once(
-    tmp_path_factory: pytest.TempPathFactory,
-    llama_server_binary: Path,
+    make_hearth: HearthFactory,
     registry: RegistryServer,
     gemma_gguf_path: Path,
     pushed_gemma: str,
@@ -305,8 +276,8 @@ def test_two_terminal_pulls_download_each_blob_once(
     """
     relay = CountingRelay(registry.port)
     name = f"127.0.0.1:{relay.port}/library/pullme:270m"
-    home = tmp_path_factory.mktemp("two-cli-home")
-    slow = HearthProcess(home, llama_server_binary, extra_env={"HEARTH_PULL_MAX_BPS": "60e6"})
+    slow = make_hearth(env={"HEARTH_PULL_MAX_BPS": "60e6"}, start=False)
+    home = slow.home
     env = slow.env()
     command = [sys.executable, "-m", "app", "pull", name]
     first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)

@@ -2,14 +2,14 @@
 
 Layer types go through the real ``docker-registry``; the protocol edge cases
 (Accept headers, auth that never succeeds, a huge token response) are served
-by ``protocol_stub``, a small Flask app, because a real registry never sends
+by ``stubs``, small Flask apps, because a real registry never sends
 them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,15 +25,11 @@ from app.models.show import resolve_for_run, show_model
 from app.models.store import ModelStore
 from app.runner.scheduler import Scheduler
 from tests.registry import RegistryServer, push_model
-from tests.test_pull import GOOD, StubServer, digest_of, manifest_for, model_layer, serve_blob
+from tests.stub_registry import Stub, digest_of, manifest_for, model_layer, serve_blob
+from tests.test_pull import GOOD
 from tests.tinygguf import write_tiny_gguf
 
 FAST = PullTuning(min_part_size=1 << 19, max_part_size=1 << 19, backoff_base=0.05)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> ModelStore:
-    return ModelStore(tmp_path / "models")
 
 
 # -- schemes -------------------------------------------------------------
@@ -71,21 +67,9 @@ def test_hugging_face_names_use_the_registry_protocol(name: str, url: str) -> No
 
 
 # -- protocol stub ---------------------------------------------------------
-@pytest.fixture
-def protocol_stub() -> Iterator[Callable[[Flask], str]]:
-    servers: list[StubServer] = []
-
-    def start(app: Flask) -> str:
-        server = StubServer(app)
-        servers.append(server)
-        return f"127.0.0.1:{server.port}"
-
-    yield start
-    for server in servers:
-        server.close()
 
 
-def test_manifest_is_asked_for_with_ollamas_media_types(protocol_stub, store) -> None:
+def test_manifest_is_asked_for_with_ollamas_media_types(stubs, store) -> None:
     seen: list[str] = []
     body = manifest_for([model_layer(digest_of(GOOD), len(GOOD))])
     app = Flask("accept_recorder")
@@ -99,7 +83,7 @@ def test_manifest_is_asked_for_with_ollamas_media_types(protocol_stub, store) ->
     def blob(digest: str) -> Response:
         return serve_blob(GOOD if digest == digest_of(GOOD) else b"{}")
 
-    host = protocol_stub(app)
+    host = stubs(app).netloc
     assert list(pull_model(store, parse_name(f"{host}/ns/model"), tuning=FAST))[-1] == {
         "status": "success"
     }
@@ -108,7 +92,7 @@ def test_manifest_is_asked_for_with_ollamas_media_types(protocol_stub, store) ->
     assert "application/vnd.oci.image.manifest.v1+json" in accept
 
 
-def test_auth_that_never_succeeds_is_unauthorized(protocol_stub, store) -> None:
+def test_auth_that_never_succeeds_is_unauthorized(stubs, store) -> None:
     tokens_issued: list[int] = []
     app = Flask("always_401")
 
@@ -122,14 +106,14 @@ def test_auth_that_never_succeeds_is_unauthorized(protocol_stub, store) -> None:
         realm = f"http://{request.host}/token"
         return Response(status=401, headers={"WWW-Authenticate": f'Bearer realm="{realm}"'})
 
-    host = protocol_stub(app)
+    host = stubs(app).netloc
     with pytest.raises(Unauthorized):
         list(pull_model(store, parse_name(f"{host}/ns/model"), tuning=FAST))
     assert len(tokens_issued) == 1  # asked once, retried once, then gave up
     assert store.list_manifests() == []
 
 
-def test_huge_token_response_is_refused_without_reading_it_all(protocol_stub, store) -> None:
+def test_huge_token_response_is_refused_without_reading_it_all(stubs, store) -> None:
     sent: list[int] = []
     app = Flask("huge_token")
 
@@ -149,7 +133,7 @@ def test_huge_token_response_is_refused_without_reading_it_all(protocol_stub, st
         realm = f"http://{request.host}/token"
         return Response(status=401, headers={"WWW-Authenticate": f'Bearer realm="{realm}"'})
 
-    host = protocol_stub(app)
+    host = stubs(app).netloc
     with pytest.raises(Unauthorized):
         list(pull_model(store, parse_name(f"{host}/ns/model"), tuning=FAST))
     assert len(sent) < 512  # stopped near the 64 KiB bound (plus socket buffers), not 128 MiB
@@ -254,7 +238,7 @@ def test_blob_bodies_read_whole_plain_coded_and_chunked() -> None:
     def chunked() -> Response:
         return Response(iter([data[:1000], data[1000:]]))  # no length: chunked
 
-    stub = StubServer(app)
+    stub = Stub(app)
     try:
         for path in ("plain", "gzip", "chunked"):
             with requests.get(f"http://127.0.0.1:{stub.port}/{path}", stream=True) as reply:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.conftest import GEMMA_NAME
-from tests.hearth_process import HearthProcess
+from tests.hearth_process import HearthFactory, HearthProcess
 
 PROMPT = "Say the word PINEAPPLE-SECRET-PROMPT"
 LINE = re.compile(
@@ -21,21 +19,10 @@ LINE = re.compile(
 
 
 @pytest.fixture(scope="module")
-def logged(
-    tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path, gemma_gguf_path: Path
-) -> Iterator[tuple[HearthProcess, str]]:
+def logged(make_module_hearth: HearthFactory) -> tuple[HearthProcess, str]:
     """Hearth with the access token required, so there is a token to keep out of the log."""
-    process = HearthProcess(
-        tmp_path_factory.mktemp("request-log-home"),
-        llama_server_binary,
-        extra_env={"HEARTH_REQUIRE_TOKEN": "1"},
-    )
-    process.cli("import", str(gemma_gguf_path), GEMMA_NAME)
-    process.start()
-    output = "".join(process.output)
-    token = output.split("stored hashed):\n", 1)[1].split("\n", 1)[0].strip()
-    yield process, token
-    process.stop()
+    process = make_module_hearth(env={"HEARTH_REQUIRE_TOKEN": "1"}, models=[GEMMA_NAME])
+    return process, process.printed_token()
 
 
 def log_lines(process: HearthProcess) -> list[dict[str, str]]:

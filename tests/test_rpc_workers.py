@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import signal
 import socket
 import subprocess
@@ -20,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -28,7 +28,7 @@ from app.runner.buffers import BufferLog
 from app.runner.rpc_workers import WorkerStatus, probe_worker
 from app.runner.worker_plan import WorkerPlan, fit_problem
 from tests.conftest import GEMMA_NAME
-from tests.hearth_process import REPO, HearthProcess
+from tests.hearth_process import REPO, HearthFactory, HearthProcess, stop_process, wait_for_line
 from tests.registry import free_port
 
 GIB = 2**30
@@ -63,25 +63,8 @@ class Worker:
         self.process = subprocess.Popen(
             command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        lines: queue.Queue[str] = queue.Queue()
-
-        def pump() -> None:
-            assert self.process is not None and self.process.stdout is not None
-            for line in self.process.stdout:
-                self.output.append(line)
-                lines.put(line)
-
-        threading.Thread(target=pump, daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=0.5)
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    break
-                continue
-            if line.startswith(f"Worker listening on {self.address}"):
-                return self
+        if wait_for_line(self.process, self.output, f"Worker listening on {self.address}", timeout):
+            return self
         self.stop()
         raise RuntimeError("hearth worker did not start:\n" + "".join(self.output))
 
@@ -92,13 +75,8 @@ class Worker:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, grace=15)
 
 
 class SilentRelay:
@@ -154,17 +132,10 @@ class SilentRelay:
 
 
 @pytest.fixture(scope="module")
-def split_hearth(
-    tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path, gemma_gguf_path: Path
-) -> Iterator[HearthProcess]:
+def split_hearth(make_module_hearth: HearthFactory) -> HearthProcess:
     """A Hearth of its own (one slot), workers set per test through the settings API."""
-    home = tmp_path_factory.mktemp("hearth-rpc")
     env = {"HEARTH_NUM_PARALLEL": "1", "HEARTH_WORKER_STALL_TIMEOUT": str(STALL)}
-    process = HearthProcess(home, llama_server_binary, env)
-    process.cli("import", str(gemma_gguf_path), GEMMA_NAME)
-    process.start()
-    yield process
-    process.stop()
+    return make_module_hearth(env=env, models=[GEMMA_NAME])
 
 
 @pytest.fixture
@@ -240,13 +211,10 @@ def test_split_answer_matches_local(split_hearth: HearthProcess, workers: list[W
     )
 
 
-def test_worker_killed_mid_stream(split_hearth: HearthProcess, workers: list[Worker]) -> None:
-    """The answer ends with an error naming the worker; the next request loads without it."""
-    first, second = workers
-    assert set_workers(split_hearth, [first.address, second.address]).status_code == 200
-    unload(split_hearth)
+def long_answer(hearth: HearthProcess) -> Iterator[dict[str, Any]]:
+    """A long streamed answer, its first three lines checked to be text; the rest to read."""
     reply = requests.post(
-        f"{split_hearth.ollama_url}/api/generate",
+        f"{hearth.ollama_url}/api/generate",
         json={
             "model": GEMMA_NAME,
             "prompt": "Tell me a long story",
@@ -259,6 +227,15 @@ def test_worker_killed_mid_stream(split_hearth: HearthProcess, workers: list[Wor
     lines = (json.loads(line) for line in reply.iter_lines(chunk_size=None) if line)
     for _ in range(3):
         assert "response" in next(lines)
+    return lines
+
+
+def test_worker_killed_mid_stream(split_hearth: HearthProcess, workers: list[Worker]) -> None:
+    """The answer ends with an error naming the worker; the next request loads without it."""
+    first, second = workers
+    assert set_workers(split_hearth, [first.address, second.address]).status_code == 200
+    unload(split_hearth)
+    lines = long_answer(split_hearth)
     first.kill()
     rest = list(lines)  # bounded by the read timeout above: no hang
     assert rest and "error" in rest[-1], rest[-3:]
@@ -279,20 +256,7 @@ def test_worker_gone_silent_mid_stream(split_hearth: HearthProcess, workers: lis
     try:
         assert set_workers(split_hearth, [relay.address, second.address]).status_code == 200
         unload(split_hearth)
-        reply = requests.post(
-            f"{split_hearth.ollama_url}/api/generate",
-            json={
-                "model": GEMMA_NAME,
-                "prompt": "Tell me a long story",
-                "options": {"num_predict": 4000, "stop": [], "temperature": 0.7},
-            },
-            stream=True,
-            timeout=120,
-        )
-        assert reply.status_code == 200, reply.text
-        lines = (json.loads(line) for line in reply.iter_lines(chunk_size=None) if line)
-        for _ in range(3):
-            assert "response" in next(lines)
+        lines = long_answer(split_hearth)
         relay.go_silent()
         rest = list(lines)  # ends after the stall bound, not after the hour
         assert rest and "error" in rest[-1], rest[-3:]
@@ -373,14 +337,12 @@ def test_worker_refuses_a_network_address_without_the_flag(llama_server_binary: 
     assert "unauthenticated" in done.stderr and "--trusted-network" in done.stderr
 
 
-def test_doctor_checks_workers(tmp_path: Path, llama_server_binary: Path) -> None:
+def test_doctor_checks_workers(llama_server_binary: Path, make_hearth: HearthFactory) -> None:
     """``hearth doctor`` says which workers answer, with their devices' free memory."""
     up = Worker(llama_server_binary, free_port()).start()
     gone = f"127.0.0.1:{free_port()}"
     try:
-        process = HearthProcess(
-            tmp_path, llama_server_binary, {"HEARTH_WORKERS": f"{up.address},{gone}"}
-        )
+        process = make_hearth(env={"HEARTH_WORKERS": f"{up.address},{gone}"}, start=False)
         report = json.loads(process.cli("doctor", "--json").stdout)
         first, second = report["workers"]
         assert first["address"] == up.address and first["state"] == "ok"

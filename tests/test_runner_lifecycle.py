@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.conftest import GEMMA_NAME
-from tests.hearth_process import HearthProcess
+from tests.hearth_process import HearthFactory, HearthProcess
 from tests.waiting import wait_until
 
 
@@ -209,13 +209,8 @@ def test_forever_keep_alive(hearth: HearthProcess) -> None:
 
 
 @pytest.mark.usefixtures("hearth")
-def test_stop_leaves_no_llama_server(
-    tmp_path_factory: pytest.TempPathFactory, llama_server_binary, gemma_gguf_path
-) -> None:  # type: ignore[no-untyped-def]
-    home = tmp_path_factory.mktemp("stop-home")
-    own = HearthProcess(home, llama_server_binary)
-    own.cli("import", str(gemma_gguf_path), "g:1")
-    own.start()
+def test_stop_leaves_no_llama_server(make_hearth: HearthFactory) -> None:
+    own = make_hearth(models=["g:1"])
     requests.post(f"{own.ollama_url}/api/generate", json={"model": "g:1"}, timeout=120)
     children = own.llama_servers()
     assert len(children) == 1
@@ -224,13 +219,8 @@ def test_stop_leaves_no_llama_server(
     assert not alive
 
 
-def test_kill_9_leaves_no_llama_server(
-    tmp_path_factory: pytest.TempPathFactory, llama_server_binary, gemma_gguf_path
-) -> None:  # type: ignore[no-untyped-def]
-    home = tmp_path_factory.mktemp("kill-home")
-    own = HearthProcess(home, llama_server_binary)
-    own.cli("import", str(gemma_gguf_path), "g:1")
-    own.start()
+def test_kill_9_leaves_no_llama_server(make_hearth: HearthFactory) -> None:
+    own = make_hearth(models=["g:1"])
     requests.post(f"{own.ollama_url}/api/generate", json={"model": "g:1"}, timeout=120)
     children = own.llama_servers()
     assert len(children) == 1

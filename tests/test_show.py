@@ -16,8 +16,7 @@ from app.models.gguf_meta import (
     human_parameters,
     is_gguf,
     read_gguf,
-    read_metadata,
-    tensor_summaries,
+    tensor_type_name,
 )
 from app.models.names import parse_name
 from app.models.show import go_float, parameters_text, resolve_for_run, show_model, tag_entry
@@ -36,7 +35,7 @@ def store(tmp_path: Path) -> ModelStore:
 def test_read_metadata_decodes_everything(tmp_path: Path) -> None:
     path = write_tiny_gguf(tmp_path / "t.gguf")
     assert is_gguf(path) and not is_gguf(tmp_path / "missing")
-    metadata = read_metadata(path)
+    metadata = read_gguf(path)[0]
     assert metadata["general.architecture"] == "llama"
     assert metadata["general.file_type"] == 1
     assert metadata["llama.context_length"] == 2048
@@ -45,7 +44,8 @@ def test_read_metadata_decodes_everything(tmp_path: Path) -> None:
     trimmed, tensors = read_gguf(path, keep_arrays=5)
     assert trimmed["tokenizer.ggml.tokens"] == []
     assert [t["name"] for t in tensors] == ["token_embd.weight", "output.weight"]
-    assert tensor_summaries(path)[0] == {
+    first = read_gguf(path, keep_arrays=0)[1][0]
+    assert {**first, "type": tensor_type_name(first["type"])} == {
         "name": "token_embd.weight",
         "type": "F32",
         "shape": [16, 10],
@@ -58,7 +58,7 @@ def test_truncated_gguf_is_not_gguf(tmp_path: Path) -> None:
     for length in (0, 3, 4, 10, 24, 100, 400):
         cut.write_bytes(data[:length])
         with pytest.raises(NotGGUF):
-            read_metadata(cut)
+            read_gguf(cut)[0]
 
 
 def test_human_parameters_like_ollama() -> None:
@@ -280,7 +280,7 @@ def test_gemma_metadata_reads_fast(gemma_gguf_path: Path) -> None:
     metadata, tensors = read_gguf(gemma_gguf_path, keep_arrays=5)
     header_ms = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
-    full = read_metadata(gemma_gguf_path)
+    full = read_gguf(gemma_gguf_path)[0]
     full_ms = (time.perf_counter() - started) * 1000
     details = describe(metadata, tensors)
     assert details["family"] == "gemma3"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.models.digests import blob_filename, parse_digest, sha256_file
+from app.models.digests import blob_filename, parse_digest
 from app.models.errors import (
     BadManifest,
     BlobNotFound,
@@ -20,7 +20,7 @@ from app.models.errors import (
 )
 from app.models.names import parse_name
 from app.models.store import CONFIG_MEDIA_TYPE, Layer, ModelStore, build_manifest, parse_manifest
-from tests.model_helpers import files_in, imported
+from tests.model_helpers import files_in, imported, sha256_file
 
 HEX = "ab" * 32
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from tests.conftest import GEMMA_NAME
-from tests.hearth_process import REPO, HearthProcess
+from tests.hearth_process import REPO, HearthFactory, HearthProcess
 from tests.waiting import wait_until
 
 playwright_sync = pytest.importorskip(
@@ -696,18 +696,14 @@ def test_a_model_that_cannot_start_shows_its_full_log(
 def test_first_run_pull_with_progress_reload_cancel_and_resume(
     browser: Any,
     registry: Any,
-    tmp_path: Path,
-    llama_server_binary: Path,
+    make_hearth: HearthFactory,
     gemma_gguf_path: Path,
 ) -> None:
     """A new user's first minutes: no models, a starter list, a pull they can watch,
     reload, cancel and resume, then the model in the list. Pulls are slowed by
     Hearth's own bandwidth cap (HEARTH_PULL_MAX_BPS) so each step can be seen."""
     name = push_gemma(registry, "library/firstrun", gemma_gguf_path)
-    fresh = HearthProcess(
-        tmp_path / "home", llama_server_binary, extra_env={"HEARTH_PULL_MAX_BPS": "12000000"}
-    )
-    fresh.start()
+    fresh = make_hearth(env={"HEARTH_PULL_MAX_BPS": "12000000"})
     page = Page(browser, fresh.url)
     try:
         page.open("/")
@@ -758,7 +754,6 @@ def test_first_run_pull_with_progress_reload_cancel_and_resume(
         assert page.errors == []
     finally:
         page.close()
-        fresh.stop()
 
 
 def test_sidebar_rename_pin_delete_with_undo_and_export(page: Page, server: HearthProcess) -> None:

@@ -22,7 +22,7 @@ import requests
 
 from tests import test_ui_e2e as ui
 from tests.conftest import GEMMA_NAME
-from tests.hearth_process import REPO, HearthProcess
+from tests.hearth_process import REPO, HearthFactory, HearthProcess
 from tests.test_ui_e2e import ARTIFACTS, Page, push_gemma, stored_chat
 from tests.waiting import wait_until
 
@@ -365,13 +365,12 @@ def test_about_and_pull_dialogs_in_the_page(page: Page, server: HearthProcess) -
 
 
 def test_a_pulled_model_is_selected_and_toasts_clear_send(
-    browser: Any, registry: Any, tmp_path: Path, llama_server_binary: Path, gemma_gguf_path: Path
+    browser: Any, registry: Any, make_hearth: HearthFactory, gemma_gguf_path: Path
 ) -> None:
     """A fresh install with no model: pull one from the chat page; it becomes the chat's
     model, Send works, and the ready toast sits clear of Send (desktop and phone)."""
     name = push_gemma(registry, "library/selectme", gemma_gguf_path)
-    fresh = HearthProcess(tmp_path / "home", llama_server_binary)
-    fresh.start()
+    fresh = make_hearth()
     page = Page(browser, fresh.url)
     try:
         for viewport in (DESKTOP, PHONE):
@@ -411,7 +410,6 @@ def test_a_pulled_model_is_selected_and_toasts_clear_send(
         assert page.errors == []
     finally:
         page.close()
-        fresh.stop()
 
 
 # ---------------------------------------------------------------------------- item 8

@@ -21,7 +21,7 @@ import requests
 
 from tests import test_ui_e2e as ui
 from tests.conftest import GEMMA_NAME
-from tests.hearth_process import HearthProcess
+from tests.hearth_process import HearthFactory, HearthProcess
 from tests.test_ui_e2e import Page, push_gemma, wait_done
 from tests.test_ui_layout_e2e import PHONE, axe, sized
 from tests.waiting import wait_until
@@ -251,8 +251,7 @@ def clipped(page: Page, card: Any, state: str) -> list[str]:
 def test_pull_cards_are_not_clipped_on_a_phone(
     browser: Any,
     registry: Any,
-    tmp_path: Path,
-    llama_server_binary: Path,
+    make_hearth: HearthFactory,
     gemma_gguf_path: Path,
 ) -> None:
     """A long model name at phone widths, while pulling, cancelled and failed.
@@ -262,10 +261,7 @@ def test_pull_cards_are_not_clipped_on_a_phone(
     """
     repository = "library/a-rather-long-model-name-for-small-phones"
     name = push_gemma(registry, repository, gemma_gguf_path)
-    fresh = HearthProcess(
-        tmp_path / "home", llama_server_binary, extra_env={"HEARTH_PULL_MAX_BPS": "4000000"}
-    )
-    fresh.start()
+    fresh = make_hearth(env={"HEARTH_PULL_MAX_BPS": "4000000"})
     page = Page(browser, fresh.url)
     try:
         sized(page, PHONE)
@@ -293,4 +289,3 @@ def test_pull_cards_are_not_clipped_on_a_phone(
         assert page.errors == []
     finally:
         page.close()
-        fresh.stop()

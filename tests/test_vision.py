@@ -9,32 +9,26 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.conftest import GEMMA_NAME
-from tests.hearth_process import HearthProcess
+from tests.hearth_process import HearthFactory, HearthProcess
 from tests.tinyvision import IMAGE_TOKENS, tiny_png, write_tiny_projector
 
 VISION_NAME = "gemma3-vision:tiny"
 
 
 @pytest.fixture(scope="module")
-def vision_hearth(
-    tmp_path_factory: pytest.TempPathFactory, llama_server_binary: Path, gemma_gguf_path: Path
-) -> Iterator[HearthProcess]:
+def vision_hearth(make_module_hearth: HearthFactory, gemma_gguf_path: Path) -> HearthProcess:
     """A Hearth with Gemma imported twice: text-only, and with the tiny projector."""
-    home = tmp_path_factory.mktemp("vision-home")
-    projector = write_tiny_projector(home / "tiny-mmproj.gguf")
-    process = HearthProcess(home, llama_server_binary)
-    process.cli("import", str(gemma_gguf_path), GEMMA_NAME)
+    process = make_module_hearth(models=[GEMMA_NAME], start=False)
+    projector = write_tiny_projector(process.home / "tiny-mmproj.gguf")
     process.cli("import", str(gemma_gguf_path), VISION_NAME, "--mmproj", str(projector))
     process.start()
-    yield process
-    process.stop()
+    return process
 
 
 def _chat(hearth: HearthProcess, model: str, images: list[str] | None) -> list[dict]:

@@ -50,22 +50,6 @@ def memory_address(data: bytes | bytearray | memoryview) -> int | None:
         return None
 
 
-def direct_io_works(folder: Path) -> bool:
-    """Whether files in ``folder`` open with ``O_DIRECT`` (tmpfs before Linux 6.6 did not)."""
-    if not _O_DIRECT:
-        return False
-    probe = folder / f".direct-io-probe-{os.getpid()}"
-    try:
-        probe.write_bytes(b"")
-        os.close(os.open(probe, os.O_WRONLY | _O_DIRECT))
-        return True
-    except OSError:
-        return False
-    finally:
-        with contextlib.suppress(OSError):
-            probe.unlink()
-
-
 class BlobFile:
     """One part thread's handle on a partial file: ``write`` at an offset, cached or not.
 

@@ -7,9 +7,7 @@ a path, so no request or manifest can steer a file outside ``blobs/``
 
 from __future__ import annotations
 
-import hashlib
 import re
-from pathlib import Path
 
 from app.models.errors import InvalidDigest
 
@@ -29,11 +27,3 @@ def parse_digest(text: object) -> str:
 def blob_filename(digest: str) -> str:
     """``sha256-<hex>``, the file name Ollama uses (':' is not allowed on Windows)."""
     return parse_digest(digest).replace(":", "-")
-
-
-def sha256_file(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            sha.update(chunk)
-    return "sha256:" + sha.hexdigest()

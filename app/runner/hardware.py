@@ -7,7 +7,6 @@ just means "not detected".
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -146,7 +145,3 @@ def disk_free(path: Path) -> int:
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     return shutil.disk_usage(probe).free
-
-
-def hardware_json() -> str:
-    return json.dumps(detect_hardware().as_dict())

@@ -119,12 +119,6 @@ def ollama_default_origin(origin: str) -> bool:
     )
 
 
-def origin_allowed(
-    origin: str, host_header: str, scheme: str, extra_origins: Iterable[str]
-) -> bool:
-    return same_origin(origin, host_header, scheme) or configured_origin(origin, extra_origins)
-
-
 def cors_origin(origin: str, extra_origins: Iterable[str], model_api: bool) -> bool:
     """True when ``origin`` gets CORS answers: configured, or Ollama's list on the model API."""
     return configured_origin(origin, extra_origins) or (model_api and ollama_default_origin(origin))
