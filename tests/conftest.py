@@ -24,6 +24,30 @@ from tests.stub_registry import Stub, registry_app
 
 TEST_CACHE = Path.home() / ".cache" / "hearth-test"
 GEMMA_NAME = "gemma3:270m"
+REAL_PARTS = {
+    "llama_server_binary",
+    "gemma_gguf_path",
+    "make_hearth",
+    "make_module_hearth",
+    "hearth",
+    "registry",
+    "fresh_registry",
+    "browser",
+    "display",
+    "deb",
+}
+"""Fixtures that bring up a real part: llama-server, a model, a registry, Chromium, a window."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test that needs a real part ``real``: ``pytest -m "not real"`` is the fast tier.
+
+    Read from the fixtures a test asks for (with those they ask for in turn),
+    so a new test lands in the right tier without anyone marking it.
+    """
+    for item in items:
+        if REAL_PARTS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real)
 
 
 @pytest.fixture(scope="session")
