@@ -191,22 +191,27 @@ def tree_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def control(stage: Path, depends: str) -> str:
-    installed_kib = tree_bytes(stage) // 1024
+APP_DESCRIPTION = (
+    "private, offline chat with local language models\n"
+    " Hearth is one desktop program: an Ollama-compatible model server driving\n"
+    " llama.cpp's llama-server on the CPU, a model store in Ollama's layout and\n"
+    " a chat window. This package carries its own Python, Qt and llama-server\n"
+    " under /opt/hearth.\n"
+)
+
+
+def control(stage: Path, depends: str, package: str = PACKAGE, description: str = "") -> str:
+    """DEBIAN/control for the staged tree (its size counted from the files)."""
     return (
-        f"Package: {PACKAGE}\n"
+        f"Package: {package}\n"
         f"Version: {__version__}\n"
         f"Architecture: {ARCH}\n"
         "Maintainer: Hearth contributors <hearth@localhost>\n"
-        f"Installed-Size: {installed_kib}\n"
+        f"Installed-Size: {tree_bytes(stage) // 1024}\n"
         f"Depends: {depends}\n"
         "Section: utils\n"
         "Priority: optional\n"
-        "Description: private, offline chat with local language models\n"
-        " Hearth is one desktop program: an Ollama-compatible model server driving\n"
-        " llama.cpp's llama-server on the CPU, a model store in Ollama's layout and\n"
-        " a chat window. This package carries its own Python, Qt and llama-server\n"
-        " under /opt/hearth.\n"
+        f"Description: {description or APP_DESCRIPTION}"
     )
 
 
@@ -282,23 +287,15 @@ def make_engine_deb(build_dir: Path, deb: Path) -> str:
     depends = f"{PACKAGE} (= {__version__})"
     if report.glibc > (0,):
         depends += ", " + depends_field(report)
-    installed_kib = tree_bytes(stage) // 1024
     summary = ENGINE_SUMMARY.get(backend, f"the {backend} backend")
-    (stage / "DEBIAN").mkdir()
-    (stage / "DEBIAN" / "control").write_text(
-        f"Package: {package}\n"
-        f"Version: {__version__}\n"
-        f"Architecture: {ARCH}\n"
-        "Maintainer: Hearth contributors <hearth@localhost>\n"
-        f"Installed-Size: {installed_kib}\n"
-        f"Depends: {depends}\n"
-        "Section: utils\n"
-        "Priority: optional\n"
-        f"Description: Hearth's llama-server engine for {summary}\n"
+    description = (
+        f"Hearth's llama-server engine for {summary}\n"
         " A llama.cpp llama-server build of the same pinned llama.cpp as Hearth's\n"
         " own CPU build. Hearth runs models with it when it sees a device, and on\n"
         " its CPU build otherwise.\n"
     )
+    (stage / "DEBIAN").mkdir()
+    (stage / "DEBIAN" / "control").write_text(control(stage, depends, package, description))
     deb.unlink(missing_ok=True)
     subprocess.run(
         ["dpkg-deb", "--root-owner-group", "-Zxz", "-z6", "--build", str(stage), str(deb)],
