@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from app.api_types import ChatRequest
 from app.errors import HearthError, NotFound
 from app.runner.abort import Abort, cut_upstream
 
@@ -36,7 +37,7 @@ class ModelHost(Protocol):
     def show(self, name: Any, verbose: bool = False) -> dict[str, Any]: ...
 
     def chat(
-        self, request: dict[str, Any], abort: Abort | None = None
+        self, request: ChatRequest, abort: Abort | None = None
     ) -> Iterator[dict[str, Any]]: ...
 
     def close(self) -> None: ...
@@ -71,7 +72,7 @@ class InProcess:
         return self.host.show(name)
 
     def chat(self, request: dict[str, Any], abort: Abort) -> Iterator[dict[str, Any]]:
-        yield from self.host.chat(request, abort)
+        yield from self.host.chat(ChatRequest.parse(request), abort)
 
     def close(self) -> None:
         self.host.close()

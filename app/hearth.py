@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from app.api_types import ChatRequest, GenerateRequest
 from app.chats import ChatStore
 from app.errors import BadRequest
 from app.models.manager import ModelManager
@@ -151,35 +152,42 @@ class Hearth:
     def _keep_alive(self, request: dict[str, Any]) -> float:
         return parse_keep_alive(request.get("keep_alive"), self.default_keep_alive)
 
-    def chat(self, request: dict[str, Any], abort: Abort | None = None) -> Iterator[dict[str, Any]]:
-        """``/api/chat`` objects; setting ``abort`` (the client left) stops the work at once."""
-        spec = self.models.run_spec(request.get("model"))
+    def chat(
+        self, request: ChatRequest | dict[str, Any], abort: Abort | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """``/api/chat`` objects; setting ``abort`` (the client left) stops the work at once.
+
+        ``request``: parsed at the edge; a plain dict is parsed here.
+        """
+        if not isinstance(request, ChatRequest):
+            request = ChatRequest.parse(request)
+        spec = self.models.run_spec(request.model)
         if spec.is_embedding:
             raise BadRequest(f'"{spec.display}" does not support chat')
-        messages = request.get("messages")
-        if messages is not None and not isinstance(messages, list):
-            raise BadRequest("messages must be a list")
+        request.checked_messages()
         return generation.chat(
             self.scheduler,
             spec,
             request,
-            self._request_options(request),
-            self._keep_alive(request),
+            validate_options(request.checked_options()),
+            parse_keep_alive(request.keep_alive, self.default_keep_alive),
             abort,
         )
 
     def generate(
-        self, request: dict[str, Any], abort: Abort | None = None
+        self, request: GenerateRequest | dict[str, Any], abort: Abort | None = None
     ) -> Iterator[dict[str, Any]]:
-        spec = self.models.run_spec(request.get("model"))
+        if not isinstance(request, GenerateRequest):
+            request = GenerateRequest.parse(request)
+        spec = self.models.run_spec(request.model)
         if spec.is_embedding:
             raise BadRequest(f'"{spec.display}" does not support generate')
         return generation.generate(
             self.scheduler,
             spec,
             request,
-            self._request_options(request),
-            self._keep_alive(request),
+            validate_options(request.checked_options()),
+            parse_keep_alive(request.keep_alive, self.default_keep_alive),
             abort,
         )
 

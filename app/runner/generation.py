@@ -16,6 +16,7 @@ import time
 from collections.abc import Generator
 from typing import Any
 
+from app.api_types import ChatRequest, GenerateRequest
 from app.errors import BadRequest
 from app.runner import fit_context, ollama_prompt, templated, vision
 from app.runner.abort import Abort
@@ -28,7 +29,6 @@ from app.runner.translate import (
     done_reason,
     format_body,
     logprobs_body,
-    logprobs_wanted,
     metrics,
     now_rfc3339,
     sampling_body,
@@ -72,15 +72,15 @@ def _merged_options(spec: RunSpec, request_options: dict[str, Any]) -> dict[str,
 
 def _chat_body(
     spec: RunSpec,
-    request: dict[str, Any],
+    request: ChatRequest,
     options: dict[str, Any],
     num_ctx: int,
     wanted: int | None = None,
 ) -> dict[str, Any]:
-    """llama-server's chat body; ``wanted``: the request's logprobs (``logprobs_wanted``)."""
-    messages = list(spec.messages or []) + list(request.get("messages") or [])
+    """llama-server's chat body; ``wanted``: the request's logprobs (``checked_logprobs``)."""
+    messages = list(spec.messages or []) + list(request.messages or [])
     converted = chat_messages(messages)
-    system = request.get("system", spec.system)
+    system = request.system_or(spec.system)
     if system and (not converted or converted[0]["role"] != "system"):
         converted.insert(0, {"role": "system", "content": system})
     body: dict[str, Any] = {
@@ -89,16 +89,14 @@ def _chat_body(
         "stream_options": {"include_usage": True},
         "cache_prompt": _cache_prompt(options),
         **sampling_body(options, num_ctx),
-        **format_body(request.get("format")),
-        **think_body(request.get("think"), spec.capabilities),
+        **format_body(request.format),
+        **think_body(request.think, spec.capabilities),
     }
     body.update(logprobs_body(wanted, chat=True))
-    tools = request.get("tools")
+    tools = request.checked_tools()
     if tools:
-        if not isinstance(tools, list):
-            raise BadRequest("tools must be a list")
         body["tools"] = tools
-        choice = request.get("tool_choice")
+        choice = request.tool_choice
         if choice is not None:
             body["tools"], body["tool_choice"] = tool_choice_body(tools, choice)
     return body
@@ -218,7 +216,7 @@ def _load_or_unload(
 def chat(
     scheduler: Scheduler,
     spec: RunSpec,
-    request: dict[str, Any],
+    request: ChatRequest,
     request_options: dict[str, Any],
     keep_alive: float,
     abort: Abort | None = None,
@@ -227,14 +225,14 @@ def chat(
     started = time.monotonic()
     model = spec.display
     options = _merged_options(spec, request_options)
-    if request.get("tools") and "tools" not in spec.capabilities:
+    if request.tools and "tools" not in spec.capabilities:
         raise BadRequest(f"{model} does not support tools")
-    vision.refuse_without_projector(spec, request)
-    wanted = logprobs_wanted(request)
-    if request.get("tools") and wanted is not None:
+    vision.refuse_without_projector(spec, request.body)
+    wanted = request.checked_logprobs()
+    if request.tools and wanted is not None:
         # llama-server cannot stream logprobs alongside tool-call parsing.
         raise BadRequest("logprobs cannot be combined with tools")
-    if not request.get("messages"):
+    if not request.messages:
         empty = {"message": {"role": "assistant", "content": ""}}
         yield _load_or_unload(scheduler, spec, options, keep_alive, empty)
         return
@@ -253,7 +251,7 @@ def chat(
                     yield templated.as_chat_chunk(generate_chunk)
             return
         body = _chat_body(spec, request, options, lease.runner.config.ctx_per_slot, wanted)
-        truncate = request.get("truncate") is not False
+        truncate = request.truncates
         with contextlib.closing(_stream_chat(lease, body, abort, truncate, wanted or 0)) as pieces:
             for content, thinking, logprobs, calls, info in pieces:
                 if info is None:
@@ -293,25 +291,25 @@ def chat(
 TemplatedPlan = tuple[str, list[dict[str, Any]], str]
 
 
-def _templated_plan(spec: RunSpec, request: dict[str, Any]) -> TemplatedPlan | None:
+def _templated_plan(spec: RunSpec, request: ChatRequest) -> TemplatedPlan | None:
     """(Go template, Ollama messages, rendered prompt), or None for llama-server's chat path.
 
     Rendered before a model is loaded, so a template that cannot be
     rendered is a 400 at once (see ``app.runner.templated`` for the choice).
     """
-    source = templated.go_template_for(spec, request)
+    source = templated.go_template_for(spec, request.body)
     if source is None:
         return None
-    think_body(request.get("think"), spec.capabilities)  # a 400 for think on a model without
-    messages = templated.chat_messages(spec, request)
+    think_body(request.think, spec.capabilities)  # a 400 for think on a model without
+    messages = templated.chat_messages(spec, request.body)
     chat_messages(messages)  # the same 400s for bad roles and contents as the native path
-    prompt = ollama_prompt.render(source, messages, request.get("tools"), request.get("think"))
+    prompt = ollama_prompt.render(source, messages, request.tools, request.think)
     return source, messages, prompt
 
 
 def _templated_chat(
     lease: Lease,
-    request: dict[str, Any],
+    request: ChatRequest,
     source: str,
     messages: list[dict[str, Any]],
     prompt: str,
@@ -327,13 +325,14 @@ def _templated_chat(
     after llama-server refused it, by leaving out the oldest turns.
     """
     num_ctx = lease.runner.config.ctx_per_slot
-    shaped = {"format": request.get("format")}
 
     def stream(text: str) -> Stream:
-        return _generate_raw(lease, shaped, text, options, num_ctx, model, started, abort, wanted)
+        return _generate_raw(
+            lease, request.format, None, text, options, num_ctx, model, started, abort, wanted
+        )
 
     def render(kept: list[dict[str, Any]]) -> str:
-        return ollama_prompt.render(source, kept, request.get("tools"), request.get("think"))
+        return ollama_prompt.render(source, kept, request.tools, request.think)
 
     pieces = stream(prompt)
     try:
@@ -341,7 +340,7 @@ def _templated_chat(
     except UpstreamRejected as error:
         if error.kind != fit_context.OVERFLOW_ERROR:
             raise
-        if request.get("truncate") is False:
+        if not request.truncates:
             raise _too_long(error, num_ctx, NOT_TRUNCATED) from None
         n_predict = int(sampling_body(options, num_ctx)["n_predict"])
         budget, most = fit_context.prompt_limits(num_ctx, n_predict)
@@ -352,7 +351,7 @@ def _templated_chat(
 
         fitted = fit_context.fitted_messages(messages, budget, count, most)
         if fitted is None or len(fitted) == len(messages):
-            raise _cannot_fit(error, num_ctx, bool(request.get("tools"))) from None
+            raise _cannot_fit(error, num_ctx, bool(request.tools)) from None
         pieces = stream(render(fitted))
         first = next(pieces)
     with contextlib.closing(pieces):
@@ -363,7 +362,7 @@ def _templated_chat(
 def generate(
     scheduler: Scheduler,
     spec: RunSpec,
-    request: dict[str, Any],
+    request: GenerateRequest,
     request_options: dict[str, Any],
     keep_alive: float,
     abort: Abort | None = None,
@@ -371,37 +370,40 @@ def generate(
     """Ollama ``/api/generate`` stream objects for one request; ``abort`` set = the client left."""
     started = time.monotonic()
     model = spec.display
-    raw = bool(request.get("raw"))
-    if raw and (request.get("template") or request.get("system") or request.get("context")):
-        raise BadRequest("raw mode does not support template, system, or context")
-    prompt = request.get("prompt") or ""
-    if not isinstance(prompt, str):
-        raise BadRequest("prompt must be a string")
-    if request.get("suffix") is not None and not isinstance(request["suffix"], str):
-        raise BadRequest("suffix must be a string")
-    context = _context_tokens(request.get("context"))
-    vision.refuse_without_projector(spec, request)
-    wanted = logprobs_wanted(request)
+    raw = request.is_raw
+    request.check_raw()
+    prompt = request.checked_prompt()
+    suffix = request.checked_suffix()
+    context = request.checked_context()
+    vision.refuse_without_projector(spec, request.body)
+    wanted = request.checked_logprobs()
     options = _merged_options(spec, request_options)
-    if not prompt and not request.get("suffix"):
+    if not prompt and not suffix:
         yield _load_or_unload(scheduler, spec, options, keep_alive, {"response": ""})
         return
-    templating = not raw and not request.get("suffix")
-    source = (
-        templated.go_template_for(spec, request, request.get("template")) if templating else None
-    )
+    templating = not raw and not suffix
+    source = templated.go_template_for(spec, request.body, request.template) if templating else None
     if source is not None:
-        think_body(request.get("think"), spec.capabilities)  # a 400 for think on a model without
-        messages = templated.generate_messages(spec, request, prompt)
-        rendered = ollama_prompt.render(source, messages, None, request.get("think"))
+        think_body(request.think, spec.capabilities)  # a 400 for think on a model without
+        messages = templated.generate_messages(spec, request.body, prompt)
+        rendered = ollama_prompt.render(source, messages, None, request.think)
     elif templating:
         options = templated.fallback_options(spec, options, request_options)
     lease = _lease(scheduler, spec, options, keep_alive)
     try:
         num_ctx = lease.runner.config.ctx_per_slot
-        if raw or request.get("suffix"):
+        if raw or suffix:
             yield from _generate_raw(
-                lease, request, prompt, options, num_ctx, model, started, abort, wanted
+                lease,
+                request.format,
+                suffix,
+                prompt,
+                options,
+                num_ctx,
+                model,
+                started,
+                abort,
+                wanted,
             )
             return
 
@@ -409,7 +411,8 @@ def generate(
             """The prompt as rendered in the model's template, after ``context``'s tokens."""
             return _generate_raw(
                 lease,
-                request,
+                request.format,
+                None,
                 rendered,
                 options,
                 num_ctx,
@@ -425,20 +428,20 @@ def generate(
             # The model's Go template rendered here; llama-server gets the text.
             yield from rendered_generation(rendered)
             return
-        chat_request = {
-            "messages": [{"role": "user", "content": prompt, "images": request.get("images")}],
-            "format": request.get("format"),
-            "think": request.get("think"),
+        chat_request: dict[str, Any] = {
+            "messages": [{"role": "user", "content": prompt, "images": request.images}],
+            "format": request.format,
+            "think": request.think,
         }
-        if request.get("system"):
-            chat_request["system"] = request["system"]
-        body = _chat_body(spec, chat_request, options, num_ctx, wanted)
+        if request.system_text:
+            chat_request["system"] = request.system_text
+        body = _chat_body(spec, ChatRequest.parse(chat_request), options, num_ctx, wanted)
         if context:
             # An earlier answer's tokens, then this prompt in llama-server's template.
             yield from rendered_generation(_rendered_prompt(lease, body))
             return
         answer: list[str] = []
-        truncate = request.get("truncate") is not False
+        truncate = request.truncates
         with contextlib.closing(_stream_chat(lease, body, abort, truncate, wanted or 0)) as pieces:
             for content, thinking, logprobs, calls, info in pieces:
                 if info is None:
@@ -476,7 +479,8 @@ def generate(
 
 def _generate_raw(
     lease: Lease,
-    request: dict[str, Any],
+    fmt_request: Any,
+    suffix: str | None,
     prompt: str,
     options: dict[str, Any],
     num_ctx: int,
@@ -491,7 +495,8 @@ def _generate_raw(
 
     ``prompt_body`` replaces the prompt (llama-server takes token ids and
     text mixed); with ``context`` (earlier tokens, this prompt rendered) the
-    final object carries the new ``context``; ``wanted``: the request's logprobs.
+    final object carries the new ``context``; ``wanted``: the request's logprobs;
+    ``fmt_request``: the request's ``format``; ``suffix``: fill-in-the-middle's.
     """
     body: dict[str, Any] = {
         "stream": True,
@@ -499,12 +504,12 @@ def _generate_raw(
         **sampling_body(options, num_ctx),
         **logprobs_body(wanted, chat=False),
     }
-    fmt = format_body(request.get("format")).get("response_format")
+    fmt = format_body(fmt_request).get("response_format")
     if fmt is not None:
         body["json_schema"] = fmt.get("json_schema", {}).get("schema", {})
     client = _client(lease)
-    if request.get("suffix"):
-        body.update({"input_prefix": prompt, "input_suffix": request["suffix"]})
+    if suffix:
+        body.update({"input_prefix": prompt, "input_suffix": suffix})
         pieces = client.infill_stream(body, abort, wanted)
     else:
         body["prompt"] = prompt if prompt_body is None else prompt_body
@@ -533,22 +538,6 @@ def _generate_raw(
                 if tokens is not None:
                     last["context"] = tokens
             yield last
-
-
-MAX_CONTEXT_TOKENS = 1 << 20
-
-
-def _context_tokens(value: Any) -> list[int]:
-    """The deprecated ``context`` of ``/api/generate``: token ids from an earlier answer."""
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(
-        isinstance(token, int) and not isinstance(token, bool) and token >= 0 for token in value
-    ):
-        raise BadRequest("context must be a list of token ids")
-    if len(value) > MAX_CONTEXT_TOKENS:
-        raise BadRequest("context is too long")
-    return value
 
 
 def _rendered_prompt(lease: Lease, body: dict[str, Any]) -> str:

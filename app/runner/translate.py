@@ -202,26 +202,6 @@ def metrics(timings: dict[str, Any] | None, total_ns: int, load_ns: int) -> dict
     return {key: value for key, value in values.items() if value}
 
 
-MAX_TOP_LOGPROBS = 20
-
-
-def logprobs_wanted(request: dict[str, Any]) -> int | None:
-    """How many alternatives per token the request asks for; None for no logprobs.
-
-    Ollama's fields: ``logprobs`` (bool) and ``top_logprobs`` (0-20, only
-    meaningful with ``logprobs``).
-    """
-    wanted = request.get("logprobs")
-    top = request.get("top_logprobs")
-    if wanted is not None and not isinstance(wanted, bool):
-        raise BadRequest("logprobs must be true or false")
-    if top is not None and (
-        isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_TOP_LOGPROBS
-    ):
-        raise BadRequest(f"top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}")
-    return (top or 0) if wanted else None
-
-
 def logprobs_body(top: int | None, chat: bool) -> dict[str, Any]:
     """llama-server's fields for logprobs: at least one probability must be asked for.
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from flask import Response, current_app
 
+from app.api_types import ChatRequest, GenerateRequest
 from app.hearth import Hearth
 from app.web.aggregate import aggregate_chat, aggregate_generate
 from app.web.disconnect import watched_generation
@@ -49,13 +50,13 @@ def respond(objects: Objects, stream: bool, aggregate: Aggregate, reply: Reply) 
     return reply.whole(result)
 
 
-def chat(request: dict[str, Any], stream: bool, reply: Reply) -> Response:
+def chat(request: ChatRequest, stream: bool, reply: Reply) -> Response:
     """An Ollama ``/api/chat`` request, run with its client watched."""
     objects = watched_generation(lambda abort: hearth().chat(request, abort))
     return respond(objects, stream, aggregate_chat, reply)
 
 
-def generate(request: dict[str, Any], stream: bool, reply: Reply) -> Response:
+def generate(request: GenerateRequest, stream: bool, reply: Reply) -> Response:
     """An Ollama ``/api/generate`` request, run with its client watched."""
     objects = watched_generation(lambda abort: hearth().generate(request, abort))
     return respond(objects, stream, aggregate_generate, reply)

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from app.api_types import ChatRequest, GenerateRequest
 from app.errors import HearthError
 from app.models.manager import OLLAMA_COMPAT_VERSION
 from app.web import handlers
@@ -114,17 +115,17 @@ def ps() -> Response:
 
 @ollama_api.post("/api/generate")
 def generate() -> Response:
-    body = json_body()
+    request = GenerateRequest.parse(json_body())
     # A load or unload (nothing to generate) is one JSON object, never a stream, as in Ollama.
-    generates = bool(body.get("prompt") or body.get("suffix"))
-    return handlers.generate(body, wants_stream(body) and generates, REPLY)
+    generates = bool(request.prompt or request.suffix)
+    return handlers.generate(request, request.wants_stream and generates, REPLY)
 
 
 @ollama_api.post("/api/chat")
 def chat() -> Response:
-    body = json_body()
-    generates = bool(body.get("messages"))  # else a load or unload: one JSON object
-    return handlers.chat(body, wants_stream(body) and generates, REPLY)
+    request = ChatRequest.parse(json_body())
+    generates = bool(request.messages)  # else a load or unload: one JSON object
+    return handlers.chat(request, request.wants_stream and generates, REPLY)
 
 
 @ollama_api.post("/api/embed")

@@ -10,11 +10,12 @@ server-sent events ending with ``data: [DONE]``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from app.api_types import ChatRequest, GenerateRequest
 from app.errors import HearthError
 from app.models.errors import ModelNotFound
 from app.models.names import parse_name
@@ -74,27 +75,36 @@ def _include_usage(body: dict[str, Any]) -> bool:
     return bool(isinstance(options, dict) and options.get("include_usage"))
 
 
+R = TypeVar("R")
+
+
 def _generation(
     translate: Callable[[dict[str, Any]], dict[str, Any]],
-    handler: Callable[[dict[str, Any], bool, handlers.Reply], Response],
+    parse: Callable[[dict[str, Any]], R],
+    handler: Callable[[R, bool, handlers.Reply], Response],
     translation: type[from_ollama.Translation],
 ) -> Response:
-    """The middleware: the request converted once, the shared handler, the objects back once."""
+    """The middleware: the request converted once (then typed), the shared handler, the
+    objects back once."""
     body = json_body()
-    request = translate(body)
+    request = parse(translate(body))
     reply = OpenAIReply(translation(str(body.get("model")), _include_usage(body)))
     return handler(request, bool(body.get("stream")), reply)
 
 
 @openai_api.post("/chat/completions")
 def chat_completions() -> Response:
-    return _generation(to_ollama.chat_request, handlers.chat, from_ollama.ChatStream)
+    return _generation(
+        to_ollama.chat_request, ChatRequest.parse, handlers.chat, from_ollama.ChatStream
+    )
 
 
 @openai_api.post("/completions")
 def completions() -> Response:
     translation = from_ollama.CompletionStream
-    return _generation(to_ollama.completion_request, handlers.generate, translation)
+    return _generation(
+        to_ollama.completion_request, GenerateRequest.parse, handlers.generate, translation
+    )
 
 
 @openai_api.get("/models")
