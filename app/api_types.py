@@ -12,7 +12,7 @@ is called. Lower layers that still take a dict get :attr:`body`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
 from app.errors import BadRequest
@@ -41,22 +41,11 @@ class _Request:
     logprobs: Any = None
     top_logprobs: Any = None
 
-    @staticmethod
-    def _shared(body: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "body": body,
-            "model": body.get("model"),
-            "system": body.get("system", _ABSENT),
-            "format": body.get("format"),
-            "think": body.get("think"),
-            "options": body.get("options"),
-            "keep_alive": body.get("keep_alive"),
-            "stream": body.get("stream", True),
-            "truncate": body.get("truncate"),
-            "images": body.get("images"),
-            "logprobs": body.get("logprobs"),
-            "top_logprobs": body.get("top_logprobs"),
-        }
+    @classmethod
+    def parse(cls, body: dict[str, Any]) -> Self:
+        """Each field from the key of its name, or the field's default when absent."""
+        values = {f.name: body.get(f.name, f.default) for f in fields(cls) if f.name != "body"}
+        return cls(body=body, **values)
 
     def system_or(self, default: Any) -> Any:
         """The request's ``system`` when it has the key (even null), else ``default``."""
@@ -108,15 +97,6 @@ class ChatRequest(_Request):
     tools: Any = None
     tool_choice: Any = None
 
-    @classmethod
-    def parse(cls, body: dict[str, Any]) -> Self:
-        return cls(
-            **cls._shared(body),
-            messages=body.get("messages"),
-            tools=body.get("tools"),
-            tool_choice=body.get("tool_choice"),
-        )
-
     @property
     def has_images(self) -> bool:
         return bool(self.images) or _messages_have_images(self.messages)
@@ -144,17 +124,6 @@ class GenerateRequest(_Request):
     template: Any = None
     raw: Any = None
     context: Any = None
-
-    @classmethod
-    def parse(cls, body: dict[str, Any]) -> Self:
-        return cls(
-            **cls._shared(body),
-            prompt=body.get("prompt"),
-            suffix=body.get("suffix"),
-            template=body.get("template"),
-            raw=body.get("raw"),
-            context=body.get("context"),
-        )
 
     @property
     def is_raw(self) -> bool:

@@ -458,15 +458,8 @@ def generate(
                         chunk["logprobs"] = logprobs
                     yield chunk
                     continue
-                total_ns = int((time.monotonic() - started) * 1e9)
-                final: dict[str, Any] = {
-                    "model": model,
-                    "created_at": now_rfc3339(),
-                    "response": "",
-                    "done": True,
-                    "done_reason": done_reason(info["finish_reason"]),
-                    **metrics(info["timings"], total_ns, int(lease.load_seconds * 1e9)),
-                }
+                reason = done_reason(info["finish_reason"])
+                final = _generate_done(model, reason, info["timings"], started, lease)
                 if calls:
                     final["tool_calls"] = calls
                 tokens = _context_out(lease, [], _rendered_prompt_or_none(lease, body), answer)
@@ -524,15 +517,8 @@ def _generate_raw(
                     chunk["logprobs"] = logprobs
                 yield chunk
                 continue
-            total_ns = int((time.monotonic() - started) * 1e9)
-            last: dict[str, Any] = {
-                "model": model,
-                "created_at": now_rfc3339(),
-                "response": "",
-                "done": True,
-                "done_reason": done_reason(None, final.get("stop_type")),
-                **metrics(final.get("timings"), total_ns, int(lease.load_seconds * 1e9)),
-            }
+            reason = done_reason(None, final.get("stop_type"))
+            last = _generate_done(model, reason, final.get("timings"), started, lease)
             if context is not None:
                 tokens = _context_out(lease, context[0], context[1], answer)
                 if tokens is not None:
@@ -575,6 +561,21 @@ def _context_out(
 
 def _raw_chunk(model: str, text: str) -> dict[str, Any]:
     return {"model": model, "created_at": now_rfc3339(), "response": text, "done": False}
+
+
+def _generate_done(
+    model: str, reason: str, timings: dict[str, Any] | None, started: float, lease: Lease
+) -> dict[str, Any]:
+    """``/api/generate``'s last object, before ``context`` and tool calls are added."""
+    total_ns = int((time.monotonic() - started) * 1e9)
+    return {
+        "model": model,
+        "created_at": now_rfc3339(),
+        "response": "",
+        "done": True,
+        "done_reason": reason,
+        **metrics(timings, total_ns, int(lease.load_seconds * 1e9)),
+    }
 
 
 def embed(
