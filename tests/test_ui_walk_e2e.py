@@ -188,7 +188,13 @@ def test_the_waiting_dots_pass_axe(page: Page) -> None:
         chat_options(page, max_tokens=4)
         send(page, "Name one color.")
         page.page.locator("[data-testid=message-assistant] .typing").wait_for()
-        wait_until(lambda: len(held) == 1, "the chat request was not sent")
+        # Playwright's sync API runs the route handler only while it is itself waiting,
+        # so poll with its own timer: a plain sleep would never let ``hold`` see the request.
+        for _ in range(100):
+            if held:
+                break
+            page.page.wait_for_timeout(100)
+        assert len(held) == 1, "the chat request was not sent"
         page.shot(f"walk-waiting-{size}")
         found = axe(page, f"waiting for the first token, {size}")
         held.pop().continue_()
