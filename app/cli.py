@@ -378,7 +378,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     hearth = _hearth(settings)
     bar = ProgressBar()
     try:
-        _show_progress(bar, hearth.pull({"model": args.name, "insecure": args.insecure}))
+        _show_progress(bar, hearth.pull(args.name, args.insecure))
     except KeyboardInterrupt:
         bar.finish()
         hearth.cancel_pull(args.name)

@@ -17,16 +17,22 @@ desktop menu action. Nothing here knows about HTTP; errors are
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from app.api_types import ChatRequest, GenerateRequest
+from app.api_types import (
+    ChatRequest,
+    CreateRequest,
+    EmbeddingsRequest,
+    EmbedRequest,
+    GenerateRequest,
+    RunRequest,
+)
 from app.chats import ChatStore
 from app.errors import BadRequest
 from app.models.manager import ModelManager
 from app.models.names import ModelName
-from app.models.options import validate_options
 from app.models.pulls import PullRegistry
 from app.runner import generation, token_count
 from app.runner.abort import Abort
@@ -109,7 +115,10 @@ class Hearth:
     def show(self, name: Any, verbose: bool = False) -> dict[str, Any]:
         return self.models.show(name, verbose=verbose)
 
-    def create(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def create(self, request: CreateRequest | dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """``/api/create`` progress objects; a plain dict is parsed here."""
+        if not isinstance(request, CreateRequest):
+            request = CreateRequest.parse(request)
         return self.models.create(request)
 
     def import_gguf(
@@ -130,8 +139,8 @@ class Hearth:
         """Delete a stored model; its runners stop once their answers end (``on_delete``)."""
         self.models.delete(name)
 
-    def pull(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        return self.models.pull(request)
+    def pull(self, name: Any, insecure: bool = False) -> Iterator[dict[str, Any]]:
+        return self.models.pull(name, insecure)
 
     def start_pull(self, name_text: str, insecure: bool = False) -> dict[str, Any]:
         return self.models.start_pull(name_text, insecure)
@@ -139,18 +148,13 @@ class Hearth:
     def list_pulls(self) -> list[dict[str, Any]]:
         return self.models.list_pulls()
 
-    def cancel_pull(self, name_text: str) -> bool:
+    def cancel_pull(self, name_text: Any) -> bool:
         return self.models.cancel_pull(name_text)
 
     # -- runners -------------------------------------------------------
-    def _request_options(self, request: dict[str, Any]) -> dict[str, Any]:
-        options = request.get("options") or {}
-        if not isinstance(options, dict):
-            raise BadRequest("options must be an object")
-        return validate_options(options)
-
-    def _keep_alive(self, request: dict[str, Any]) -> float:
-        return parse_keep_alive(request.get("keep_alive"), self.default_keep_alive)
+    def _keep_alive(self, request: RunRequest) -> float:
+        """How long the model stays loaded after ``request``, in seconds."""
+        return parse_keep_alive(request.keep_alive, self.default_keep_alive)
 
     def chat(
         self, request: ChatRequest | dict[str, Any], abort: Abort | None = None
@@ -161,67 +165,51 @@ class Hearth:
         """
         if not isinstance(request, ChatRequest):
             request = ChatRequest.parse(request)
-        spec = self.models.run_spec(request.model)
-        if spec.is_embedding:
-            raise BadRequest(f'"{spec.display}" does not support chat')
-        request.checked_messages()
-        return generation.chat(
-            self.scheduler,
-            spec,
-            request,
-            validate_options(request.checked_options()),
-            parse_keep_alive(request.keep_alive, self.default_keep_alive),
-            abort,
-        )
+        return self._answer(request, "chat", generation.chat, abort)
 
     def generate(
         self, request: GenerateRequest | dict[str, Any], abort: Abort | None = None
     ) -> Iterator[dict[str, Any]]:
+        """``/api/generate`` objects, as :meth:`chat`."""
         if not isinstance(request, GenerateRequest):
             request = GenerateRequest.parse(request)
+        return self._answer(request, "generate", generation.generate, abort)
+
+    def _answer(
+        self,
+        request: ChatRequest | GenerateRequest,
+        verb: str,
+        answer: Callable[..., Iterator[dict[str, Any]]],
+        abort: Abort | None,
+    ) -> Iterator[dict[str, Any]]:
+        """The model resolved and the request checked, then ``answer``'s objects."""
         spec = self.models.run_spec(request.model)
         if spec.is_embedding:
-            raise BadRequest(f'"{spec.display}" does not support generate')
-        return generation.generate(
-            self.scheduler,
-            spec,
-            request,
-            validate_options(request.checked_options()),
-            parse_keep_alive(request.keep_alive, self.default_keep_alive),
-            abort,
-        )
+            raise BadRequest(f'"{spec.display}" does not support {verb}')
+        if isinstance(request, ChatRequest):
+            request.checked_messages()
+        options = request.checked_options()
+        return answer(self.scheduler, spec, request, options, self._keep_alive(request), abort)
 
-    def embed(self, request: dict[str, Any]) -> dict[str, Any]:
-        spec = self.models.run_spec(request.get("model"))
-        raw = request.get("input")
-        if raw is None or raw == "":
-            inputs: list[str] = []
-        elif isinstance(raw, str):
-            inputs = [raw]
-        elif isinstance(raw, list) and all(isinstance(item, str) for item in raw):
-            inputs = list(raw)
-        else:
-            raise BadRequest("invalid input type")
-        dimensions = request.get("dimensions")
-        if dimensions is not None and (not isinstance(dimensions, int) or dimensions <= 0):
-            raise BadRequest("dimensions must be a positive integer")
+    def embed(self, request: EmbedRequest) -> dict[str, Any]:
+        spec = self.models.run_spec(request.model)
+        inputs = request.checked_inputs()
+        dimensions = request.checked_dimensions()
         return generation.embed(
             self.scheduler,
             spec,
             inputs,
-            self._request_options(request),
+            request.checked_options(),
             self._keep_alive(request),
-            truncate=request.get("truncate", True) is not False,
+            truncate=request.truncates,
             dimensions=dimensions,
         )
 
-    def embeddings(self, request: dict[str, Any]) -> dict[str, Any]:
-        spec = self.models.run_spec(request.get("model"))
-        prompt = request.get("prompt") or ""
-        if not isinstance(prompt, str):
-            raise BadRequest("prompt must be a string")
+    def embeddings(self, request: EmbeddingsRequest) -> dict[str, Any]:
+        spec = self.models.run_spec(request.model)
+        prompt = request.checked_prompt()
         return generation.embedding_legacy(
-            self.scheduler, spec, prompt, self._request_options(request), self._keep_alive(request)
+            self.scheduler, spec, prompt, request.checked_options(), self._keep_alive(request)
         )
 
     def count_tokens(self, name: Any, text: str) -> int | None:

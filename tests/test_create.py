@@ -10,9 +10,9 @@ import pytest
 from app.models.create import create_model, import_gguf
 from app.models.errors import BadRequest, BlobNotFound, InvalidDigest, ModelNotFound, NotGGUF
 from app.models.names import parse_name
-from app.models.options import LOAD_TIME_OPTIONS, OPTION_TYPES, validate_options
 from app.models.show import resolve_for_run
 from app.models.store import MANIFEST_MEDIA_TYPE, ModelStore
+from app.options import LOAD_TIME_OPTIONS, OPTION_TYPES, validate_options
 from tests.model_helpers import files_in, imported
 from tests.tinygguf import write_tiny_gguf
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from app.api_types import ChatRequest, GenerateRequest
 from app.chat_templates import FALLBACK_STOP
 from app.models.errors import BadRequest
 from app.models.names import parse_name
@@ -482,7 +483,8 @@ def spec(template: str | None = None, gguf_template: str | None = None) -> RunSp
 
 
 JINJA = "{% for m in messages %}{{ m.content }}{% endfor %}"
-HI = {"messages": [{"role": "user", "content": "hi"}]}
+HI_BODY = {"messages": [{"role": "user", "content": "hi"}]}
+HI = ChatRequest.parse(HI_BODY)
 
 
 def test_which_requests_hearth_renders_itself() -> None:
@@ -491,9 +493,11 @@ def test_which_requests_hearth_renders_itself() -> None:
     assert templated.go_template_for(spec(JINJA), HI) is None
     assert templated.go_template_for(spec(None, JINJA), HI) is None
     assert templated.go_template_for(spec(None), HI) is None
-    with_image = {"messages": [{"role": "user", "content": "hi", "images": ["aGk="]}]}
+    with_image = ChatRequest.parse(
+        {"messages": [{"role": "user", "content": "hi", "images": ["aGk="]}]}
+    )
     assert templated.go_template_for(spec(GEMMA3), with_image) is None
-    tools = {**HI, "tools": [WEATHER]}
+    tools = ChatRequest.parse({**HI_BODY, "tools": [WEATHER]})
     assert templated.go_template_for(spec(DEEPSEEK, JINJA), tools) is None
     assert templated.go_template_for(spec(DEEPSEEK), tools) == DEEPSEEK
     assert templated.go_template_for(spec(None, JINJA), HI, override="{{ .Prompt }}")
@@ -514,12 +518,14 @@ def test_model_system_prompt_comes_first_as_in_ollama() -> None:
     model.system = "Be brief."
     messages = templated.chat_messages(model, HI)
     assert messages[0] == {"role": "system", "content": "Be brief."}
-    own = {"messages": [{"role": "system", "content": "Mine."}, *HI["messages"]]}
+    own = ChatRequest.parse(
+        {"messages": [{"role": "system", "content": "Mine."}, *HI_BODY["messages"]]}
+    )
     assert templated.chat_messages(model, own)[0]["content"] == "Mine."
     assert render(GEMMA3, messages) == (
         "<start_of_turn>user\nBe brief.\n\nhi<end_of_turn>\n<start_of_turn>model\n\n"
     )
-    generate = templated.generate_messages(model, {}, "hi")
+    generate = templated.generate_messages(model, GenerateRequest.parse({}), "hi")
     assert [m["role"] for m in generate] == ["system", "user"]
 
 

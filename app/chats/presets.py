@@ -22,7 +22,7 @@ from app.chats.db import now, read, write
 from app.chats.errors import Conflict, NotFound
 from app.chats.store import ChatStore, new_id
 from app.errors import BadRequest
-from app.models.options import OPTION_TYPES, validate_options
+from app.options import OPTION_TYPES, validate_options
 from app.runner.keepalive import parse_keep_alive
 
 MAX_NAME_LENGTH = 100

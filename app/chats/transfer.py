@@ -27,7 +27,7 @@ from app.chats.db import now, parse_time
 from app.chats.migrations import ROLES
 from app.chats.validate import clean_chat, clean_message, clean_stats
 from app.errors import BadRequest
-from app.models.options import validate_options
+from app.options import validate_options
 
 log = logging.getLogger(__name__)
 FORMAT = "hearth-chat/1"

@@ -20,7 +20,6 @@ from app.models.digests import parse_digest
 from app.models.errors import BadRequest, BlobNotFound, ModelNotFound, NotGGUF
 from app.models.gguf_meta import capabilities, describe, is_gguf, is_projector, read_gguf
 from app.models.names import ModelName, parse_name
-from app.models.options import validate_options
 from app.models.show import check_landed_blob
 from app.models.store import (
     CONFIG_MEDIA_TYPE,
@@ -29,6 +28,7 @@ from app.models.store import (
     ModelStore,
     build_manifest,
 )
+from app.options import validate_options
 
 REPLACEABLE = ("template", "prompt", "system", "params", "license", "messages")
 """Small layers a request may replace; ``prompt`` is the old name of ``template``."""

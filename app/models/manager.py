@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from app.api_types import CreateRequest
 from app.models.create import create_model, import_gguf
 from app.models.digests import parse_digest
 from app.models.download import PullTuning
@@ -75,23 +76,20 @@ class ModelManager:
         manifest = self.store.read_manifest(model)
         return show_model(self.store, manifest, verbose=verbose)
 
-    def create(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        name = self.parse(request.get("model") or request.get("name"))
-        if "modelfile" in request and not (request.get("files") or request.get("from")):
-            raise BadRequest("the Modelfile form of create is not supported; use 'files' or 'from'")
-        if request.get("quantize") or request.get("quantization"):
-            raise BadRequest("quantize is not supported yet")
+    def create(self, request: CreateRequest) -> Iterator[dict[str, Any]]:
+        name = self.parse(request.model_name)
+        request.check_supported()
         statuses = create_model(
             self.store,
             name,
-            files=request.get("files"),
-            from_=request.get("from"),
-            template=request.get("template"),
-            system=request.get("system"),
-            parameters=request.get("parameters"),
-            license=request.get("license"),
-            messages=request.get("messages"),
-            adapters=request.get("adapters"),
+            files=request.files,
+            from_=request.from_,
+            template=request.template,
+            system=request.system,
+            parameters=request.parameters,
+            license=request.license,
+            messages=request.messages,
+            adapters=request.adapters,
         )
         first = next(statuses)  # validation errors surface before any byte is sent
         return _chain(first, statuses)
@@ -135,15 +133,14 @@ class ModelManager:
         self.store.delete_model(manifest.name)
 
     # -- pulls ---------------------------------------------------------
-    def pull(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def pull(self, name_text: Any, insecure: bool = False) -> Iterator[dict[str, Any]]:
         """Start (or join) a pull and follow its progress lines.
 
         The pull itself runs in the background: a client that goes away does
         not stop it (only ``cancel_pull`` does), and its name is kept in
         ``pulls.json`` until it ends, so a restart resumes it.
         """
-        name = self.parse(request.get("model") or request.get("name"))
-        insecure = bool(request.get("insecure"))
+        name = self.parse(name_text)
         return self.pulls.pull(
             name, insecure=insecure, on_finish=self._remember_pull(name, insecure)
         )

@@ -26,8 +26,8 @@ from app.models.gguf_meta import (
     tensor_type_name,
 )
 from app.models.names import ModelName
-from app.models.options import validate_options
 from app.models.store import Layer, Manifest, ModelStore
+from app.options import validate_options
 from app.spec import RunSpec
 
 Header = tuple[dict[str, Any], list[dict[str, Any]]]

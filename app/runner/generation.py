@@ -227,7 +227,7 @@ def chat(
     options = _merged_options(spec, request_options)
     if request.tools and "tools" not in spec.capabilities:
         raise BadRequest(f"{model} does not support tools")
-    vision.refuse_without_projector(spec, request.body)
+    vision.refuse_without_projector(spec, request)
     wanted = request.checked_logprobs()
     if request.tools and wanted is not None:
         # llama-server cannot stream logprobs alongside tool-call parsing.
@@ -253,22 +253,24 @@ def chat(
         body = _chat_body(spec, request, options, lease.runner.config.ctx_per_slot, wanted)
         truncate = request.truncates
         with contextlib.closing(_stream_chat(lease, body, abort, truncate, wanted or 0)) as pieces:
-            for content, thinking, logprobs, calls, info in pieces:
+            for piece in pieces:
+                info = piece.final
                 if info is None:
-                    message: dict[str, Any] = {"role": "assistant", "content": content}
-                    if thinking:
-                        message["thinking"] = thinking
+                    message: dict[str, Any] = {"role": "assistant", "content": piece.content}
+                    if piece.thinking:
+                        message["thinking"] = piece.thinking
                     chunk: dict[str, Any] = {
                         "model": model,
                         "created_at": now_rfc3339(),
                         "message": message,
                         "done": False,
                     }
-                    if logprobs:
-                        chunk["logprobs"] = logprobs
+                    if piece.logprobs:
+                        chunk["logprobs"] = piece.logprobs
                     yield chunk
                     continue
-                if calls:
+                if piece.tool_calls:
+                    calls = piece.tool_calls
                     yield {
                         "model": model,
                         "created_at": now_rfc3339(),
@@ -297,11 +299,11 @@ def _templated_plan(spec: RunSpec, request: ChatRequest) -> TemplatedPlan | None
     Rendered before a model is loaded, so a template that cannot be
     rendered is a 400 at once (see ``app.runner.templated`` for the choice).
     """
-    source = templated.go_template_for(spec, request.body)
+    source = templated.go_template_for(spec, request)
     if source is None:
         return None
     think_body(request.think, spec.capabilities)  # a 400 for think on a model without
-    messages = templated.chat_messages(spec, request.body)
+    messages = templated.chat_messages(spec, request)
     chat_messages(messages)  # the same 400s for bad roles and contents as the native path
     prompt = ollama_prompt.render(source, messages, request.tools, request.think)
     return source, messages, prompt
@@ -375,17 +377,17 @@ def generate(
     prompt = request.checked_prompt()
     suffix = request.checked_suffix()
     context = request.checked_context()
-    vision.refuse_without_projector(spec, request.body)
+    vision.refuse_without_projector(spec, request)
     wanted = request.checked_logprobs()
     options = _merged_options(spec, request_options)
     if not prompt and not suffix:
         yield _load_or_unload(scheduler, spec, options, keep_alive, {"response": ""})
         return
     templating = not raw and not suffix
-    source = templated.go_template_for(spec, request.body, request.template) if templating else None
+    source = templated.go_template_for(spec, request, request.template) if templating else None
     if source is not None:
         think_body(request.think, spec.capabilities)  # a 400 for think on a model without
-        messages = templated.generate_messages(spec, request.body, prompt)
+        messages = templated.generate_messages(spec, request, prompt)
         rendered = ollama_prompt.render(source, messages, None, request.think)
     elif templating:
         options = templated.fallback_options(spec, options, request_options)
@@ -443,25 +445,26 @@ def generate(
         answer: list[str] = []
         truncate = request.truncates
         with contextlib.closing(_stream_chat(lease, body, abort, truncate, wanted or 0)) as pieces:
-            for content, thinking, logprobs, calls, info in pieces:
+            for piece in pieces:
+                info = piece.final
                 if info is None:
-                    answer.append(content)
+                    answer.append(piece.content)
                     chunk: dict[str, Any] = {
                         "model": model,
                         "created_at": now_rfc3339(),
-                        "response": content,
+                        "response": piece.content,
                         "done": False,
                     }
-                    if thinking:
-                        chunk["thinking"] = thinking
-                    if logprobs:
-                        chunk["logprobs"] = logprobs
+                    if piece.thinking:
+                        chunk["thinking"] = piece.thinking
+                    if piece.logprobs:
+                        chunk["logprobs"] = piece.logprobs
                     yield chunk
                     continue
                 reason = done_reason(info["finish_reason"])
                 final = _generate_done(model, reason, info["timings"], started, lease)
-                if calls:
-                    final["tool_calls"] = calls
+                if piece.tool_calls:
+                    final["tool_calls"] = piece.tool_calls
                 tokens = _context_out(lease, [], _rendered_prompt_or_none(lease, body), answer)
                 if tokens is not None:
                     final["context"] = tokens
@@ -509,12 +512,13 @@ def _generate_raw(
         pieces = client.completion_stream(body, abort, wanted)
     answer: list[str] = []
     with contextlib.closing(pieces):
-        for text, logprobs, final in pieces:
+        for piece in pieces:
+            final = piece.final
             if final is None:
-                answer.append(text)
-                chunk = _raw_chunk(model, text)
-                if logprobs is not None:
-                    chunk["logprobs"] = logprobs
+                answer.append(piece.text)
+                chunk = _raw_chunk(model, piece.text)
+                if piece.logprobs is not None:
+                    chunk["logprobs"] = piece.logprobs
                 yield chunk
                 continue
             reason = done_reason(None, final.get("stop_type"))

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Generator
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import requests
 
@@ -38,7 +39,8 @@ UPSTREAM_TIMEOUT = (10, 3600)
 Timeout = float | tuple[float, float]
 
 
-class ChatPiece(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ChatPiece:
     """One step of a chat stream: a piece of the answer, or (``final`` set) its end."""
 
     content: str
@@ -51,7 +53,8 @@ class ChatPiece(NamedTuple):
     """``{"finish_reason", "timings"}`` on the last piece, else None."""
 
 
-class CompletionPiece(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class CompletionPiece:
     """One step of a ``/completion`` or ``/infill`` stream: text, or (``final`` set) its end."""
 
     text: str
@@ -61,7 +64,8 @@ class CompletionPiece(NamedTuple):
     """llama-server's last event (``stop_type``, ``timings``), else None."""
 
 
-class Embeddings(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Embeddings:
     vectors: list[list[float]]
     """In the order of the inputs."""
     prompt_tokens: int

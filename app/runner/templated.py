@@ -23,28 +23,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.api_types import ChatRequest, GenerateRequest
 from app.chat_templates import FALLBACK_STOP, is_go_template, uses_fallback
 from app.spec import RunSpec
 
 
-def _has_images(messages: Any) -> bool:
-    return isinstance(messages, list) and any(
-        isinstance(m, dict) and m.get("images") for m in messages
-    )
-
-
 def go_template_for(
-    spec: RunSpec, request: dict[str, Any], override: str | None = None
+    spec: RunSpec, request: ChatRequest | GenerateRequest, override: str | None = None
 ) -> str | None:
     """The Go template Hearth renders a request with; None for llama-server's chat path.
 
     ``override``: a request's own ``template`` (``/api/generate``), which
     Ollama lets replace the model's.
     """
-    if _has_images(request.get("messages")) or request.get("images"):
+    if request.has_images:
         return None
     native = bool(spec.metadata.get("tokenizer.chat_template"))
-    if request.get("tools") and native:
+    if isinstance(request, ChatRequest) and request.tools and native:
         return None
     if override:
         return override
@@ -58,30 +53,30 @@ def fallback_stops(spec: RunSpec) -> tuple[str, ...]:
     return FALLBACK_STOP if uses_fallback(spec.template, spec.metadata) else ()
 
 
-def chat_messages(spec: RunSpec, request: dict[str, Any]) -> list[dict[str, Any]]:
+def chat_messages(spec: RunSpec, request: ChatRequest) -> list[dict[str, Any]]:
     """Ollama's chat messages: the model's seed messages, the request's, a system first.
 
     The model's system prompt is put first when the conversation does not
     start with a system message (what ``_chat_body`` does for llama-server).
     """
-    messages = list(spec.messages or []) + list(request.get("messages") or [])
-    system = request.get("system", spec.system)
+    messages = list(spec.messages or []) + list(request.messages or [])
+    system = request.system_or(spec.system)
     if system and (not messages or messages[0].get("role") != "system"):
         messages.insert(0, {"role": "system", "content": system})
     return messages
 
 
-def generate_messages(spec: RunSpec, request: dict[str, Any], prompt: str) -> list[dict[str, Any]]:
+def generate_messages(spec: RunSpec, request: GenerateRequest, prompt: str) -> list[dict[str, Any]]:
     """Ollama's ``/api/generate`` as messages: system, the model's seed messages, the prompt.
 
     As Ollama does, the seed messages are left out when the request
     carries an earlier answer's ``context``.
     """
     messages: list[dict[str, Any]] = []
-    system = request.get("system") or spec.system
+    system = request.system_text or spec.system
     if system:
         messages.append({"role": "system", "content": system})
-    if not request.get("context"):
+    if not request.context:
         messages += list(spec.messages or [])
     messages.append({"role": "user", "content": prompt})
     return messages

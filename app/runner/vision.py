@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
 
+from app.api_types import ChatRequest, GenerateRequest
 from app.errors import BadRequest
 from app.spec import RunSpec
 
@@ -33,19 +33,9 @@ _FALLBACK_MIME = "image/png"
 itself when the bytes are no image."""
 
 
-def request_has_images(request: dict[str, Any]) -> bool:
-    """Whether an Ollama chat or generate request carries any image."""
-    if request.get("images"):
-        return True
-    messages = request.get("messages")
-    return isinstance(messages, list) and any(
-        isinstance(message, dict) and message.get("images") for message in messages
-    )
-
-
-def refuse_without_projector(spec: RunSpec, request: dict[str, Any]) -> None:
+def refuse_without_projector(spec: RunSpec, request: ChatRequest | GenerateRequest) -> None:
     """A 400 in words when ``request`` has images and the model cannot see them."""
-    if request_has_images(request) and not spec.projector_paths:
+    if request.has_images and not spec.projector_paths:
         raise BadRequest(
             f"{spec.display} does not support images: it is a text-only model with no "
             "vision projector. Choose a vision model, or send the message without images."

@@ -14,7 +14,17 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from app.api_types import ChatRequest, GenerateRequest
+from app.api_types import (
+    ChatRequest,
+    CopyRequest,
+    CreateRequest,
+    EmbeddingsRequest,
+    EmbedRequest,
+    GenerateRequest,
+    ModelRequest,
+    PullRequest,
+    ShowRequest,
+)
 from app.errors import HearthError
 from app.models.manager import OLLAMA_COMPAT_VERSION
 from app.web import handlers
@@ -41,12 +51,6 @@ class OllamaReply:
 REPLY = OllamaReply()
 
 
-def wants_stream(body: dict[str, Any]) -> bool:
-    """Ollama streams unless ``stream`` is explicitly false."""
-    stream = body.get("stream", True)
-    return stream is not False and stream is not None
-
-
 @ollama_api.route("/", methods=["GET", "HEAD"])
 def running() -> Response:
     return Response("Ollama is running", mimetype="text/plain")
@@ -64,15 +68,14 @@ def tags() -> Response:
 
 @ollama_api.post("/api/show")
 def show() -> Response:
-    body = json_body()
-    return jsonify(hearth().show(body.get("model") or body.get("name"), bool(body.get("verbose"))))
+    request = ShowRequest.parse(json_body())
+    return jsonify(hearth().show(request.model_name, request.is_verbose))
 
 
 @ollama_api.post("/api/create")
 def create() -> Response:
-    body = json_body()
-    statuses = hearth().create(body)
-    return handlers.respond(statuses, wants_stream(body), last_status, REPLY)
+    request = CreateRequest.parse(json_body())
+    return handlers.respond(hearth().create(request), request.wants_stream, last_status, REPLY)
 
 
 @ollama_api.route("/api/blobs/<digest>", methods=["HEAD"])
@@ -96,15 +99,14 @@ def _request_chunks(size: int = 1 << 20) -> Iterator[bytes]:
 
 @ollama_api.post("/api/copy")
 def copy() -> Response:
-    body = json_body()
-    hearth().copy(body.get("source"), body.get("destination"))
+    request = CopyRequest.parse(json_body())
+    hearth().copy(request.source, request.destination)
     return Response(status=200)
 
 
 @ollama_api.delete("/api/delete")
 def delete() -> Response:
-    body = json_body()
-    hearth().delete(body.get("model") or body.get("name"))
+    hearth().delete(ModelRequest.parse(json_body()).model_name)
     return Response(status=200)
 
 
@@ -130,18 +132,19 @@ def chat() -> Response:
 
 @ollama_api.post("/api/embed")
 def embed() -> Response:
-    return jsonify(hearth().embed(json_body()))
+    return jsonify(hearth().embed(EmbedRequest.parse(json_body())))
 
 
 @ollama_api.post("/api/embeddings")
 def embeddings() -> Response:
-    return jsonify(hearth().embeddings(json_body()))
+    return jsonify(hearth().embeddings(EmbeddingsRequest.parse(json_body())))
 
 
 @ollama_api.post("/api/pull")
 def pull() -> Response:
-    body = json_body()
-    return handlers.respond(hearth().pull(body), wants_stream(body), last_status, REPLY)
+    request = PullRequest.parse(json_body())
+    statuses = hearth().pull(request.model_name, request.allows_insecure)
+    return handlers.respond(statuses, request.wants_stream, last_status, REPLY)
 
 
 @ollama_api.get("/api/pulls")
@@ -152,8 +155,7 @@ def pulls() -> Response:
 
 @ollama_api.delete("/api/pulls")
 def cancel_pull() -> ResponseReturnValue:
-    body = json_body()
-    name: Any = body.get("model") or body.get("name")  # the manager says when it is missing
+    name = ModelRequest.parse(json_body()).model_name  # the library says when it is missing
     if not hearth().cancel_pull(name):
         return jsonify(error=f"no pull of '{name}' is running"), 404
     return jsonify(cancelled=True)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from app.api_types import ChatRequest, GenerateRequest
+from app.api_types import ChatRequest, EmbedRequest, GenerateRequest
 from app.errors import HearthError
 from app.models.errors import ModelNotFound
 from app.models.names import parse_name
@@ -126,5 +126,5 @@ def model(model: str) -> Response:
 def embeddings() -> Response:
     body = json_body()
     request, encoding = to_ollama.embed_request(body)
-    result = hearth().embed(request)
+    result = hearth().embed(EmbedRequest.parse(request))
     return jsonify(from_ollama.embeddings_response(str(body.get("model")), result, encoding))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from app.models.errors import BadRequest
+from app.errors import BadRequest
 
 log = logging.getLogger(__name__)
 
