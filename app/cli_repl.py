@@ -63,6 +63,15 @@ SHORTCUTS = """Available keyboard shortcuts:
   Ctrl + d            Exit (/bye)
 """
 
+_MODES: dict[str, tuple[str, bool]] = {
+    "verbose": ("verbose", True),
+    "quiet": ("verbose", False),
+    "think": ("think", True),
+    "nothink": ("think", False),
+}
+"""``/set`` words that switch a session flag on or off: each is one field and one value,
+and ``ollama run`` answers all four alike (``Set 'think' mode.``)."""
+
 PROMPT, MORE = ">>> ", "... "
 QUOTES = '"""'
 
@@ -193,18 +202,10 @@ def _command(line: str, session: Session, messages: list[dict[str, Any]]) -> boo
 def _set(line: str, words: list[str], session: Session) -> None:
     """``/set verbose|quiet|think|nothink|system <text>|parameter <name> <value>``."""
     what = words[0] if words else ""
-    if what == "verbose":
-        session.verbose = True
-        print("Set 'verbose' mode.")
-    elif what == "quiet":
-        session.verbose = False
-        print("Set 'quiet' mode.")
-    elif what == "think":
-        session.think = True
-        print("Set 'think' mode.")
-    elif what == "nothink":
-        session.think = False
-        print("Set 'nothink' mode.")
+    if what in _MODES:
+        field, value = _MODES[what]
+        setattr(session, field, value)
+        print(f"Set '{what}' mode.")
     elif what == "system" and len(words) > 1:
         session.system = line.split("system", 1)[1].strip().strip('"')
         print("Set system message.")

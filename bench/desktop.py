@@ -17,7 +17,6 @@ venv app in the same Xvfb, so the two are compared on one machine load.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -30,7 +29,9 @@ import psutil
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
+from bench.save import save_results  # noqa: E402
 
 VENV_APP = [sys.executable, "-m", "app"]
 
@@ -102,10 +103,7 @@ def main() -> int:
         xvfb.terminate()
     results = {name: summary(found) for name, found in runs.items()}
     result = results["venv"] if len(results) == 1 else results
-    out = REPO / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "desktop.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    print(save_results("desktop", result))
     return 0
 
 

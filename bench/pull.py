@@ -23,7 +23,6 @@ in the same run:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -40,6 +39,7 @@ sys.path.insert(0, str(REPO))
 from app.models.download import PullTuning, plan_parts  # noqa: E402
 from app.runner.locate import locate_llama_server  # noqa: E402
 from app.settings import load_settings  # noqa: E402
+from bench.save import save_results  # noqa: E402
 from tests.hearth_process import HearthProcess  # noqa: E402
 from tests.registry import RegistryServer, push_model  # noqa: E402
 from tests.relay import CountingRelay  # noqa: E402
@@ -163,10 +163,7 @@ def main() -> int:
             )
         finally:
             registry.stop()
-    out = REPO / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "pull.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    print(save_results("pull", results))
     return 0
 
 

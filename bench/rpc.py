@@ -18,7 +18,6 @@ Results print as Markdown and go to bench/results/rpc.json.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from app.runner.locate import locate_llama_server  # noqa: E402
 from app.runner.process import free_port  # noqa: E402
 from app.settings import load_settings  # noqa: E402
 from bench.run import MODEL, PROMPT, gemma_path, timed_stream  # noqa: E402
+from bench.save import save_results  # noqa: E402
 from tests.hearth_process import HearthProcess  # noqa: E402
 from tests.test_rpc_workers import Worker  # noqa: E402
 
@@ -106,9 +106,7 @@ def main() -> int:
         hearth.stop()
         for worker in workers:
             worker.stop()
-    out = REPO / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "rpc.json").write_text(json.dumps({"args": vars(args), **results, "devices": devices}))
+    save_results("rpc", {"args": vars(args), **results, "devices": devices}, indent=None)
     print(report(results, devices, args))
     return 0
 

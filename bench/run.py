@@ -43,6 +43,7 @@ from app.runner.locate import locate_llama_server  # noqa: E402
 from app.runner.process import free_port  # noqa: E402
 from app.runner.translate import sampling_body  # noqa: E402
 from app.settings import load_settings  # noqa: E402
+from bench.save import save_results  # noqa: E402
 from tests.conftest import TEST_CACHE  # noqa: E402
 from tests.hearth_process import HearthProcess  # noqa: E402
 
@@ -231,9 +232,7 @@ def main() -> int:
         results[f"{prefix}_ratio_ci95"] = [round(x, 3) for x in median_interval(ratios)]
         results[f"{prefix}_added_ttft_ms_median"] = round(statistics.median(deltas), 2)
         results[f"{prefix}_added_ttft_ms_ci95"] = [round(x, 2) for x in median_interval(deltas)]
-    out = REPO / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=2))
+    save_results("latest", results)
     print(report(results))
     return 0
 

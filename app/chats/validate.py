@@ -52,6 +52,19 @@ def _flag(where: str, value: Any) -> bool:
     return value
 
 
+def _list_of(where: str, value: Any, kind: type, what: str) -> list[Any] | None:
+    """A list whose items are all ``kind``, or None for null or an empty list.
+
+    Images and tool calls are both optional lists on a message: an empty one
+    is stored as null, so the two read back the same.
+    """
+    if value is not None and not (
+        isinstance(value, list) and all(isinstance(item, kind) for item in value)
+    ):
+        raise BadRequest(f"{where} must be a list of {what}")
+    return value or None
+
+
 def _time(where: str, value: Any) -> str:
     parsed = parse_time(value)
     if parsed is None:
@@ -101,19 +114,9 @@ def clean_message(raw: Any, where: str = "message", *, partial: bool = False) ->
     if "thinking" in raw:
         out["thinking"] = _text(f"{where}.thinking", raw["thinking"], nullable=True)
     if "images" in raw:
-        images = raw["images"]
-        if images is not None and not (
-            isinstance(images, list) and all(isinstance(item, str) for item in images)
-        ):
-            raise BadRequest(f"{where}.images must be a list of base64 strings")
-        out["images"] = images or None
+        out["images"] = _list_of(f"{where}.images", raw["images"], str, "base64 strings")
     if "tool_calls" in raw:
-        calls = raw["tool_calls"]
-        if calls is not None and not (
-            isinstance(calls, list) and all(isinstance(item, dict) for item in calls)
-        ):
-            raise BadRequest(f"{where}.tool_calls must be a list of objects")
-        out["tool_calls"] = calls or None
+        out["tool_calls"] = _list_of(f"{where}.tool_calls", raw["tool_calls"], dict, "objects")
     if "stats" in raw:
         out["stats"] = clean_stats(raw["stats"], f"{where}.stats")
     if "done" in raw:

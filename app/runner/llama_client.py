@@ -21,7 +21,8 @@ closes the connection at once, which makes llama-server stop the slot.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,12 +97,11 @@ class LlamaClient:
         logprobs. Tool calls arrive in fragments; they are joined and given
         whole with the final piece.
         """
-        reply = self._post("/v1/chat/completions", body, stream=True, abort=abort)
         calls: dict[int, dict[str, Any]] = {}
         finish: str | None = None
         timings: dict[str, Any] | None = None
-        try:
-            for event in _sse(reply):
+        with self._events("/v1/chat/completions", body, abort) as events:
+            for event in events:
                 if "timings" in event:
                     timings = event["timings"]
                 for choice in event.get("choices") or ():
@@ -110,10 +110,6 @@ class LlamaClient:
                         yield piece
                     if choice.get("finish_reason"):
                         finish = choice["finish_reason"]
-        except (requests.RequestException, ValueError) as error:
-            raise self._broken(error, abort) from error
-        finally:
-            reply.close()
         if finish is None:
             raise self._broken(EOFError("stream ended early"), abort)
         finished_calls = [tool_call_in(calls[i]) for i in sorted(calls)]
@@ -185,10 +181,9 @@ class LlamaClient:
         self, path: str, body: dict[str, Any], abort: Abort | None, logprobs: int | None
     ) -> Generator[CompletionPiece, None, None]:
         """A native stream, up to llama-server's ``stop`` event (it sends no ``[DONE]``)."""
-        reply = self._post(path, body, stream=True, abort=abort)
         final: dict[str, Any] | None = None
-        try:
-            for event in _sse(reply):
+        with self._events(path, body, abort) as events:
+            for event in events:
                 stop = bool(event.get("stop"))
                 text = event.get("content", "")
                 if text or not stop:
@@ -196,10 +191,6 @@ class LlamaClient:
                 if stop:
                     final = event
                     break
-        except (requests.RequestException, ValueError) as error:
-            raise self._broken(error, abort) from error
-        finally:
-            reply.close()
         if final is None:
             raise self._broken(EOFError("stream ended early"), abort)
         yield CompletionPiece("", None, final)
@@ -226,6 +217,26 @@ class LlamaClient:
         if abort is not None:
             abort.on_abort(cut_upstream(reply))
         return reply
+
+    @contextmanager
+    def _events(
+        self, path: str, body: dict[str, Any], abort: Abort | None
+    ) -> Generator[Iterator[dict[str, Any]], None, None]:
+        """A streamed POST's SSE events, for a ``with`` block that reads them.
+
+        Why a context manager and not a generator: what the block does with
+        an event (parse a choice, yield a piece) runs inside it too, so a
+        break of the connection or a bad event there is the runner's error
+        (:meth:`_broken`) alike, and the response is closed however the
+        block ends: done, ``break``, or the consumer closing the stream.
+        """
+        reply = self._post(path, body, stream=True, abort=abort)
+        try:
+            yield _sse(reply)
+        except (requests.RequestException, ValueError) as error:
+            raise self._broken(error, abort) from error
+        finally:
+            reply.close()
 
     def _rejected(self, reply: requests.Response) -> UpstreamRejected:
         """llama-server's refusal: its ``{"error": {"message", "type"}}``, or the bare text."""

@@ -31,6 +31,63 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): _ERROR for code in codes}
 
 
+def _operation(
+    summary: str,
+    result: dict[str, Any],
+    *,
+    errors: tuple[int, ...] = (),
+    body: dict[str, Any] | None = None,
+    created: bool = False,
+    **more: Any,
+) -> dict[str, Any]:
+    """One operation the way most of ``/api/v1``'s go: an optional JSON body, a JSON
+    result (201 ``Created`` with ``created``) and the error statuses it can answer;
+    ``more`` (description, parameters) comes after the summary.
+
+    Why: chats, messages and presets are the same kind of resource, and each of their
+    operations was spelled out in full; one shape keeps them alike.
+    """
+    operation: dict[str, Any] = {"summary": summary, **more}
+    if body is not None:
+        operation["requestBody"] = _body(body)
+    status, description = ("201", "Created") if created else ("200", "OK")
+    operation["responses"] = {status: _json(result, description), **_errors(*errors)}
+    return operation
+
+
+def _item(
+    ids: list[dict[str, Any]],
+    schema: str,
+    fields: str,
+    *,
+    get: str | None = None,
+    patch: str,
+    delete: str,
+    conflict: bool = True,
+) -> dict[str, Any]:
+    """The path of one stored item by id (a chat, a message, a preset), given the summaries
+    of its operations: read it (when ``get``), change its ``fields`` (a 409 with
+    ``conflict``: a stale version, a name taken), delete it (``Deleted``).
+
+    Why: the app API answers the three alike (404 for an unknown id, 400 or 413 for a
+    bad or large body), so one shape with their own words keeps them from drifting apart.
+    """
+    path: dict[str, Any] = {"parameters": ids}
+    if get is not None:
+        path["get"] = _operation(get, _ref(schema), errors=(404,))
+    patch_errors = (400, 404, 409, 413) if conflict else (400, 404, 413)
+    path["patch"] = _operation(patch, _ref(schema), errors=patch_errors, body=_ref(fields))
+    path["delete"] = _operation(delete, _ref("Deleted"), errors=(404,))
+    return path
+
+
+def _extends(base: str, properties: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """Schema ``base`` with ``properties`` besides (``allOf``), as a chat is its summary
+    with messages, an export a chat with its tree, a preset its fields with id and times.
+    """
+    return {"allOf": [_ref(base), {"type": "object", "properties": properties, **more}]}
+
+
 _CHAT_ID = {"name": "chat_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _MESSAGE_ID = {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _PRESET_ID = {"name": "preset_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -158,26 +215,21 @@ SCHEMAS: dict[str, Any] = {
         },
         "required": ["id", "title", "created_at", "updated_at"],
     },
-    "Chat": {
-        "allOf": [
-            _ref("ChatSummary"),
-            {
-                "type": "object",
-                "properties": {
-                    "messages": {
-                        "type": "array",
-                        "items": _ref("Message"),
-                        "description": "The branch shown, first message to current_id; other"
-                        " versions are named in each message's versions.ids.",
-                    },
-                    "current_id": {
-                        "type": ["string", "null"],
-                        "description": "The last message of the branch shown.",
-                    },
-                },
+    "Chat": _extends(
+        "ChatSummary",
+        {
+            "messages": {
+                "type": "array",
+                "items": _ref("Message"),
+                "description": "The branch shown, first message to current_id; other"
+                " versions are named in each message's versions.ids.",
             },
-        ]
-    },
+            "current_id": {
+                "type": ["string", "null"],
+                "description": "The last message of the branch shown.",
+            },
+        },
+    ),
     "ChatList": {
         "type": "object",
         "properties": {
@@ -188,25 +240,20 @@ SCHEMAS: dict[str, Any] = {
             "next_offset": {"type": ["integer", "null"]},
         },
     },
-    "HearthExport": {
-        "allOf": [
-            _ref("Chat"),
-            {
-                "type": "object",
-                "properties": {
-                    "format": {"const": "hearth-chat/1"},
-                    "exported_at": {"type": "string", "format": "date-time"},
-                    "tree": {
-                        "type": "array",
-                        "items": _ref("Message"),
-                        "description": "Every version of every message with its parent_id,"
-                        " oldest first; import restores it (an export without it imports"
-                        " messages as one branch).",
-                    },
-                },
+    "HearthExport": _extends(
+        "Chat",
+        {
+            "format": {"const": "hearth-chat/1"},
+            "exported_at": {"type": "string", "format": "date-time"},
+            "tree": {
+                "type": "array",
+                "items": _ref("Message"),
+                "description": "Every version of every message with its parent_id,"
+                " oldest first; import restores it (an export without it imports"
+                " messages as one branch).",
             },
-        ]
-    },
+        },
+    ),
     "ImportResult": {
         "type": "object",
         "properties": {
@@ -247,20 +294,15 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
-    "Preset": {
-        "allOf": [
-            _ref("PresetFields"),
-            {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string"},
-                    "created_at": {"type": "string", "format": "date-time"},
-                    "updated_at": {"type": "string", "format": "date-time"},
-                },
-                "required": ["id", "name", "system", "options", "created_at", "updated_at"],
-            },
-        ]
-    },
+    "Preset": _extends(
+        "PresetFields",
+        {
+            "id": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+        required=["id", "name", "system", "options", "created_at", "updated_at"],
+    ),
     "Settings": {
         "type": "object",
         "additionalProperties": False,
@@ -351,9 +393,11 @@ def _paths() -> dict[str, Any]:
     bool_query = {"type": "string", "enum": ["true", "false"]}
     return {
         "/api/v1/chats": {
-            "get": {
-                "summary": "List chats, newest update first",
-                "parameters": [
+            "get": _operation(
+                "List chats, newest update first",
+                _ref("ChatList"),
+                errors=(400,),
+                parameters=[
                     {
                         "name": "limit",
                         "in": "query",
@@ -375,41 +419,35 @@ def _paths() -> dict[str, Any]:
                         "description": "Exact folder; empty for chats in no folder.",
                     },
                 ],
-                "responses": {"200": _json(_ref("ChatList")), **_errors(400)},
-            },
-            "post": {
-                "summary": "Create a chat (every field optional)",
-                "requestBody": _body(_ref("ChatFields")),
-                "responses": {"201": _json(_ref("Chat"), "Created"), **_errors(400, 413)},
-            },
+            ),
+            "post": _operation(
+                "Create a chat (every field optional)",
+                _ref("Chat"),
+                errors=(400, 413),
+                body=_ref("ChatFields"),
+                created=True,
+            ),
         },
         "/api/v1/chats/import": {
-            "post": {
-                "summary": "Import Hearth exports or an Open WebUI chat export",
-                "description": "Accepts one Hearth export, a list of them, or Open WebUI's"
+            "post": _operation(
+                "Import Hearth exports or an Open WebUI chat export",
+                _ref("ImportResult"),
+                errors=(400, 413),
+                body={"oneOf": [{"type": "object"}, {"type": "array"}]},
+                description="Accepts one Hearth export, a list of them, or Open WebUI's"
                 " export (a list of {id, title, chat: {history, messages}, ...}); Open"
                 " WebUI's active branch (currentId back to the root) is imported. Items not"
                 " understood are listed in skipped. Bodies up to 128 MiB.",
-                "requestBody": _body({"oneOf": [{"type": "object"}, {"type": "array"}]}),
-                "responses": {"200": _json(_ref("ImportResult")), **_errors(400, 413)},
-            },
+            ),
         },
-        "/api/v1/chats/{chat_id}": {
-            "parameters": [_CHAT_ID],
-            "get": {
-                "summary": "One chat with its messages",
-                "responses": {"200": _json(_ref("Chat")), **_errors(404)},
-            },
-            "patch": {
-                "summary": "Change fields; messages replaces the list; a stale version is a 409",
-                "requestBody": _body(_ref("ChatFields")),
-                "responses": {"200": _json(_ref("Chat")), **_errors(400, 404, 409, 413)},
-            },
-            "delete": {
-                "summary": "Delete a chat and its messages",
-                "responses": {"200": _json(_ref("Deleted")), **_errors(404)},
-            },
-        },
+        "/api/v1/chats/{chat_id}": _item(
+            [_CHAT_ID],
+            "Chat",
+            "ChatFields",
+            get="One chat with its messages",
+            patch="Change fields; messages replaces the list; a stale version is a 409",
+            delete="Delete a chat and its messages",
+        ),
         "/api/v1/chats/{chat_id}/export": {
             "parameters": [_CHAT_ID],
             "get": {
@@ -435,113 +473,91 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/chats/{chat_id}/messages": {
             "parameters": [_CHAT_ID],
-            "post": {
-                "summary": "Add one message: after the shown branch, or a new version",
-                "requestBody": _body(_ref("Message")),
-                "responses": {
-                    "201": _json(_ref("Message"), "Created"),
-                    **_errors(400, 404, 409, 413),
-                },
-            },
+            "post": _operation(
+                "Add one message: after the shown branch, or a new version",
+                _ref("Message"),
+                errors=(400, 404, 409, 413),
+                body=_ref("Message"),
+                created=True,
+            ),
         },
-        "/api/v1/chats/{chat_id}/messages/{message_id}": {
-            "parameters": [_CHAT_ID, _MESSAGE_ID],
-            "patch": {
-                "summary": "Update one message (saves a streaming answer as it grows)",
-                "requestBody": _body(_ref("MessagePatch")),
-                "responses": {"200": _json(_ref("Message")), **_errors(400, 404, 413)},
-            },
-            "delete": {
-                "summary": "Delete one message (what followed it moves up to its parent)",
-                "responses": {"200": _json(_ref("Deleted")), **_errors(404)},
-            },
-        },
+        "/api/v1/chats/{chat_id}/messages/{message_id}": _item(
+            [_CHAT_ID, _MESSAGE_ID],
+            "Message",
+            "MessagePatch",
+            patch="Update one message (saves a streaming answer as it grows)",
+            delete="Delete one message (what followed it moves up to its parent)",
+            conflict=False,
+        ),
         "/api/v1/presets": {
-            "get": {
-                "summary": "Saved presets, by name",
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {"presets": {"type": "array", "items": _ref("Preset")}},
-                        }
-                    )
+            "get": _operation(
+                "Saved presets, by name",
+                {
+                    "type": "object",
+                    "properties": {"presets": {"type": "array", "items": _ref("Preset")}},
                 },
-            },
-            "post": {
-                "summary": "Save a preset (name required)",
-                "requestBody": _body(_ref("PresetFields")),
-                "responses": {"201": _json(_ref("Preset"), "Created"), **_errors(400, 409, 413)},
-            },
+            ),
+            "post": _operation(
+                "Save a preset (name required)",
+                _ref("Preset"),
+                errors=(400, 409, 413),
+                body=_ref("PresetFields"),
+                created=True,
+            ),
         },
-        "/api/v1/presets/{preset_id}": {
-            "parameters": [_PRESET_ID],
-            "get": {
-                "summary": "One preset",
-                "responses": {"200": _json(_ref("Preset")), **_errors(404)},
-            },
-            "patch": {
-                "summary": "Change fields (rename, too); a name already taken is a 409",
-                "requestBody": _body(_ref("PresetFields")),
-                "responses": {"200": _json(_ref("Preset")), **_errors(400, 404, 409, 413)},
-            },
-            "delete": {
-                "summary": "Delete a preset (chats started from it keep their settings)",
-                "responses": {"200": _json(_ref("Deleted")), **_errors(404)},
-            },
-        },
+        "/api/v1/presets/{preset_id}": _item(
+            [_PRESET_ID],
+            "Preset",
+            "PresetFields",
+            get="One preset",
+            patch="Change fields (rename, too); a name already taken is a 409",
+            delete="Delete a preset (chats started from it keep their settings)",
+        ),
         "/api/v1/settings": {
-            "get": {
-                "summary": "App settings, defaults filled in",
-                "responses": {"200": _json(_ref("Settings"))},
-            },
-            "patch": {
-                "summary": "Change app settings",
-                "description": "models_dir and ollama_port take effect on restart.",
-                "requestBody": _body(_ref("Settings")),
-                "responses": {"200": _json(_ref("Settings")), **_errors(400, 413)},
-            },
+            "get": _operation("App settings, defaults filled in", _ref("Settings")),
+            "patch": _operation(
+                "Change app settings",
+                _ref("Settings"),
+                errors=(400, 413),
+                body=_ref("Settings"),
+                description="models_dir and ollama_port take effect on restart.",
+            ),
         },
         "/api/v1/system": {
-            "get": {
-                "summary": "Versions, directories, hardware, loaded models and pulls",
-                "responses": {"200": _json(_ref("System"))},
-            },
+            "get": _operation(
+                "Versions, directories, hardware, loaded models and pulls", _ref("System")
+            ),
         },
         "/api/v1/catalogue": {
-            "get": {
-                "summary": "Popular library models shipped with Hearth, with memory-fit hints",
-                "description": "Works offline. Each tag has fit: fits, tight or too_large,"
+            "get": _operation(
+                "Popular library models shipped with Hearth, with memory-fit hints",
+                {"type": "object"},
+                description="Works offline. Each tag has fit: fits, tight or too_large,"
                 " from its download size plus a KV-cache margin against RAM or the largest GPU.",
-                "parameters": [
+                parameters=[
                     {"name": "q", "in": "query", "schema": {"type": "string"}},
                     {"name": "capability", "in": "query", "schema": {"type": "string"}},
                 ],
-                "responses": {"200": _json({"type": "object"})},
-            },
+            ),
         },
         "/api/v1/logs/llama-server": {
-            "get": {
-                "summary": "The end of a model's llama-server log (up to 256 KiB)",
-                "description": "For the error a person sees when a model fails to start or"
+            "get": _operation(
+                "The end of a model's llama-server log (up to 256 KiB)",
+                {
+                    "type": "object",
+                    "properties": {
+                        "model": {"type": "string"},
+                        "path": {"type": "string"},
+                        "text": {"type": "string"},
+                    },
+                },
+                errors=(400, 404),
+                description="For the error a person sees when a model fails to start or"
                 " stops while answering; text is empty when the model never ran.",
-                "parameters": [
+                parameters=[
                     {"name": "model", "in": "query", "required": True, "schema": {"type": "string"}}
                 ],
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "model": {"type": "string"},
-                                "path": {"type": "string"},
-                                "text": {"type": "string"},
-                            },
-                        }
-                    ),
-                    **_errors(400, 404),
-                },
-            },
+            ),
         },
         "/api/v1/documents/extract": {
             "post": {
@@ -590,10 +606,7 @@ def _paths() -> dict[str, Any]:
             },
         },
         "/api/v1/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "responses": {"200": _json({"type": "object"})},
-            },
+            "get": _operation("This document", {"type": "object"}),
         },
     }
 

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { apiChatRepository, memoryChatRepository, type MemoryChatRepository } from '../services/chatRepository';
 import { ApiError } from '../services/http';
 import type { StoredMessage } from '../services/types';
-import { fakeServer } from './fakeServer';
+import { fakeServer, until } from './fakeServer';
 import { ChatStore } from './chat.svelte';
 import { chatList } from './chats.svelte';
 import { apiState, notices } from './notices.svelte';
@@ -36,14 +36,6 @@ function recordPatches(store: ChatStore) {
   };
   return patches;
 }
-
-const until = async (check: () => boolean, ms = 2000) => {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-};
 
 const v1Calls = () => server.calls.filter((call) => call.url.startsWith('/api/v1'));
 const errors = () => notices.toasts.filter((toast) => toast.kind === 'error').map((toast) => toast.text);

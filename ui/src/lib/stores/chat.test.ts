@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { fakeServer } from './fakeServer';
+import { fakeServer, until } from './fakeServer';
 import { ChatStore } from './chat.svelte';
 import { chatList } from './chats.svelte';
 import { apiState } from './notices.svelte';
@@ -18,14 +18,6 @@ function newStore(): ChatStore {
   store.saveEveryMs = 5;
   return store;
 }
-
-const until = async (check: () => boolean, ms = 2000) => {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-};
 
 beforeEach(() => {
   apiState.v1 = 'unknown';

@@ -27,6 +27,19 @@ export interface FakeOptions {
   repository?: MemoryChatRepository;
 }
 
+/**
+ * Resolves once `check()` holds, polling every 2 ms; throws after `ms`. The store
+ * saves and streams on timers, so the suites that drive it wait for an outcome
+ * rather than a fixed time.
+ */
+export async function until(check: () => boolean, ms = 2000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > ms) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
 export function fakeServer(options: FakeOptions = {}) {
   const v1 = options.v1 ?? true;
   const repo = options.repository ?? memoryChatRepository();
