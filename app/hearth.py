@@ -31,12 +31,12 @@ from app.api_types import (
 )
 from app.chats import ChatStore
 from app.errors import BadRequest
+from app.keep_alive import DEFAULT_KEEP_ALIVE, parse_keep_alive
 from app.models.manager import ModelManager
 from app.models.names import ModelName
 from app.models.pulls import PullRegistry
 from app.runner import generation, token_count
 from app.runner.abort import Abort
-from app.runner.keepalive import DEFAULT_KEEP_ALIVE, parse_keep_alive
 from app.runner.locate import locate_llama_server
 from app.runner.rpc_workers import probe_workers
 from app.runner.scheduler import Scheduler

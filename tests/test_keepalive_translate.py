@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from app.keep_alive import parse_keep_alive
 from app.models.errors import BadRequest
-from app.runner.keepalive import parse_keep_alive
 from app.runner.translate import (
     chat_messages,
     done_reason,

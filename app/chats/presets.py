@@ -22,8 +22,8 @@ from app.chats.db import now, read, write
 from app.chats.errors import Conflict, NotFound
 from app.chats.store import ChatStore, new_id
 from app.errors import BadRequest
+from app.keep_alive import parse_keep_alive
 from app.options import OPTION_TYPES, validate_options
-from app.runner.keepalive import parse_keep_alive
 
 MAX_NAME_LENGTH = 100
 PRESET_COLUMNS = ("name", "model", "system", "options")

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import BadRequest
+from app.keep_alive import parse_keep_alive
 from app.models.pull import DEFAULT_PARTS
 from app.options import validate_options
-from app.runner.keepalive import parse_keep_alive
 from app.runner.rpc_workers import WorkerAddressError, parse_workers
 from app.settings.process import models_dir_problem
 

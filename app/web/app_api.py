@@ -27,8 +27,8 @@ from app.chats.validate import MESSAGE_PATCH_KEYS, clean_chat, clean_message
 from app.doctor import doctor_report
 from app.errors import BadRequest
 from app.hearth import Hearth
+from app.keep_alive import parse_keep_alive
 from app.models.catalogue import catalogue_with_hints
-from app.runner.keepalive import parse_keep_alive
 from app.runner.translate import OLLAMA_SAMPLING_DEFAULTS
 from app.settings import Settings
 from app.settings import stored as prefs
