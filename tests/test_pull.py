@@ -54,6 +54,7 @@ from tests.stub_registry import (
     model_layer,
     serve_blob,
 )
+from tests.threads import run_at_once
 
 REPO = Path(__file__).resolve().parent.parent
 KIB = 1024
@@ -417,11 +418,7 @@ def test_two_models_sharing_a_blob_download_it_once(registry, store):
         except BaseException as error:  # noqa: BLE001
             errors.append(error)
 
-    threads = [threading.Thread(target=run, args=(key,)) for key in stats]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    run_at_once(run, stats, timeout=30)
     assert errors == []
     # The model and the "{}" config are shared and fetched once; the system layers differ.
     downloaded = sum(s.bytes_downloaded for s in stats.values())

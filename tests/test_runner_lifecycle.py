@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -16,6 +15,7 @@ import requests
 
 from tests.conftest import GEMMA_NAME
 from tests.hearth_process import HearthFactory, HearthProcess
+from tests.threads import run_at_once
 from tests.waiting import wait_until
 
 
@@ -84,11 +84,7 @@ def test_two_chats_stream_at_once(hearth: HearthProcess) -> None:
 
     # Load the model first so both requests race only for generation.
     requests.post(f"{hearth.ollama_url}/api/generate", json={"model": GEMMA_NAME}, timeout=120)
-    threads = [threading.Thread(target=run, args=(i,)) for i in (1, 2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    run_at_once(run, (1, 2), timeout=120)
     assert not errors, errors
     assert set(finished) == {1, 2}
     # Both streams were producing tokens at the same time: each started before the other ended.
