@@ -103,6 +103,18 @@ class Desktop:
         children = psutil.Process(self.process.pid).children(recursive=True)
         return [c for c in children if c.name().startswith("llama-server")]
 
+    def kill_if_running(self) -> None:
+        """Kill the app if it still runs, so a failed test leaves none behind (``with Desktop(...)
+        as app:`` does this on leaving the block)."""
+        if self.process.poll() is None:
+            self.process.kill()
+
+    def __enter__(self) -> Desktop:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.kill_if_running()
+
     def tree(self) -> list[psutil.Process]:
         return [psutil.Process(self.process.pid), *psutil.Process(self.process.pid).children(True)]
 
@@ -210,8 +222,7 @@ def image_spread(path: Path) -> float:
 def test_window_menus_and_clean_exit(
     display: str, tmp_path: Path, llama_server_binary: Path, gemma_gguf_path: Path
 ) -> None:
-    app = Desktop(tmp_path / "home", display, llama_server_binary)
-    try:
+    with Desktop(tmp_path / "home", display, llama_server_binary) as app:
         seconds = app.wait_ready()
         print(f"launch to interactive page: {seconds:.2f} s")
         with x11.connect(display) as connection:
@@ -290,9 +301,6 @@ def test_window_menus_and_clean_exit(
         home = tmp_path / "home"
         assert_quit_cleanly(app, everything, home)
         assert f"Serving on {app.url}" in (home / "logs" / "hearth.log").read_text()
-    finally:
-        if app.process.poll() is None:
-            app.process.kill()
 
 
 def test_closing_the_window_quits_cleanly(
@@ -300,8 +308,7 @@ def test_closing_the_window_quits_cleanly(
 ) -> None:
     """The window's close button (the window manager's WM_DELETE_WINDOW) is a full quit."""
     home = tmp_path / "home"
-    app = Desktop(home, display, llama_server_binary)
-    try:
+    with Desktop(home, display, llama_server_binary) as app:
         app.wait_ready()
         app.menu("import_gguf", path=str(gemma_gguf_path), name="desk:1")
         everything = load_and_list_processes(app)
@@ -311,9 +318,6 @@ def test_closing_the_window_quits_cleanly(
             x11.request_close(connection, window)
         assert_quit_cleanly(app, everything, home)
         assert not (home / "instance.json").exists(), "the next launch would try to focus it"
-    finally:
-        if app.process.poll() is None:
-            app.process.kill()
 
 
 def test_import_and_pull_through_their_dialogs(
@@ -321,8 +325,7 @@ def test_import_and_pull_through_their_dialogs(
 ) -> None:
     """File > Import GGUF… and Models > Pull model… as a person uses them: Qt's file
     dialog and the page's name prompt get real key presses (XTEST)."""
-    app = Desktop(tmp_path / "home", display, llama_server_binary)
-    try:
+    with Desktop(tmp_path / "home", display, llama_server_binary) as app:
         app.wait_ready()
         with x11.connect(display) as connection:
             main = x11.app_window(connection, app.process.pid)
@@ -372,9 +375,6 @@ def test_import_and_pull_through_their_dialogs(
                 for w in x11.app_windows(connection, app.process.pid)
             )
             menu_bar_opens(connection, app, main, "desktop-file-menu.png")
-    finally:
-        if app.process.poll() is None:
-            app.process.kill()
 
 
 def test_sigterm_and_kill_leave_nothing(
@@ -382,8 +382,7 @@ def test_sigterm_and_kill_leave_nothing(
 ) -> None:
     home = tmp_path / "home"
     for how in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):
-        app = Desktop(home, display, llama_server_binary)
-        try:
+        with Desktop(home, display, llama_server_binary) as app:
             app.wait_ready()
             if not requests.get(f"{app.url}/ollama/api/tags", timeout=10).json()["models"]:
                 app.menu("import_gguf", path=str(gemma_gguf_path), name="desk:1")
@@ -397,9 +396,6 @@ def test_sigterm_and_kill_leave_nothing(
             if how != signal.SIGKILL:  # Ctrl+C and SIGTERM are a normal quit
                 assert code == 0, f"{how.name} exit status {code}"
                 assert not (home / "hearth.db-wal").exists()
-        finally:
-            if app.process.poll() is None:
-                app.process.kill()
     assert TEST_CACHE.exists()
 
 
@@ -483,8 +479,7 @@ def test_tray_icon_and_menu_pull(
         assert (saved["width"], saved["height"], saved["x"], saved["y"]) == (900, 640, 130, 70)
     finally:
         stack.close()
-        if app.process.poll() is None:
-            app.process.kill()
+        app.kill_if_running()
         tray_host.terminate()
         tray_host.wait(timeout=10)
 
@@ -516,8 +511,7 @@ def test_menu_shortcuts_new_chat_and_quit(
     display: str, tmp_path: Path, llama_server_binary: Path
 ) -> None:
     """The menus carry shortcuts; Ctrl+N (typed in the window) opens a new chat, Ctrl+Q quits."""
-    app = Desktop(tmp_path / "home", display, llama_server_binary)
-    try:
+    with Desktop(tmp_path / "home", display, llama_server_binary) as app:
         app.wait_ready()
         state = requests.get(f"{app.url}/desktop/state", timeout=5).json()
         assert state["shortcuts"]["New chat"] == "Ctrl+N"
@@ -556,9 +550,6 @@ def test_menu_shortcuts_new_chat_and_quit(
             time.sleep(0.5)
             x11.press(connection, window, "Control_L", "q")
         assert app.process.wait(timeout=30) == 0
-    finally:
-        if app.process.poll() is None:
-            app.process.kill()
 
 
 def test_launch_while_serve_holds_the_data_shows_a_message(
