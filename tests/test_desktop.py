@@ -47,6 +47,30 @@ def display() -> Iterator[str]:
     server.wait(timeout=10)
 
 
+def desktop_env(home: Path, display: str, llama_server: Path, **extra: str) -> dict[str, str]:
+    """This process's environment for the window app on ``display``, with ``home``."""
+    return {
+        **os.environ,
+        "DISPLAY": display,
+        "HEARTH_HOME": str(home),
+        "HEARTH_LLAMA_SERVER": str(llama_server),
+        "QTWEBENGINE_DISABLE_SANDBOX": "1",
+        **extra,
+    }
+
+
+def start_app(env: dict[str, str], stderr: int | None = subprocess.STDOUT) -> subprocess.Popen[str]:
+    """``python -m app`` from the repository, stdout piped (stderr into it unless told)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "app"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+
+
 class Desktop:
     def __init__(
         self,
@@ -56,25 +80,11 @@ class Desktop:
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.home = home
-        env = dict(os.environ)
-        env.update(
-            DISPLAY=display,
-            HEARTH_HOME=str(home),
-            HEARTH_LLAMA_SERVER=str(llama_server),
-            QTWEBENGINE_DISABLE_SANDBOX="1",
-            PYTHONUNBUFFERED="1",
-            **(extra_env or {}),
+        self.env = desktop_env(
+            home, display, llama_server, PYTHONUNBUFFERED="1", **(extra_env or {})
         )
-        self.env = env
         self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        self.process = start_app(self.env)
         self.url = ""
         assert self.process.stdout is not None
         for line in self.process.stdout:
@@ -488,9 +498,7 @@ def test_no_display_runs_the_server(tmp_path: Path, llama_server_binary: Path) -
     env = {k: v for k, v in os.environ.items() if k not in {"DISPLAY", "WAYLAND_DISPLAY"}}
     env.update(HEARTH_HOME=str(tmp_path), HEARTH_LLAMA_SERVER=str(llama_server_binary))
     env.pop("QT_QPA_PLATFORM", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app"], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
-    )
+    process = start_app(env, stderr=None)
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
@@ -562,21 +570,7 @@ def test_launch_while_serve_holds_the_data_shows_a_message(
     home = tmp_path / "home"
     serve = HearthProcess(home, llama_server_binary)
     serve.start()
-    env = {
-        **os.environ,
-        "DISPLAY": display,
-        "HEARTH_HOME": str(home),
-        "HEARTH_LLAMA_SERVER": str(llama_server_binary),
-        "QTWEBENGINE_DISABLE_SANDBOX": "1",
-    }
-    launch = subprocess.Popen(
-        [sys.executable, "-m", "app"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    launch = start_app(desktop_env(home, display, llama_server_binary), stderr=subprocess.PIPE)
     try:
         with x11.connect(display) as connection:
             box = wait_for_window(connection, launch.pid, "Hearth is already running", timeout=30)
