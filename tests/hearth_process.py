@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil
 import pytest
+import requests
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,6 +47,12 @@ class HearthProcess:
         )
         env.pop("HEARTH_MODELS", None)
         return env
+
+    def ollama_post(self, path: str, body: dict[str, Any], timeout: float = 300) -> Any:
+        """POST ``body`` to ``path`` of the Ollama API ("/api/chat"); asserts a 200; its JSON."""
+        reply = requests.post(f"{self.ollama_url}{path}", json=body, timeout=timeout)
+        assert reply.status_code == 200, reply.text
+        return reply.json()
 
     def cli(
         self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None

@@ -32,6 +32,13 @@ def imported(store: ModelStore, tmp_path: Path, name: str, **gguf_options: objec
     return layer.digest
 
 
+def created(store: ModelStore, name: str, **request: object) -> list[str]:
+    """``create_model`` of ``name`` with ``request``'s fields, run to its end: its statuses."""
+    from app.models.create import create_model
+
+    return [line["status"] for line in create_model(store, parse_name(name), **request)]  # type: ignore[arg-type]
+
+
 def sha256_file(path: Path) -> str:
     """``sha256:<hex>`` of a file, read in 1 MiB pieces."""
     sha = hashlib.sha256()

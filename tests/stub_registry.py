@@ -104,3 +104,9 @@ def model_layer(digest: str, size: int) -> dict[str, Any]:
 
 def manifest_response(body: bytes) -> Callable[[], Response]:
     return lambda: Response(body, content_type=MANIFEST_TYPE)
+
+
+def bearer_challenge(realm: str, **params: str) -> Response:
+    """A 401 asking for a token from ``realm``, with ``params`` (service, scope) in that order."""
+    fields = ",".join(f'{key}="{value}"' for key, value in {"realm": realm, **params}.items())
+    return Response(status=401, headers={"WWW-Authenticate": f"Bearer {fields}"})

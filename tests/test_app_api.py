@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import requests
 
 from tests.test_app_api_helpers import Api, api  # noqa: F401 - fixture
+from tests.threads import run_at_once
 
 
 def make_chat(api: Api, **fields: object) -> dict:  # noqa: F811
@@ -230,11 +230,7 @@ def test_concurrent_appends_over_http(api: Api) -> None:  # noqa: F811
             if reply.status_code != 201:
                 errors.append(reply.text)
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_once(writer, range(8))
     assert errors == []
     contents = []
     for cid in chats:

@@ -84,14 +84,29 @@ def test_libraries_left_to_the_system_go_even_when_linked() -> None:
     assert "libstdc++.so.6" not in kept
 
 
+def _qt_datas(qt: str, qml_module: str) -> list[tuple[str, str, str]]:
+    """Qt's translations, resources and one QML module, under ``qt`` (PyQt6/Qt6/, PySide6/Qt/)."""
+    return [
+        (qt + "translations/qt_de.qm", "/w/qt_de.qm", "DATA"),
+        (qt + "translations/qtwebengine_locales/de.pak", "/w/de.pak", "DATA"),
+        (qt + "translations/qtwebengine_locales/en-US.pak", "/w/en-US.pak", "DATA"),
+        (qt + "resources/qtwebengine_devtools_resources.pak", "/w/devtools.pak", "DATA"),
+        (qt + "resources/qtwebengine_resources.pak", "/w/resources.pak", "DATA"),
+        (qt + f"qml/{qml_module}/qmldir", "/w/qmldir", "DATA"),
+    ]
+
+
+def _qt_datas_kept(qt: str) -> set[str]:
+    """Of ``_qt_datas(qt, ...)``, what stays: the en-US locale and the main resources."""
+    return {
+        qt + "translations/qtwebengine_locales/en-US.pak",
+        qt + "resources/qtwebengine_resources.pak",
+    }
+
+
 def test_data_rules_and_symlinks_to_dropped_libraries() -> None:
     datas = [
-        (Q + "translations/qt_de.qm", "/w/qt_de.qm", "DATA"),
-        (Q + "translations/qtwebengine_locales/de.pak", "/w/de.pak", "DATA"),
-        (Q + "translations/qtwebengine_locales/en-US.pak", "/w/en-US.pak", "DATA"),
-        (Q + "resources/qtwebengine_devtools_resources.pak", "/w/devtools.pak", "DATA"),
-        (Q + "resources/qtwebengine_resources.pak", "/w/resources.pak", "DATA"),
-        (Q + "qml/QtQuick3D/qmldir", "/w/qmldir", "DATA"),
+        *_qt_datas(Q, "QtQuick3D"),
         ("libQt6Quick3D.so.6", Q + "lib/libQt6Quick3D.so.6", "SYMLINK"),
         ("libQt6Core.so.6", Q + "lib/libQt6Core.so.6", "SYMLINK"),
         ("ui_dist/index.html", "/r/ui_dist/index.html", "DATA"),
@@ -99,8 +114,7 @@ def test_data_rules_and_symlinks_to_dropped_libraries() -> None:
     _, dropped_binaries = bundle_filter.filter_binaries(BINARIES, KEEP, _needed)
     kept, _ = bundle_filter.filter_datas(datas, dropped_binaries)
     assert {entry[0] for entry in kept} == {
-        Q + "translations/qtwebengine_locales/en-US.pak",
-        Q + "resources/qtwebengine_resources.pak",
+        *_qt_datas_kept(Q),
         "libQt6Core.so.6",
         "ui_dist/index.html",
     }
@@ -109,16 +123,5 @@ def test_data_rules_and_symlinks_to_dropped_libraries() -> None:
 def test_data_rules_hold_for_pyside6_too() -> None:
     """PySide6 (what ships) keeps Qt in PySide6/Qt/, not PyQt6/Qt6/: the same files go."""
     p = "PySide6/Qt/"
-    datas = [
-        (p + "translations/qt_de.qm", "/w/qt_de.qm", "DATA"),
-        (p + "translations/qtwebengine_locales/de.pak", "/w/de.pak", "DATA"),
-        (p + "translations/qtwebengine_locales/en-US.pak", "/w/en-US.pak", "DATA"),
-        (p + "resources/qtwebengine_devtools_resources.pak", "/w/devtools.pak", "DATA"),
-        (p + "resources/qtwebengine_resources.pak", "/w/resources.pak", "DATA"),
-        (p + "qml/QtQuick/qmldir", "/w/qmldir", "DATA"),
-    ]
-    kept, _ = bundle_filter.filter_datas(datas, [])
-    assert {entry[0] for entry in kept} == {
-        p + "translations/qtwebengine_locales/en-US.pak",
-        p + "resources/qtwebengine_resources.pak",
-    }
+    kept, _ = bundle_filter.filter_datas(_qt_datas(p, "QtQuick"), [])
+    assert {entry[0] for entry in kept} == _qt_datas_kept(p)

@@ -25,7 +25,7 @@ from app.runner.ollama_prompt import render
 from tests.conftest import GEMMA_NAME
 from tests.hearth_process import HearthProcess
 from tests.test_go_template import DEEPSEEK, GEMMA3, WEATHER
-from tests.test_long_chats import SMALL_CONTEXT, long_history
+from tests.test_long_chats import SMALL_CONTEXT, chat_without_truncation, long_history
 
 # Ollama's gemma3-instruct.gotmpl (see tests/test_go_template.py) without
 # the file's final newline, so the prompt ends where Gemma's Jinja one does.
@@ -91,13 +91,8 @@ MARKERS = ("<|im_end|>", "<|im_start|>", "<end_of_turn>", "<start_of_turn>")
 
 
 def chat(hearth: HearthProcess, model: str, messages: list, options: dict) -> dict:
-    reply = requests.post(
-        f"{hearth.ollama_url}/api/chat",
-        json={"model": model, "messages": messages, "options": options, "stream": False},
-        timeout=300,
-    )
-    assert reply.status_code == 200, reply.text
-    return reply.json()
+    body = {"model": model, "messages": messages, "options": options, "stream": False}
+    return hearth.ollama_post("/api/chat", body)
 
 
 def create(hearth: HearthProcess, body: dict) -> list[str]:
@@ -278,17 +273,7 @@ def test_a_go_templated_chat_longer_than_the_context_leaves_out_old_turns(
     reply = chat(hearth, "gemma-go:1", long_history(), SMALL_CONTEXT)
     assert reply["done"] and reply["eval_count"] > 0
     assert 256 < reply["prompt_eval_count"] <= 512 - 8
-    refused = requests.post(
-        f"{hearth.ollama_url}/api/chat",
-        json={
-            "model": "gemma-go:1",
-            "messages": long_history(),
-            "options": SMALL_CONTEXT,
-            "truncate": False,
-            "stream": False,
-        },
-        timeout=300,
-    )
+    refused = chat_without_truncation(hearth, "gemma-go:1")
     assert refused.status_code == 400
     assert "num_ctx 512" in refused.json()["error"], refused.text
 

@@ -17,6 +17,7 @@ import pytest
 from app.chats import ChatStore, SchemaTooNew
 from app.chats.db import connect, migrate, schema_version
 from app.chats.migrations import LATEST
+from tests.threads import run_at_once
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -120,11 +121,7 @@ def test_concurrent_writers_in_threads(tmp_path: Path) -> None:
             except BaseException as error:  # noqa: BLE001 - reported below
                 errors.append(error)
 
-        threads = [threading.Thread(target=writer, args=(w,)) for w in range(10)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_at_once(writer, range(10))
         assert errors == []
         contents = [m["content"] for cid in chats for m in store.get_chat(cid)["messages"]]
         assert sorted(contents) == sorted(f"{w}:{n}!" for w in range(10) for n in range(30))

@@ -167,6 +167,11 @@ class Terminal:
         self.output += data.decode("utf-8", "replace")
         return True
 
+    def enter(self, line: str, then: str, start: int) -> int:
+        """Type ``line`` and Enter, then ``expect(then, start)``; its end offset."""
+        self.type(line + "\r")
+        return self.expect(then, start)
+
     def expect(self, text: str, start: int, timeout: float = PATIENCE) -> int:
         """Wait until ``text`` shows after offset ``start``; its end offset."""
         deadline = time.monotonic() + timeout
@@ -209,21 +214,15 @@ def terminal(cli: HearthProcess) -> Iterator[Terminal]:
 @POSIX_TERMINAL
 def test_chat_answers_keeps_going_and_quits(terminal: Terminal) -> None:
     at = terminal.expect(">>> ", 0)
-    terminal.type("/?\r")
-    at = terminal.expect("/bye", at)
+    at = terminal.enter("/?", "/bye", at)
     at = terminal.expect(">>> ", at)
-    terminal.type("Say hello.\r")
-    at = terminal.expect("Say hello.", at)
+    at = terminal.enter("Say hello.", "Say hello.", at)
     answer_end = terminal.expect(">>> ", at)
     assert terminal.output[at : answer_end - 4].strip(), "no answer shown"
-    terminal.type('"""Two\r')
-    at = terminal.expect("... ", answer_end)
-    terminal.type('lines."""\r')
-    at = terminal.expect(">>> ", at)
-    terminal.type("/clear\r")
-    at = terminal.expect("Cleared session context", at)
-    terminal.type("/nonsense\r")
-    at = terminal.expect("Unknown command '/nonsense'", at)
+    at = terminal.enter('"""Two', "... ", answer_end)
+    at = terminal.enter('lines."""', ">>> ", at)
+    at = terminal.enter("/clear", "Cleared session context", at)
+    at = terminal.enter("/nonsense", "Unknown command '/nonsense'", at)
     terminal.expect(">>> ", at)
     terminal.type("/bye\r")
     assert terminal.wait() == 0
@@ -244,12 +243,9 @@ def test_ctrl_c_stops_the_answer_not_the_chat(
         stack.callback(terminal.close)
         at = terminal.expect(">>> ", 0)
         # A long answer, with stats: they come only after an answer that ran to its end.
-        terminal.type("/set parameter num_predict 400\r")
-        at = terminal.expect(">>> ", at)
-        terminal.type("/set verbose\r")
-        at = terminal.expect(">>> ", at)
-        terminal.type("Write a long story about a dragon and a knight.\r")
-        at = terminal.expect("knight.", at)
+        at = terminal.enter("/set parameter num_predict 400", ">>> ", at)
+        at = terminal.enter("/set verbose", ">>> ", at)
+        at = terminal.enter("Write a long story about a dragon and a knight.", "knight.", at)
         at = terminal.expect("\n", at)
         deadline = time.monotonic() + PATIENCE
         while not terminal.output[at:].strip():  # the answer has begun

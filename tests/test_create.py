@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from app.models.create import create_model, import_gguf
+from app.models.create import import_gguf
 from app.models.errors import BadRequest, BlobNotFound, InvalidDigest, ModelNotFound, NotGGUF
 from app.models.names import parse_name
 from app.models.show import resolve_for_run
 from app.models.store import MANIFEST_MEDIA_TYPE, ModelStore
 from app.options import LOAD_TIME_OPTIONS, OPTION_TYPES, validate_options
-from tests.model_helpers import files_in, imported
+from tests.model_helpers import created, files_in, imported
 from tests.tinygguf import write_tiny_gguf
 
 MEDIA = "application/vnd.ollama.image."
@@ -30,17 +30,15 @@ def statuses(lines: object) -> list[str]:
 
 def test_create_from_uploaded_files(store: ModelStore, tmp_path: Path) -> None:
     digest = store.import_file(write_tiny_gguf(tmp_path / "m.gguf"))
-    lines = statuses(
-        create_model(
-            store,
-            parse_name("mine:1"),
-            files={"dir/m.gguf": digest},
-            template="{{ .Prompt }}",
-            system="Be kind.",
-            license=["MIT", "Apache"],
-            parameters={"temperature": 0.25},
-            messages=[{"role": "user", "content": "hi"}],
-        )
+    lines = created(
+        store,
+        "mine:1",
+        files={"dir/m.gguf": digest},
+        template="{{ .Prompt }}",
+        system="Be kind.",
+        license=["MIT", "Apache"],
+        parameters={"temperature": 0.25},
+        messages=[{"role": "user", "content": "hi"}],
     )
     assert lines[0] == "parsing GGUF"
     assert f"using existing layer {digest}" in lines
@@ -61,25 +59,21 @@ def test_create_from_uploaded_files(store: ModelStore, tmp_path: Path) -> None:
 
 def test_create_from_existing_merges_and_replaces(store: ModelStore, tmp_path: Path) -> None:
     model_digest = imported(store, tmp_path, "base:1")
-    list(
-        create_model(
-            store,
-            parse_name("mid:1"),
-            from_="base:1",
-            system="Old system.",
-            template="old {{ .Prompt }}",
-            license="L1",
-            parameters={"temperature": 0.5, "stop": ["A", "B"], "num_ctx": 1024},
-        )
+    created(
+        store,
+        "mid:1",
+        from_="base:1",
+        system="Old system.",
+        template="old {{ .Prompt }}",
+        license="L1",
+        parameters={"temperature": 0.5, "stop": ["A", "B"], "num_ctx": 1024},
     )
-    lines = statuses(
-        create_model(
-            store,
-            parse_name("top:1"),
-            from_="MID:1",  # names resolve case-insensitively
-            system="New system.",
-            parameters={"temperature": 0.9, "top_k": 20.0, "unknown_thing": 1},
-        )
+    lines = created(
+        store,
+        "top:1",
+        from_="MID:1",  # names resolve case-insensitively
+        system="New system.",
+        parameters={"temperature": 0.9, "top_k": 20.0, "unknown_thing": 1},
     )
     assert f"using existing layer {model_digest}" in lines
     spec = resolve_for_run(store, parse_name("top:1"))
@@ -93,9 +87,9 @@ def test_create_from_existing_merges_and_replaces(store: ModelStore, tmp_path: P
 
 def test_recreating_a_name_prunes_only_its_old_layers(store: ModelStore, tmp_path: Path) -> None:
     imported(store, tmp_path, "base:1")
-    list(create_model(store, parse_name("x:1"), from_="base:1", system="first"))
+    created(store, "x:1", from_="base:1", system="first")
     first_system = store.read_manifest(parse_name("x:1")).layer("system").digest  # type: ignore[union-attr]
-    list(create_model(store, parse_name("x:1"), from_="base:1", system="second"))
+    created(store, "x:1", from_="base:1", system="second")
     assert not store.has_blob(first_system)
     assert store.read_manifest(parse_name("base:1"))  # the base is untouched
     assert all(store.has_blob(d) for d in store.read_manifest(parse_name("x:1")).digests())
@@ -143,7 +137,7 @@ def test_invalid_requests_write_nothing(
     before = files_in(store)
     text = json.dumps(kwargs).replace("DIGEST", digest).replace("OTHER", other)
     with pytest.raises(error, match=message.replace("(", r"\(")) as raised:
-        list(create_model(store, parse_name("new:1"), **json.loads(text)))
+        created(store, "new:1", **json.loads(text))
     assert raised.value.status in (400, 404)
     assert files_in(store) == before
 
@@ -152,33 +146,29 @@ def test_non_gguf_blob_is_refused(store: ModelStore) -> None:
     not_gguf = store.write_blob([b"plain text, not a model"])
     before = files_in(store)
     with pytest.raises(NotGGUF, match="supplied file was not in GGUF format"):
-        list(create_model(store, parse_name("new:1"), files={"x.gguf": not_gguf}))
+        created(store, "new:1", files={"x.gguf": not_gguf})
     truncated = store.write_blob([b"GGUF\x03\x00\x00\x00\x05"])
     with pytest.raises(NotGGUF):
-        list(create_model(store, parse_name("new:1"), files={"x.gguf": truncated}))
+        created(store, "new:1", files={"x.gguf": truncated})
     assert files_in(store) - before == {f"blobs/sha256-{truncated[7:]}"}
 
 
 def test_projector_layer_is_detected(store: ModelStore, tmp_path: Path) -> None:
     model = store.import_file(write_tiny_gguf(tmp_path / "m.gguf"))
     projector = store.import_file(write_tiny_gguf(tmp_path / "p.gguf", projector=True))
-    list(create_model(store, parse_name("vis:1"), files={"m.gguf": model, "p.gguf": projector}))
+    created(store, "vis:1", files={"m.gguf": model, "p.gguf": projector})
     manifest = store.read_manifest(parse_name("vis:1"))
     assert manifest.layer("projector").digest == projector  # type: ignore[union-attr]
     assert manifest.layer("model").digest == model  # type: ignore[union-attr]
     # A projector alone is not a model.
     with pytest.raises(BadRequest, match="no model GGUF"):
-        list(create_model(store, parse_name("p:1"), files={"p.gguf": projector}))
+        created(store, "p:1", files={"p.gguf": projector})
 
 
 def test_adapter_layer(store: ModelStore, tmp_path: Path) -> None:
     model = store.import_file(write_tiny_gguf(tmp_path / "m.gguf"))
     adapter = store.import_file(write_tiny_gguf(tmp_path / "a.gguf", seed=3))
-    list(
-        create_model(
-            store, parse_name("ad:1"), files={"m.gguf": model}, adapters={"a.gguf": adapter}
-        )
-    )
+    created(store, "ad:1", files={"m.gguf": model}, adapters={"a.gguf": adapter})
     spec = resolve_for_run(store, parse_name("ad:1"))
     assert spec.adapter_paths == [store.blob_path(adapter)]
 

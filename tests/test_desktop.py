@@ -47,6 +47,30 @@ def display() -> Iterator[str]:
     server.wait(timeout=10)
 
 
+def desktop_env(home: Path, display: str, llama_server: Path, **extra: str) -> dict[str, str]:
+    """This process's environment for the window app on ``display``, with ``home``."""
+    return {
+        **os.environ,
+        "DISPLAY": display,
+        "HEARTH_HOME": str(home),
+        "HEARTH_LLAMA_SERVER": str(llama_server),
+        "QTWEBENGINE_DISABLE_SANDBOX": "1",
+        **extra,
+    }
+
+
+def start_app(env: dict[str, str], stderr: int | None = subprocess.STDOUT) -> subprocess.Popen[str]:
+    """``python -m app`` from the repository, stdout piped (stderr into it unless told)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "app"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+
+
 class Desktop:
     def __init__(
         self,
@@ -56,25 +80,11 @@ class Desktop:
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.home = home
-        env = dict(os.environ)
-        env.update(
-            DISPLAY=display,
-            HEARTH_HOME=str(home),
-            HEARTH_LLAMA_SERVER=str(llama_server),
-            QTWEBENGINE_DISABLE_SANDBOX="1",
-            PYTHONUNBUFFERED="1",
-            **(extra_env or {}),
+        self.env = desktop_env(
+            home, display, llama_server, PYTHONUNBUFFERED="1", **(extra_env or {})
         )
-        self.env = env
         self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        self.process = start_app(self.env)
         self.url = ""
         assert self.process.stdout is not None
         for line in self.process.stdout:
@@ -102,6 +112,18 @@ class Desktop:
     def llama_servers(self) -> list[psutil.Process]:
         children = psutil.Process(self.process.pid).children(recursive=True)
         return [c for c in children if c.name().startswith("llama-server")]
+
+    def kill_if_running(self) -> None:
+        """Kill the app if it still runs, so a failed test leaves none behind (``with Desktop(...)
+        as app:`` does this on leaving the block)."""
+        if self.process.poll() is None:
+            self.process.kill()
+
+    def __enter__(self) -> Desktop:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.kill_if_running()
 
     def tree(self) -> list[psutil.Process]:
         return [psutil.Process(self.process.pid), *psutil.Process(self.process.pid).children(True)]
@@ -210,8 +232,7 @@ def image_spread(path: Path) -> float:
 def test_window_menus_and_clean_exit(
     display: str, tmp_path: Path, llama_server_binary: Path, gemma_gguf_path: Path
 ) -> None:
-    app = Desktop(tmp_path / "home", display, llama_server_binary)
-    try:
+    with Desktop(tmp_path / "home", display, llama_server_binary) as app:
         seconds = app.wait_ready()
         print(f"launch to interactive page: {seconds:.2f} s")
         with x11.connect(display) as connection:
@@ -290,9 +311,6 @@ def test_window_menus_and_clean_exit(
         home = tmp_path / "home"
         assert_quit_cleanly(app, everything, home)
         assert f"Serving on {app.url}" in (home / "logs" / "hearth.log").read_text()
-    finally:
-        if app.process.poll() is None:
-            app.process.kill()
 
 
 def test_closing_the_window_quits_cleanly(
@@ -300,8 +318,7 @@ def test_closing_the_window_quits_cleanly(
 ) -> None:
     """The window's close button (the window manager's WM_DELETE_WINDOW) is a full quit."""
     home = tmp_path / "home"
-    app = Desktop(home, display, llama_server_binary)
-    try:
+    with Desktop(home, display, llama_server_binary) as app:
         app.wait_ready()
         app.menu("import_gguf", path=str(gemma_gguf_path), name="desk:1")
         everything = load_and_list_processes(app)
@@ -311,9 +328,6 @@ def test_closing_the_window_quits_cleanly(
             x11.request_close(connection, window)
         assert_quit_cleanly(app, everything, home)
         assert not (home / "instance.json").exists(), "the next launch would try to focus it"
-    finally:
-        if app.process.poll() is None:
-            app.process.kill()
 
 
 def test_import_and_pull_through_their_dialogs(
@@ -321,8 +335,7 @@ def test_import_and_pull_through_their_dialogs(
 ) -> None:
     """File > Import GGUF… and Models > Pull model… as a person uses them: Qt's file
     dialog and the page's name prompt get real key presses (XTEST)."""
-    app = Desktop(tmp_path / "home", display, llama_server_binary)
-    try:
+    with Desktop(tmp_path / "home", display, llama_server_binary) as app:
         app.wait_ready()
         with x11.connect(display) as connection:
             main = x11.app_window(connection, app.process.pid)
@@ -372,9 +385,6 @@ def test_import_and_pull_through_their_dialogs(
                 for w in x11.app_windows(connection, app.process.pid)
             )
             menu_bar_opens(connection, app, main, "desktop-file-menu.png")
-    finally:
-        if app.process.poll() is None:
-            app.process.kill()
 
 
 def test_sigterm_and_kill_leave_nothing(
@@ -382,8 +392,7 @@ def test_sigterm_and_kill_leave_nothing(
 ) -> None:
     home = tmp_path / "home"
     for how in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):
-        app = Desktop(home, display, llama_server_binary)
-        try:
+        with Desktop(home, display, llama_server_binary) as app:
             app.wait_ready()
             if not requests.get(f"{app.url}/ollama/api/tags", timeout=10).json()["models"]:
                 app.menu("import_gguf", path=str(gemma_gguf_path), name="desk:1")
@@ -397,9 +406,6 @@ def test_sigterm_and_kill_leave_nothing(
             if how != signal.SIGKILL:  # Ctrl+C and SIGTERM are a normal quit
                 assert code == 0, f"{how.name} exit status {code}"
                 assert not (home / "hearth.db-wal").exists()
-        finally:
-            if app.process.poll() is None:
-                app.process.kill()
     assert TEST_CACHE.exists()
 
 
@@ -483,8 +489,7 @@ def test_tray_icon_and_menu_pull(
         assert (saved["width"], saved["height"], saved["x"], saved["y"]) == (900, 640, 130, 70)
     finally:
         stack.close()
-        if app.process.poll() is None:
-            app.process.kill()
+        app.kill_if_running()
         tray_host.terminate()
         tray_host.wait(timeout=10)
 
@@ -493,9 +498,7 @@ def test_no_display_runs_the_server(tmp_path: Path, llama_server_binary: Path) -
     env = {k: v for k, v in os.environ.items() if k not in {"DISPLAY", "WAYLAND_DISPLAY"}}
     env.update(HEARTH_HOME=str(tmp_path), HEARTH_LLAMA_SERVER=str(llama_server_binary))
     env.pop("QT_QPA_PLATFORM", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app"], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
-    )
+    process = start_app(env, stderr=None)
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
@@ -516,8 +519,7 @@ def test_menu_shortcuts_new_chat_and_quit(
     display: str, tmp_path: Path, llama_server_binary: Path
 ) -> None:
     """The menus carry shortcuts; Ctrl+N (typed in the window) opens a new chat, Ctrl+Q quits."""
-    app = Desktop(tmp_path / "home", display, llama_server_binary)
-    try:
+    with Desktop(tmp_path / "home", display, llama_server_binary) as app:
         app.wait_ready()
         state = requests.get(f"{app.url}/desktop/state", timeout=5).json()
         assert state["shortcuts"]["New chat"] == "Ctrl+N"
@@ -556,9 +558,6 @@ def test_menu_shortcuts_new_chat_and_quit(
             time.sleep(0.5)
             x11.press(connection, window, "Control_L", "q")
         assert app.process.wait(timeout=30) == 0
-    finally:
-        if app.process.poll() is None:
-            app.process.kill()
 
 
 def test_launch_while_serve_holds_the_data_shows_a_message(
@@ -571,21 +570,7 @@ def test_launch_while_serve_holds_the_data_shows_a_message(
     home = tmp_path / "home"
     serve = HearthProcess(home, llama_server_binary)
     serve.start()
-    env = {
-        **os.environ,
-        "DISPLAY": display,
-        "HEARTH_HOME": str(home),
-        "HEARTH_LLAMA_SERVER": str(llama_server_binary),
-        "QTWEBENGINE_DISABLE_SANDBOX": "1",
-    }
-    launch = subprocess.Popen(
-        [sys.executable, "-m", "app"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    launch = start_app(desktop_env(home, display, llama_server_binary), stderr=subprocess.PIPE)
     try:
         with x11.connect(display) as connection:
             box = wait_for_window(connection, launch.pid, "Hearth is already running", timeout=30)

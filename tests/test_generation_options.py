@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import ollama
 import pytest
-import requests
 
 from tests.conftest import GEMMA_NAME
 from tests.hearth_process import HearthProcess
@@ -61,9 +60,9 @@ def test_default_keep_alive_is_five_minutes(hearth: HearthProcess, client: ollam
 def test_keep_alive_zero_on_a_real_answer_unloads_after_it(
     hearth: HearthProcess, client: ollama.Client
 ) -> None:
-    reply = requests.post(
-        f"{hearth.ollama_url}/api/generate",
-        json={
+    reply = hearth.ollama_post(
+        "/api/generate",
+        {
             "model": GEMMA_NAME,
             "prompt": "Hi",
             "stream": False,
@@ -72,7 +71,7 @@ def test_keep_alive_zero_on_a_real_answer_unloads_after_it(
         },
         timeout=120,
     )
-    assert reply.status_code == 200 and reply.json()["eval_count"] == 3
+    assert reply["eval_count"] == 3
 
     def loaded() -> list[str]:
         return [m.model for m in client.ps().models if m.model == GEMMA_NAME]

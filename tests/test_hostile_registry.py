@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,6 +40,7 @@ from tests.hearth_process import HearthFactory, HearthProcess
 from tests.stub_registry import (
     MANIFEST_TYPE,
     Stub,
+    bearer_challenge,
     digest_of,
     manifest_for,
     model_layer,
@@ -79,6 +81,11 @@ def canary_app() -> Flask:
         return Response(json.dumps({"token": "from-the-canary"}), content_type="application/json")
 
     return app
+
+
+def pull_into(tmp_path: Path, name: str, **options: Any) -> list[dict[str, Any]]:
+    """Pull ``name`` into a fresh store under ``tmp_path``, in this process; its status lines."""
+    return list(pull_model(ModelStore(tmp_path / "m"), parse_name(name), **options))
 
 
 def pull_via_hearth(process: HearthProcess, name: str, timeout: float = 60) -> requests.Response:
@@ -181,14 +188,7 @@ def test_cancel_while_the_manifest_trickles(stubs, tmp_path):
     tuning = PullTuning(exchange_deadline=120)
     began = time.monotonic()
     with pytest.raises(PullCancelled, match="pull cancelled"):
-        list(
-            pull_model(
-                ModelStore(tmp_path / "m"),
-                parse_name(f"{stub.netloc}/slow/m"),
-                cancel=cancel,
-                tuning=tuning,
-            )
-        )
+        pull_into(tmp_path, f"{stub.netloc}/slow/m", cancel=cancel, tuning=tuning)
     assert time.monotonic() - began < 20
 
 
@@ -215,12 +215,10 @@ def test_trickled_headers_also_meet_the_deadline(tmp_path):
     try:
         began = time.monotonic()
         with pytest.raises(RegistryError, match="too slow"):
-            list(
-                pull_model(
-                    ModelStore(tmp_path / "m"),
-                    parse_name(f"127.0.0.1:{listener.getsockname()[1]}/slow/h"),
-                    tuning=PullTuning(exchange_deadline=DEADLINE),
-                )
+            pull_into(
+                tmp_path,
+                f"127.0.0.1:{listener.getsockname()[1]}/slow/h",
+                tuning=PullTuning(exchange_deadline=DEADLINE),
             )
         assert time.monotonic() - began < 20
     finally:
@@ -283,9 +281,7 @@ def test_a_token_endpoint_redirect_to_an_internal_service_is_refused(stubs, tmp_
 
     @app.get("/v2/evil/auth/manifests/latest")
     def manifest() -> Response:
-        realm = f"http://127.0.0.2:{holder['registry'].port}/token"
-        header = f'Bearer realm="{realm}",service="stub"'
-        return Response(status=401, headers={"WWW-Authenticate": header})
+        return bearer_challenge(f"http://127.0.0.2:{holder['registry'].port}/token", service="stub")
 
     @app.get("/token")
     def token() -> Response:
@@ -293,9 +289,8 @@ def test_a_token_endpoint_redirect_to_an_internal_service_is_refused(stubs, tmp_
         return Response(status=307, headers={"Location": location})
 
     holder["registry"] = stubs(app, host="127.0.0.2")
-    name = parse_name(f"{holder['registry'].netloc}/evil/auth")
     with pytest.raises(UnsafeRedirect, match="refused the registry's redirect"):
-        list(pull_model(ModelStore(tmp_path / "m"), name, insecure=True, tuning=FAST))
+        pull_into(tmp_path, f"{holder['registry'].netloc}/evil/auth", insecure=True, tuning=FAST)
     assert canary.requests == []
 
 
@@ -338,13 +333,7 @@ def test_redirects_are_bounded(stubs, tmp_path):
         registry_app(lambda: Response(body, content_type=MANIFEST_TYPE), loop)
     )
     with pytest.raises(UnsafeRedirect, match="too many redirects"):
-        list(
-            pull_model(
-                ModelStore(tmp_path / "m"),
-                parse_name(f"{holder['registry'].netloc}/x/y"),
-                tuning=FAST,
-            )
-        )
+        pull_into(tmp_path, f"{holder['registry'].netloc}/x/y", tuning=FAST)
     assert len(holder["registry"].requests) == 1 + 11  # the manifest, then 1 + MAX_REDIRECTS
 
 

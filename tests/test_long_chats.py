@@ -27,6 +27,21 @@ def long_history(turns: int = 24) -> list[dict[str, str]]:
     return messages
 
 
+def chat_without_truncation(hearth: HearthProcess, model: str) -> requests.Response:
+    """The long history with ``truncate: false``: llama-server's refusal must come back."""
+    return requests.post(
+        f"{hearth.ollama_url}/api/chat",
+        json={
+            "model": model,
+            "messages": long_history(),
+            "options": SMALL_CONTEXT,
+            "truncate": False,
+            "stream": False,
+        },
+        timeout=300,
+    )
+
+
 @pytest.fixture(scope="module")
 def client(hearth: HearthProcess) -> ollama.Client:
     return ollama.Client(host=hearth.ollama_url)
@@ -49,17 +64,7 @@ def test_a_long_chat_streams_too(client: ollama.Client) -> None:
 
 
 def test_truncate_false_keeps_the_refusal(hearth: HearthProcess) -> None:
-    reply = requests.post(
-        f"{hearth.ollama_url}/api/chat",
-        json={
-            "model": GEMMA_NAME,
-            "messages": long_history(),
-            "options": SMALL_CONTEXT,
-            "truncate": False,
-            "stream": False,
-        },
-        timeout=120,
-    )
+    reply = chat_without_truncation(hearth, GEMMA_NAME)
     assert reply.status_code == 400
     assert "exceeds the available context size" in reply.json()["error"]
     assert "truncate is false" in reply.json()["error"]

@@ -47,12 +47,14 @@ from tests.registry import RegistryServer, push_model
 from tests.relay import CountingRelay
 from tests.stub_registry import (
     Stub,
+    bearer_challenge,
     digest_of,
     manifest_for,
     manifest_response,
     model_layer,
     serve_blob,
 )
+from tests.threads import run_at_once
 
 REPO = Path(__file__).resolve().parent.parent
 KIB = 1024
@@ -416,11 +418,7 @@ def test_two_models_sharing_a_blob_download_it_once(registry, store):
         except BaseException as error:  # noqa: BLE001
             errors.append(error)
 
-    threads = [threading.Thread(target=run, args=(key,)) for key in stats]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    run_at_once(run, stats, timeout=30)
     assert errors == []
     # The model and the "{}" config are shared and fetched once; the system layers differ.
     downloaded = sum(s.bytes_downloaded for s in stats.values())
@@ -492,23 +490,22 @@ def test_hostile_manifest_layers_are_refused(hostile_stub_registry, store, tmp_p
     assert files_under(tmp_path) == before, "nothing written anywhere"
 
 
-def test_hostile_declared_size_mismatch(hostile_stub_registry, store):
-    body = manifest_for([model_layer(digest_of(GOOD), len(GOOD) - 100)])
+@pytest.mark.parametrize(
+    ("declared_size", "served", "error", "message"),
+    [
+        (len(GOOD) - 100, GOOD, BlobSizeMismatch, "size mismatch"),
+        (len(GOOD), BAD, BlobDigestMismatch, "digest mismatch, file must be downloaded again"),
+    ],
+    ids=["declared_size_mismatch", "content_not_matching_digest"],
+)
+def test_hostile_blob_is_refused_and_nothing_kept(
+    hostile_stub_registry, store, declared_size, served, error, message
+):
+    body = manifest_for([model_layer(digest_of(GOOD), declared_size)])
     host = hostile_stub_registry(
-        {"manifest": manifest_response(body), "blob": lambda: serve_blob(GOOD)}
+        {"manifest": manifest_response(body), "blob": lambda: serve_blob(served)}
     )
-    with pytest.raises(BlobSizeMismatch, match="size mismatch"):
-        list(pull_model(store, parse_name(f"{host}/evil/model"), tuning=FAST))
-    assert_nothing_visible(store)
-    assert not any(store.blobs.iterdir())
-
-
-def test_hostile_content_not_matching_digest(hostile_stub_registry, store):
-    body = manifest_for([model_layer(digest_of(GOOD), len(GOOD))])
-    host = hostile_stub_registry(
-        {"manifest": manifest_response(body), "blob": lambda: serve_blob(BAD)}
-    )
-    with pytest.raises(BlobDigestMismatch, match="digest mismatch, file must be downloaded again"):
+    with pytest.raises(error, match=message):
         list(pull_model(store, parse_name(f"{host}/evil/model"), tuning=FAST))
     assert_nothing_visible(store)
     assert not any(store.blobs.iterdir())
@@ -571,8 +568,7 @@ def test_token_auth_and_no_credentials_to_cdn(store):
 
     def challenge() -> Response:
         realm = f"http://127.0.0.1:{stub.port}/token"
-        header = f'Bearer realm="{realm}",service="stub",scope="repository:evil/model:pull"'
-        return Response(status=401, headers={"WWW-Authenticate": header})
+        return bearer_challenge(realm, service="stub", scope="repository:evil/model:pull")
 
     @app.get("/token")
     def issue() -> Response:
@@ -606,8 +602,7 @@ def test_token_auth_and_no_credentials_to_cdn(store):
 
 def test_token_realm_on_another_host_is_refused(hostile_stub_registry, store):
     def challenge() -> Response:
-        header = 'Bearer realm="http://localhost:1/token",service="x"'
-        return Response(status=401, headers={"WWW-Authenticate": header})
+        return bearer_challenge("http://localhost:1/token", service="x")
 
     host = hostile_stub_registry({"manifest": challenge})
     with pytest.raises(Unauthorized, match="not on the registry host"):

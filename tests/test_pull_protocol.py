@@ -9,7 +9,7 @@ them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,14 @@ from app.models.show import resolve_for_run, show_model
 from app.models.store import ModelStore
 from app.runner.scheduler import Scheduler
 from tests.registry import RegistryServer, push_model
-from tests.stub_registry import Stub, digest_of, manifest_for, model_layer, serve_blob
+from tests.stub_registry import (
+    Stub,
+    bearer_challenge,
+    digest_of,
+    manifest_for,
+    model_layer,
+    serve_blob,
+)
 from tests.test_pull import GOOD
 from tests.tinygguf import write_tiny_gguf
 
@@ -92,32 +99,38 @@ def test_manifest_is_asked_for_with_ollamas_media_types(stubs, store) -> None:
     assert "application/vnd.oci.image.manifest.v1+json" in accept
 
 
+def pull_from_a_registry_that_always_asks_for_a_token(
+    stubs, store: ModelStore, token: Callable[[], Response]
+) -> list[dict]:
+    """Pull from a stub whose manifest answers 401 every time, naming its own ``/token``,
+    which ``token`` answers."""
+    app = Flask("always_401")
+    app.get("/token")(token)
+
+    @app.get("/v2/ns/model/manifests/latest")
+    def manifest() -> Response:
+        return bearer_challenge(f"http://{request.host}/token")
+
+    host = stubs(app).netloc
+    return list(pull_model(store, parse_name(f"{host}/ns/model"), tuning=FAST))
+
+
 def test_auth_that_never_succeeds_is_unauthorized(stubs, store) -> None:
     tokens_issued: list[int] = []
-    app = Flask("always_401")
 
-    @app.get("/token")
     def token() -> Response:
         tokens_issued.append(1)
         return Response(json.dumps({"token": "useless"}), content_type="application/json")
 
-    @app.get("/v2/ns/model/manifests/latest")
-    def manifest() -> Response:
-        realm = f"http://{request.host}/token"
-        return Response(status=401, headers={"WWW-Authenticate": f'Bearer realm="{realm}"'})
-
-    host = stubs(app).netloc
     with pytest.raises(Unauthorized):
-        list(pull_model(store, parse_name(f"{host}/ns/model"), tuning=FAST))
+        pull_from_a_registry_that_always_asks_for_a_token(stubs, store, token)
     assert len(tokens_issued) == 1  # asked once, retried once, then gave up
     assert store.list_manifests() == []
 
 
 def test_huge_token_response_is_refused_without_reading_it_all(stubs, store) -> None:
     sent: list[int] = []
-    app = Flask("huge_token")
 
-    @app.get("/token")
     def token() -> Response:
         def body() -> Iterator[bytes]:
             yield b'{"token": "'
@@ -128,14 +141,8 @@ def test_huge_token_response_is_refused_without_reading_it_all(stubs, store) -> 
 
         return Response(body(), content_type="application/json")
 
-    @app.get("/v2/ns/model/manifests/latest")
-    def manifest() -> Response:
-        realm = f"http://{request.host}/token"
-        return Response(status=401, headers={"WWW-Authenticate": f'Bearer realm="{realm}"'})
-
-    host = stubs(app).netloc
     with pytest.raises(Unauthorized):
-        list(pull_model(store, parse_name(f"{host}/ns/model"), tuning=FAST))
+        pull_from_a_registry_that_always_asks_for_a_token(stubs, store, token)
     assert len(sent) < 512  # stopped near the 64 KiB bound (plus socket buffers), not 128 MiB
 
 

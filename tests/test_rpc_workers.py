@@ -165,13 +165,8 @@ def unload(hearth: HearthProcess) -> None:
 
 
 def generate(hearth: HearthProcess, options: dict[str, object] = GREEDY) -> dict[str, object]:
-    reply = requests.post(
-        f"{hearth.ollama_url}/api/generate",
-        json={"model": GEMMA_NAME, "prompt": PROMPT, "stream": False, "options": options},
-        timeout=300,
-    )
-    assert reply.status_code == 200, reply.text
-    return reply.json()
+    body = {"model": GEMMA_NAME, "prompt": PROMPT, "stream": False, "options": options}
+    return hearth.ollama_post("/api/generate", body)
 
 
 def loaded(hearth: HearthProcess) -> dict[str, object]:

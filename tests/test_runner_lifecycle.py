@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 import socket
-import threading
 import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import psutil
@@ -15,6 +15,7 @@ import requests
 
 from tests.conftest import GEMMA_NAME
 from tests.hearth_process import HearthFactory, HearthProcess
+from tests.threads import run_at_once
 from tests.waiting import wait_until
 
 
@@ -44,6 +45,19 @@ def start_chat(
     return reply
 
 
+def a_long_answer_under_way(
+    hearth: HearthProcess,
+) -> tuple[requests.Response, Iterator[dict], psutil.Process]:
+    """A long story streaming, three lines in: its reply, the rest of its lines, and the
+    llama-server writing it."""
+    reply = start_chat(hearth.ollama_url, 4000)
+    lines = stream_lines(reply)
+    for _ in range(3):
+        next(lines)
+    (server,) = hearth.llama_servers()
+    return reply, lines, server
+
+
 def cpu_seconds(process: psutil.Process, window: float) -> float:
     before = process.cpu_times()
     time.sleep(window)
@@ -70,11 +84,7 @@ def test_two_chats_stream_at_once(hearth: HearthProcess) -> None:
 
     # Load the model first so both requests race only for generation.
     requests.post(f"{hearth.ollama_url}/api/generate", json={"model": GEMMA_NAME}, timeout=120)
-    threads = [threading.Thread(target=run, args=(i,)) for i in (1, 2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    run_at_once(run, (1, 2), timeout=120)
     assert not errors, errors
     assert set(finished) == {1, 2}
     # Both streams were producing tokens at the same time: each started before the other ended.
@@ -82,11 +92,7 @@ def test_two_chats_stream_at_once(hearth: HearthProcess) -> None:
 
 
 def test_disconnect_stops_generation(hearth: HearthProcess) -> None:
-    reply = start_chat(hearth.ollama_url, 4000)
-    lines = stream_lines(reply)
-    for _ in range(3):
-        next(lines)
-    (server,) = hearth.llama_servers()
+    reply, _lines, server = a_long_answer_under_way(hearth)
     assert cpu_seconds(server, 0.3) > 0.1  # it is busy generating
     reply.close()
     time.sleep(1.0)
@@ -137,20 +143,16 @@ def test_disconnect_stops_a_non_streamed_generation(
     wait_until(lambda: cpu_seconds(server, 0.5) < 0.05, "the slot stops", timeout=15)
     (same,) = hearth.llama_servers()
     assert same.pid == server.pid  # a cut we made is not a crash: the runner stays
-    again = requests.post(
-        f"{hearth.ollama_url}/api/generate",
-        json={"model": GEMMA_NAME, "prompt": "Hi", "stream": False, "options": {"num_predict": 2}},
+    again = hearth.ollama_post(
+        "/api/generate",
+        {"model": GEMMA_NAME, "prompt": "Hi", "stream": False, "options": {"num_predict": 2}},
         timeout=60,
     )
-    assert again.status_code == 200 and again.json()["eval_count"] == 2
+    assert again["eval_count"] == 2
 
 
 def test_crash_mid_answer_then_recover(hearth: HearthProcess) -> None:
-    reply = start_chat(hearth.ollama_url, 4000)
-    lines = stream_lines(reply)
-    for _ in range(3):
-        next(lines)
-    (server,) = hearth.llama_servers()
+    _reply, lines, server = a_long_answer_under_way(hearth)
     server.kill()
     rest = list(lines)
     assert rest and "error" in rest[-1]
@@ -162,18 +164,12 @@ def test_crash_mid_answer_then_recover(hearth: HearthProcess) -> None:
     assert not re.search(r"[a-z](Error|Exception)\b", error), error
     assert "\n" not in error
     # The next request starts a fresh llama-server and answers.
-    again = requests.post(
-        f"{hearth.ollama_url}/api/generate",
-        json={
-            "model": GEMMA_NAME,
-            "prompt": "Hello",
-            "stream": False,
-            "options": {"num_predict": 4},
-        },
+    again = hearth.ollama_post(
+        "/api/generate",
+        {"model": GEMMA_NAME, "prompt": "Hello", "stream": False, "options": {"num_predict": 4}},
         timeout=120,
     )
-    assert again.status_code == 200, again.text
-    assert again.json()["done"] is True
+    assert again["done"] is True
     (fresh,) = hearth.llama_servers()
     assert fresh.pid != server.pid
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from app.models.create import create_model
 from app.models.errors import NotGGUF
 from app.models.gguf_meta import (
     capabilities,
@@ -21,7 +20,7 @@ from app.models.gguf_meta import (
 from app.models.names import parse_name
 from app.models.show import go_float, parameters_text, resolve_for_run, show_model, tag_entry
 from app.models.store import ModelStore
-from tests.model_helpers import imported
+from tests.model_helpers import created, imported
 from tests.tinygguf import write_tiny_gguf
 
 RFC3339_MICRO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
@@ -169,16 +168,14 @@ def test_go_float_and_parameters_text() -> None:
 
 def test_show_model(store: ModelStore, tmp_path: Path) -> None:
     model_digest = imported(store, tmp_path, "tiny:1")
-    list(
-        create_model(
-            store,
-            parse_name("tiny:custom"),
-            from_="tiny:1",
-            system="Be kind.",
-            license=["MIT", "Apache"],
-            parameters={"temperature": 0.5, "stop": "END", "num_ctx": 512.0, "mirostat": 2},
-            messages=[{"role": "user", "content": "hello"}],
-        )
+    created(
+        store,
+        "tiny:custom",
+        from_="tiny:1",
+        system="Be kind.",
+        license=["MIT", "Apache"],
+        parameters={"temperature": 0.5, "stop": "END", "num_ctx": 512.0, "mirostat": 2},
+        messages=[{"role": "user", "content": "hello"}],
     )
     manifest = store.read_manifest(parse_name("tiny:custom"))
     info = show_model(store, manifest)
@@ -234,13 +231,11 @@ def test_show_model(store: ModelStore, tmp_path: Path) -> None:
 def test_show_with_template_layer_and_projector(store: ModelStore, tmp_path: Path) -> None:
     model = store.import_file(write_tiny_gguf(tmp_path / "m.gguf", chat_template=None))
     projector = store.import_file(write_tiny_gguf(tmp_path / "p.gguf", projector=True))
-    list(
-        create_model(
-            store,
-            parse_name("vis:1"),
-            files={"m.gguf": model, "p.gguf": projector},
-            template="{{ .System }} {{ .Prompt }}",
-        )
+    created(
+        store,
+        "vis:1",
+        files={"m.gguf": model, "p.gguf": projector},
+        template="{{ .System }} {{ .Prompt }}",
     )
     info = show_model(store, store.read_manifest(parse_name("vis:1")))
     assert info["template"] == "{{ .System }} {{ .Prompt }}"

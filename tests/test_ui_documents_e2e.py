@@ -77,9 +77,7 @@ def test_attach_a_document_and_ask(page: Page, server: ui.HearthProcess) -> None
     assert found == [], "\n".join(found)
 
     p.fill("#composer-input", "What is the secret word? Answer with one word.")
-    with p.expect_request(
-        lambda r: r.url.endswith("/ollama/api/chat") and '"stream":true' in (r.post_data or "")
-    ) as sent:
+    with page.expect_chat_request() as sent:
         p.keyboard.press("Enter")
     wait_done(page)
     body = json.loads(sent.value.post_data or "{}")
@@ -99,9 +97,7 @@ def test_attach_a_document_and_ask(page: Page, server: ui.HearthProcess) -> None
     editor = p.get_by_label("Edit your message")
     assert editor.input_value() == "What is the secret word? Answer with one word."
     editor.fill("Say the secret word.")
-    with p.expect_request(
-        lambda r: r.url.endswith("/ollama/api/chat") and '"stream":true' in (r.post_data or "")
-    ) as resent:
+    with page.expect_chat_request() as resent:
         p.get_by_test_id("save-edit").click()
     wait_done(page)
     edited = json.loads(resent.value.post_data or "{}")["messages"][-1]["content"]

@@ -68,13 +68,18 @@ def server(
     yield hearth
 
 
+def save_metrics(name: str, metrics: dict[str, Any]) -> None:
+    """Write ``metrics`` as JSON to tests/artifacts/``name``."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / name).write_text(json.dumps(metrics, indent=2))
+
+
 @pytest.fixture(scope="module", autouse=True)
 def write_metrics() -> Iterator[None]:
     """Write the numbers measured by the tests to tests/artifacts/ui-metrics.json."""
     yield
     if METRICS:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "ui-metrics.json").write_text(json.dumps(METRICS, indent=2))
+        save_metrics("ui-metrics.json", METRICS)
         print("\nUI metrics:", json.dumps(METRICS, indent=2))
 
 
@@ -84,6 +89,11 @@ def browser() -> Iterator[Any]:
         instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield instance
         instance.close()
+
+
+def streamed_chat(request: Any) -> bool:
+    """A streamed /ollama/api/chat request: an answer, not a background title request."""
+    return request.url.endswith("/ollama/api/chat") and '"stream":true' in (request.post_data or "")
 
 
 class Page:
@@ -107,9 +117,7 @@ class Page:
 
     def _request(self, request: Any) -> None:
         entry = f"{request.method} {request.url}"
-        if request.url.endswith("/ollama/api/chat") and '"stream":true' in (
-            request.post_data or ""
-        ):
+        if streamed_chat(request):
             entry += " stream"
         self.requests.append(entry)
 
@@ -128,6 +136,11 @@ class Page:
             for entry in self.requests
             if entry.startswith("POST") and entry.endswith("/ollama/api/chat stream")
         )
+
+    def expect_chat_request(self) -> Any:
+        """``with page.expect_chat_request() as sent:`` the next streamed chat request, as
+        ``sent.value``, once the block has made the page send it."""
+        return self.page.expect_request(streamed_chat)
 
     def close(self) -> None:
         self.context.close()

@@ -10,7 +10,6 @@ by the test, never part of the app bundle). Screenshots land in
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ import requests
 from tests import test_ui_e2e as ui
 from tests.conftest import GEMMA_NAME
 from tests.hearth_process import REPO, HearthFactory, HearthProcess
-from tests.test_ui_e2e import ARTIFACTS, Page, push_gemma, stored_chat
+from tests.test_ui_e2e import Page, push_gemma, save_metrics, stored_chat
 from tests.waiting import wait_until
 
 # The browser, server and page fixtures of the main UI suite, shared by name.
@@ -33,6 +32,7 @@ page = ui.page
 
 AXE = REPO / "ui" / "node_modules" / "axe-core" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 820}
+LAPTOP = {"width": 1280, "height": 800}  # the desktop window of the versions, presets, walk suites
 PHONE = {"width": 390, "height": 844}
 WIDTHS = (1280, 800, 480, 390, 360)
 LAYOUT_METRICS: dict[str, Any] = {}
@@ -53,13 +53,21 @@ CODE_ANSWER = (
 def write_layout_metrics() -> Iterator[None]:
     yield
     if LAYOUT_METRICS:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "ui-layout-metrics.json").write_text(json.dumps(LAYOUT_METRICS, indent=2))
+        save_metrics("ui-layout-metrics.json", LAYOUT_METRICS)
 
 
 def sized(page: Page, viewport: dict[str, int]) -> Page:
     page.page.set_viewport_size(viewport)
     return page
+
+
+def desktop_then_phone(page: Page, path: str, desktop: dict[str, int] = DESKTOP) -> Iterator[str]:
+    """Open ``path`` in a ``desktop`` window, then in a PHONE one: yields "desktop", then
+    "phone", for the checks at each size."""
+    for size, viewport in (("desktop", desktop), ("phone", PHONE)):
+        sized(page, viewport)
+        page.open(path)
+        yield size
 
 
 def code_chat(server: HearthProcess) -> str:

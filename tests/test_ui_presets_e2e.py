@@ -23,14 +23,13 @@ from tests import test_ui_e2e as ui
 from tests.conftest import GEMMA_NAME
 from tests.hearth_process import HearthFactory, HearthProcess
 from tests.test_ui_e2e import Page, push_gemma, wait_done
-from tests.test_ui_layout_e2e import PHONE, axe, sized
+from tests.test_ui_layout_e2e import LAPTOP, PHONE, axe, desktop_then_phone, sized
 from tests.waiting import wait_until
 
 browser = ui.browser
 server = ui.server
 page = ui.page
 
-DESKTOP = {"width": 1280, "height": 800}
 SYSTEM = "You are a terse pirate. Answer in one short sentence."
 PRESET_OPTIONS = {"temperature": 0, "seed": 11, "num_predict": 8}
 
@@ -74,11 +73,8 @@ def test_save_a_preset_and_start_a_new_chat_from_it(
     page: Page, server: HearthProcess, no_presets: str
 ) -> None:
     found: list[str] = []
-    for viewport in (DESKTOP, PHONE):
-        size = "desktop" if viewport is DESKTOP else "phone"
+    for size in desktop_then_phone(page, "/", LAPTOP):
         name = f"Terse pirate ({size})"
-        sized(page, viewport)
-        page.open("/")
         # A chat's settings, tried out, then saved under a name.
         page.page.get_by_role("button", name="Chat settings").click()
         panel = page.page.get_by_label("Chat settings", exact=True)
@@ -122,9 +118,7 @@ def test_save_a_preset_and_start_a_new_chat_from_it(
         page.page.get_by_role("button", name="Close chat settings").click()
 
         # The request the page sends carries the preset's system prompt and options.
-        with page.page.expect_request(
-            lambda r: r.url.endswith("/ollama/api/chat") and '"stream":true' in (r.post_data or "")
-        ) as sent:
+        with page.expect_chat_request() as sent:
             page.page.fill("#composer-input", "Where is the treasure?")
             page.page.keyboard.press("Enter")
         body = json.loads(sent.value.post_data or "{}")
@@ -145,10 +139,7 @@ def test_presets_are_renamed_and_deleted_in_settings(
     first = requests.post(no_presets, json={"name": "Storyteller", "system": "Tell tales."}).json()
     requests.post(no_presets, json={"name": "Coder", "options": {"temperature": 0.2}})
     found: list[str] = []
-    for viewport in (DESKTOP, PHONE):
-        size = "desktop" if viewport is DESKTOP else "phone"
-        sized(page, viewport)
-        page.open("/#/settings")
+    for size in desktop_then_phone(page, "/#/settings", LAPTOP):
         listed = page.page.get_by_test_id("presets")
         listed.get_by_text("Coder").wait_for()
         assert "temperature 0.2" in listed.inner_text()
@@ -177,10 +168,7 @@ def test_the_catalogue_registry_field_saves_and_refuses(page: Page, server: Hear
     settings = f"{server.url}/api/v1/settings"
     found: list[str] = []
     try:
-        for viewport in (DESKTOP, PHONE):
-            size = "desktop" if viewport is DESKTOP else "phone"
-            sized(page, viewport)
-            page.open("/#/settings")
+        for size in desktop_then_phone(page, "/#/settings", LAPTOP):
             field = page.page.get_by_test_id("catalogue-registry")
             field.fill("127.0.0.1:5000")
             field.dispatch_event("change")

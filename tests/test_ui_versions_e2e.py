@@ -23,15 +23,13 @@ import requests
 from tests import test_ui_e2e as ui
 from tests.hearth_process import HearthProcess
 from tests.test_ui_e2e import Page, send, wait_done
-from tests.test_ui_layout_e2e import axe, sized
+from tests.test_ui_layout_e2e import LAPTOP, axe, desktop_then_phone
 
 browser = ui.browser
 server = ui.server
 page = ui.page
 long_answers = ui.long_answers
 
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 FIRST_PROMPT = "Name one color."
 SECOND_PROMPT = "Name one animal."
 
@@ -95,10 +93,7 @@ def test_regenerate_and_edit_keep_versions_across_a_reload(
     long_answers: None, page: Page, server: HearthProcess
 ) -> None:
     found: list[str] = []
-    for viewport in (DESKTOP, PHONE):
-        size = "desktop" if viewport is DESKTOP else "phone"
-        sized(page, viewport)
-        page.open("/")
+    for size in desktop_then_phone(page, "/", LAPTOP):
         sampling(page, seed=1)
         send(page, FIRST_PROMPT)
         wait_done(page)

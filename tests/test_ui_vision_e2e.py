@@ -113,9 +113,7 @@ def test_attach_send_and_reload(page: Page, vision_model: str, size: tuple[int, 
     assert found == [], "\n".join(found)
 
     p.fill("#composer-input", "What is in these pictures?")
-    with p.expect_request(
-        lambda r: r.url.endswith("/ollama/api/chat") and '"stream":true' in (r.post_data or "")
-    ) as sent:
+    with page.expect_chat_request() as sent:
         p.keyboard.press("Enter")
     wait_done(page)
     user = json.loads(sent.value.post_data or "{}")["messages"][-1]
@@ -140,9 +138,7 @@ def test_attach_send_and_reload(page: Page, vision_model: str, size: tuple[int, 
     message.hover()
     message.get_by_role("button", name="Edit message").click()
     p.get_by_label("Edit your message").fill("And now?")
-    with p.expect_request(
-        lambda r: r.url.endswith("/ollama/api/chat") and '"stream":true' in (r.post_data or "")
-    ) as resent:
+    with page.expect_chat_request() as resent:
         p.get_by_test_id("save-edit").click()
     wait_done(page)
     edited = json.loads(resent.value.post_data or "{}")["messages"][-1]

@@ -18,14 +18,13 @@ from tests import test_ui_e2e as ui
 from tests.conftest import GEMMA_NAME
 from tests.hearth_process import HearthProcess
 from tests.test_ui_e2e import Page, chat_options, send, stored_chat, wait_done
-from tests.test_ui_layout_e2e import axe, sized
+from tests.test_ui_layout_e2e import LAPTOP, axe, sized
 from tests.waiting import wait_until
 
 browser = ui.browser
 server = ui.server
 page = ui.page
 
-DESKTOP = {"width": 1280, "height": 800}
 SMALL_PHONE = {"width": 360, "height": 740}
 LONG_NAME = "127.0.0.1:54951/library/a-rather-long-model-name:270m"
 
@@ -63,7 +62,7 @@ def long_named(server: HearthProcess) -> Iterator[str]:
 def test_the_loaded_badge_is_readable(page: Page, server: HearthProcess, theme: str) -> None:
     """Green text on an 18 % green wash measured 4.02:1 in the light theme (AA needs 4.5)."""
     load(server, GEMMA_NAME)
-    sized(page, DESKTOP)
+    sized(page, LAPTOP)
     page.open("/#/settings")
     page.page.get_by_label(theme.capitalize(), exact=True).check()
     try:
@@ -121,7 +120,7 @@ def test_an_answer_with_no_text_says_so(page: Page, server: HearthProcess, conte
             {"role": "assistant", "content": content, "done": True},
         ],
     )
-    for viewport, size in ((DESKTOP, "desktop"), (SMALL_PHONE, "phone")):
+    for viewport, size in ((LAPTOP, "desktop"), (SMALL_PHONE, "phone")):
         sized(page, viewport)
         page.open(f"/#/c/{chat_id}")
         answer = page.page.get_by_test_id("message-assistant")
@@ -143,7 +142,7 @@ def test_a_disabled_version_button_looks_disabled(page: Page, server: HearthProc
         ],
         current_id="a1",
     )
-    for viewport, size in ((DESKTOP, "desktop"), (SMALL_PHONE, "phone")):
+    for viewport, size in ((LAPTOP, "desktop"), (SMALL_PHONE, "phone")):
         sized(page, viewport)
         page.open(f"/#/c/{chat_id}")
         group = page.page.get_by_role("group", name="Version 1 of 2")
@@ -181,7 +180,7 @@ def test_the_waiting_dots_pass_axe(page: Page) -> None:
         else:
             route.continue_()
 
-    for viewport, size in ((DESKTOP, "desktop"), (SMALL_PHONE, "phone")):
+    for viewport, size in ((LAPTOP, "desktop"), (SMALL_PHONE, "phone")):
         sized(page, viewport)
         page.open("/")
         page.page.route("**/ollama/api/chat", hold)
