@@ -3,23 +3,27 @@
 Why: a request used to travel as ``dict[str, Any]`` and each room read and
 checked the fields it needed (``app.hearth``, ``app.models.manager``,
 ``app.runner.generation``, ``app.runner.templated``, ``app.runner.vision``).
-Here every field has one name and each check one place: the ``checked_*``
-methods. They are called at the points of a request's life where the checks
-always ran (after the model is resolved, before the model loads), so
-``parse`` itself never refuses a body and a bad field gets the same
-:class:`app.errors.BadRequest` in the same words as before.
+Here every field has one name, and its type annotation is the one statement
+of the JSON it may hold: ``parse`` refuses a value of another type at once
+(``<key> must be <what>``, :mod:`app.json_fields`), as Ollama's decoder does
+before anything else happens.
 
-Fields stay ``Any`` where the client's value is passed on as sent, or
-checked later by one of the ``checked_*`` methods; the methods return the
-checked, typed value.
+What a type cannot say (a range, names inside ``options``, ``raw`` with a
+``template``) is checked by a ``checked_*`` method at the point of the
+request's life where it always was (after the model is resolved, before the
+model loads). ``Any`` is left where the value takes several shapes and the
+module using it gives the words (``format``, ``think``, ``keep_alive``,
+``tool_choice``, embed's ``input``, create's layers, which
+``app.models.create`` checks as the library's own API).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Self
 
 from app.errors import BadRequest
+from app.json_fields import json_key, read_fields, words
 from app.options import validate_options
 
 MAX_TOP_LOGPROBS = 20
@@ -28,28 +32,21 @@ MAX_CONTEXT_TOKENS = 1 << 20
 _ABSENT: Any = object()
 
 
-def _key(name: str) -> dict[str, str]:
-    """Field metadata: the JSON key, where it is no Python name (``from``)."""
-    return {"key": name}
-
-
 @dataclass(frozen=True)
 class _Body:
     """A request as the client sent it: a field per key Hearth reads (others are ignored)."""
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> Self:
-        """Each field from its key (its name, or ``metadata["key"]``), or its default."""
-        return cls(
-            **{f.name: body.get(f.metadata.get("key", f.name), f.default) for f in fields(cls)}
-        )
+        """Each field from its key, checked against the field's type, or its default."""
+        return cls(**read_fields(cls, body))
 
 
 @dataclass(frozen=True)
 class _Streamed(_Body):
     """A request answered as a stream of objects unless ``stream`` is false."""
 
-    stream: Any = True
+    stream: bool | None = True
 
     @property
     def wants_stream(self) -> bool:
@@ -61,36 +58,36 @@ class _Streamed(_Body):
 class RunRequest(_Body):
     """What every request that runs a model shares: the model, its options, how long it stays."""
 
-    model: Any = None
-    options: Any = None
+    model: str | None = None
+    options: dict[str, Any] | None = None
     keep_alive: Any = None
+    """A duration string ("5m"), seconds, or negative for ever (``app.keep_alive``)."""
 
     def checked_options(self) -> dict[str, Any]:
         """``options`` checked name by name (``app.options``): known names, right types."""
-        options = self.options or {}
-        if not isinstance(options, dict):
-            raise BadRequest("options must be an object")
-        return validate_options(options)
+        return validate_options(self.options or {})
 
 
 @dataclass(frozen=True)
 class _Request(RunRequest, _Streamed):
     """Fields ``/api/chat`` and ``/api/generate`` share, as the client sent them."""
 
-    system: Any = _ABSENT
+    system: str | None = _ABSENT
     format: Any = None
+    """"json" or a JSON schema (``app.runner.translate.format_body`` says when neither)."""
     think: Any = None
-    truncate: Any = None
-    images: Any = None
-    logprobs: Any = None
-    top_logprobs: Any = None
+    """true/false, or a level ("high") for models that take one (``think_body``)."""
+    truncate: bool | None = None
+    images: list[str] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
 
-    def system_or(self, default: Any) -> Any:
+    def system_or(self, default: str | None) -> str | None:
         """The request's ``system`` when it has the key (even null), else ``default``."""
         return default if self.system is _ABSENT else self.system
 
     @property
-    def system_text(self) -> Any:
+    def system_text(self) -> str | None:
         """``system`` as a value (None when absent)."""
         return self.system_or(None)
 
@@ -105,51 +102,43 @@ class _Request(RunRequest, _Streamed):
         Ollama's fields: ``logprobs`` (bool) and ``top_logprobs`` (0-20, only
         meaningful with ``logprobs``).
         """
-        wanted, top = self.logprobs, self.top_logprobs
-        if wanted is not None and not isinstance(wanted, bool):
-            raise BadRequest("logprobs must be true or false")
-        if top is not None and (
-            isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_TOP_LOGPROBS
-        ):
+        top = self.top_logprobs
+        if top is not None and not 0 <= top <= MAX_TOP_LOGPROBS:
             raise BadRequest(f"top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}")
-        return (top or 0) if wanted else None
+        return (top or 0) if self.logprobs else None
 
 
 @dataclass(frozen=True)
 class ChatRequest(_Request):
     """An Ollama ``/api/chat`` request."""
 
-    messages: Any = None
-    tools: Any = None
+    messages: list[Any] | None = None
+    """Each message is checked where it is converted (``translate.chat_messages``)."""
+    tools: list[Any] | None = None
     tool_choice: Any = None
+    """OpenAI's: "auto", "none", "required" or one function (``tool_choice_body``)."""
 
     @property
     def has_images(self) -> bool:
-        return bool(self.images) or _messages_have_images(self.messages)
+        return bool(self.images) or any(
+            isinstance(message, dict) and message.get("images") for message in self.messages or []
+        )
 
-    def checked_messages(self) -> list[dict[str, Any]] | None:
-        if self.messages is not None and not isinstance(self.messages, list):
-            raise BadRequest("messages must be a list")
-        return self.messages
-
-    def checked_tools(self) -> list[Any]:
-        """The tools (empty when none); checked only where llama-server gets them."""
-        if not self.tools:
-            return []
-        if not isinstance(self.tools, list):
-            raise BadRequest("tools must be a list")
-        return self.tools
+    @property
+    def tool_list(self) -> list[Any]:
+        """The tools (empty when none)."""
+        return self.tools or []
 
 
 @dataclass(frozen=True)
 class GenerateRequest(_Request):
     """An Ollama ``/api/generate`` request."""
 
-    prompt: Any = None
-    suffix: Any = None
-    template: Any = None
-    raw: Any = None
-    context: Any = None
+    prompt: str | None = None
+    suffix: str | None = None
+    template: str | None = None
+    raw: bool | None = None
+    context: list[int] | None = field(default=None, metadata=words("a list of token ids"))
 
     @property
     def is_raw(self) -> bool:
@@ -159,39 +148,22 @@ class GenerateRequest(_Request):
     def has_images(self) -> bool:
         return bool(self.images)
 
+    @property
+    def prompt_text(self) -> str:
+        return self.prompt or ""
+
     def check_raw(self) -> None:
         if self.is_raw and (self.template or self.system_text or self.context):
             raise BadRequest("raw mode does not support template, system, or context")
 
-    def checked_prompt(self) -> str:
-        prompt = self.prompt or ""
-        if not isinstance(prompt, str):
-            raise BadRequest("prompt must be a string")
-        return prompt
-
-    def checked_suffix(self) -> str | None:
-        if self.suffix is not None and not isinstance(self.suffix, str):
-            raise BadRequest("suffix must be a string")
-        return self.suffix
-
     def checked_context(self) -> list[int]:
         """The deprecated ``context``: token ids from an earlier answer."""
-        value = self.context
-        if value is None:
-            return []
-        if not isinstance(value, list) or not all(
-            isinstance(token, int) and not isinstance(token, bool) and token >= 0 for token in value
-        ):
+        value = self.context or []
+        if any(token < 0 for token in value):
             raise BadRequest("context must be a list of token ids")
         if len(value) > MAX_CONTEXT_TOKENS:
             raise BadRequest("context is too long")
         return value
-
-
-def _messages_have_images(messages: Any) -> bool:
-    return isinstance(messages, list) and any(
-        isinstance(message, dict) and message.get("images") for message in messages
-    )
 
 
 @dataclass(frozen=True)
@@ -199,8 +171,9 @@ class EmbedRequest(RunRequest):
     """An Ollama ``/api/embed`` request (the OpenAI edge makes one too)."""
 
     input: Any = None
-    truncate: Any = True
-    dimensions: Any = None
+    """One text or a list of texts (``checked_inputs`` gives Ollama's words)."""
+    truncate: bool | None = True
+    dimensions: int | None = field(default=None, metadata=words("a positive integer"))
 
     @property
     def truncates(self) -> bool:
@@ -219,25 +192,20 @@ class EmbedRequest(RunRequest):
         raise BadRequest("invalid input type")
 
     def checked_dimensions(self) -> int | None:
-        dimensions = self.dimensions
-        if dimensions is not None and (
-            isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions <= 0
-        ):
+        if self.dimensions is not None and self.dimensions <= 0:
             raise BadRequest("dimensions must be a positive integer")
-        return dimensions
+        return self.dimensions
 
 
 @dataclass(frozen=True)
 class EmbeddingsRequest(RunRequest):
     """The legacy ``/api/embeddings`` request: one ``prompt``, one vector."""
 
-    prompt: Any = None
+    prompt: str | None = None
 
-    def checked_prompt(self) -> str:
-        prompt = self.prompt or ""
-        if not isinstance(prompt, str):
-            raise BadRequest("prompt must be a string")
-        return prompt
+    @property
+    def prompt_text(self) -> str:
+        return self.prompt or ""
 
 
 @dataclass(frozen=True)
@@ -247,18 +215,18 @@ class ModelRequest(_Body):
     ``/api/delete``, and Hearth's ``DELETE /api/pulls``, are just this.
     """
 
-    model: Any = None
-    name: Any = None
+    model: str | None = None
+    name: str | None = None
 
     @property
-    def model_name(self) -> Any:
+    def model_name(self) -> str | None:
         """The name as sent (the library's ``parse`` says when it is missing or invalid)."""
         return self.model or self.name
 
 
 @dataclass(frozen=True)
 class ShowRequest(ModelRequest):
-    verbose: Any = None
+    verbose: bool | None = None
 
     @property
     def is_verbose(self) -> bool:
@@ -267,13 +235,13 @@ class ShowRequest(ModelRequest):
 
 @dataclass(frozen=True)
 class CopyRequest(_Body):
-    source: Any = None
-    destination: Any = None
+    source: str | None = None
+    destination: str | None = None
 
 
 @dataclass(frozen=True)
 class PullRequest(ModelRequest, _Streamed):
-    insecure: Any = None
+    insecure: bool | None = None
 
     @property
     def allows_insecure(self) -> bool:
@@ -283,9 +251,13 @@ class PullRequest(ModelRequest, _Streamed):
 
 @dataclass(frozen=True)
 class CreateRequest(ModelRequest, _Streamed):
-    """An Ollama ``/api/create`` request: the new model's name and the layers it is made of."""
+    """An Ollama ``/api/create`` request: the new model's name and the layers it is made of.
 
-    from_: Any = field(default=None, metadata=_key("from"))
+    The layers stay as sent: ``app.models.create`` checks each (it is also
+    the library's API), in words that name the layer.
+    """
+
+    from_: Any = field(default=None, metadata=json_key("from"))
     files: Any = None
     adapters: Any = None
     template: Any = None

@@ -186,8 +186,6 @@ class Hearth:
         spec = self.models.run_spec(request.model)
         if spec.is_embedding:
             raise BadRequest(f'"{spec.display}" does not support {verb}')
-        if isinstance(request, ChatRequest):
-            request.checked_messages()
         options = request.checked_options()
         return answer(self.scheduler, spec, request, options, self._keep_alive(request), abort)
 
@@ -207,7 +205,7 @@ class Hearth:
 
     def embeddings(self, request: EmbeddingsRequest) -> dict[str, Any]:
         spec = self.models.run_spec(request.model)
-        prompt = request.checked_prompt()
+        prompt = request.prompt_text
         return generation.embedding_legacy(
             self.scheduler, spec, prompt, request.checked_options(), self._keep_alive(request)
         )

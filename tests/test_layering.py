@@ -14,7 +14,16 @@ import inspect
 from app.errors import HearthException
 from bench.import_graph import APP, imports_of, module_edges, module_name, room_of
 
-NEUTRAL = {"errors", "spec", "chat_templates", "gofmt", "api_types", "options", "keep_alive"}
+NEUTRAL = {
+    "errors",
+    "spec",
+    "chat_templates",
+    "gofmt",
+    "api_types",
+    "options",
+    "keep_alive",
+    "json_fields",
+}
 """Plain types and rules every room shares: they import no room."""
 NO_UI = {"models", "runner", "chats", "settings", *NEUTRAL}
 UI_PACKAGES = {"flask", "werkzeug", "webview", "PySide6", "PyQt6"}

@@ -93,7 +93,7 @@ def _chat_body(
         **think_body(request.think, spec.capabilities),
     }
     body.update(logprobs_body(wanted, chat=True))
-    tools = request.checked_tools()
+    tools = request.tool_list
     if tools:
         body["tools"] = tools
         choice = request.tool_choice
@@ -374,8 +374,8 @@ def generate(
     model = spec.display
     raw = request.is_raw
     request.check_raw()
-    prompt = request.checked_prompt()
-    suffix = request.checked_suffix()
+    prompt = request.prompt_text
+    suffix = request.suffix
     context = request.checked_context()
     vision.refuse_without_projector(spec, request)
     wanted = request.checked_logprobs()
