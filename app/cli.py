@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -569,14 +570,32 @@ def cmd_cp(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    hearth = _hearth(_settings(args))
+    """Remove models: through the running Hearth when there is one, as ``ollama rm`` does.
+
+    Why: that Hearth may have the model loaded; deleting only the files would
+    leave its runner in ``ps``, holding memory until its keep-alive ends, and
+    ``stop`` could not name it any more. The running Hearth unloads it too.
+    """
+    from app.cli_client import find_running
+
+    settings = _settings(args)
+    remote = find_running(settings.data_dir)
+    if remote is not None:
+        _delete_each(remote.delete, args.names)
+        return 0
+    hearth = _hearth(settings)
     try:
-        for name in args.names:
-            hearth.delete(name)
-            print(f"deleted '{name}'")
+        _delete_each(hearth.delete, args.names)
     finally:
         hearth.close()
     return 0
+
+
+def _delete_each(delete: Callable[[str], None], names: list[str]) -> None:
+    """Delete the names in order, saying each; the first that fails stops the rest, as Ollama."""
+    for name in names:
+        delete(name)
+        print(f"deleted '{name}'")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
