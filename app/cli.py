@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import __version__
-from app.cli_format import ago, human_size, print_table
+from app.cli_format import ago, human_size, model_lines, print_table
 from app.errors import HearthError
 from app.settings import Settings, SettingsError, load_settings
 
@@ -535,27 +535,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
-    details = info.get("details", {})
-    print("  Model")
-    for label, key in (
-        ("architecture", "family"),
-        ("parameters", "parameter_size"),
-        ("quantization", "quantization_level"),
-    ):
-        print(f"    {label:<16}{details.get(key, '')}")
-    context = info.get("model_info", {}).get(f"{details.get('family')}.context_length")
-    if context:
-        print(f"    {'context length':<16}{context}")
-    if info.get("capabilities"):
-        print("\n  Capabilities")
-        for capability in info["capabilities"]:
-            print(f"    {capability}")
-    if info.get("parameters"):
-        print("\n  Parameters")
-        for line in info["parameters"].splitlines():
-            print(f"    {line}")
-    if info.get("system"):
-        print(f"\n  System\n    {info['system']}")
+    print("\n".join(model_lines(info, verbose=args.verbose)))
     return 0
 
 
