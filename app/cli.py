@@ -611,16 +611,37 @@ WORKERS_HELP = (
 )
 
 
+def _add_place_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """``--home``, ``--models`` and ``--llama-server``: where Hearth's data and engine are."""
+    parser.add_argument(
+        "--home",
+        default=default,
+        help="data directory (default: platform data dir; env HEARTH_HOME)",
+    )
+    parser.add_argument("--models", default=default, help="models directory (env HEARTH_MODELS)")
+    parser.add_argument(
+        "--llama-server", default=default, help="llama-server binary (env HEARTH_LLAMA_SERVER)"
+    )
+
+
+def _place_options_after_commands(commands: Any) -> None:
+    """Let ``hearth serve --home DIR`` mean ``hearth --home DIR serve``.
+
+    Why: ``hearth --help`` lists ``--home`` and a person puts it after the
+    command (``serve --home /tmp/x``, as with ``--port``); argparse refused
+    that as unrecognized. Suppressed defaults keep a value given before the
+    command when none is given after it.
+    """
+    for sub in {id(sub): sub for sub in commands.choices.values()}.values():
+        _add_place_options(sub, argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hearth", description="Private, offline chat with local models."
     )
     parser.add_argument("--version", action="version", version=f"hearth {__version__}")
-    parser.add_argument(
-        "--home", help="data directory (default: platform data dir; env HEARTH_HOME)"
-    )
-    parser.add_argument("--models", help="models directory (env HEARTH_MODELS)")
-    parser.add_argument("--llama-server", help="llama-server binary (env HEARTH_LLAMA_SERVER)")
+    _add_place_options(parser, None)
     commands = parser.add_subparsers(dest="command")
 
     serve = commands.add_parser("serve", help="run the HTTP server without a window")
@@ -741,6 +762,7 @@ def build_parser() -> argparse.ArgumentParser:
     rm = commands.add_parser("rm", help="remove models")
     rm.add_argument("names", nargs="+")
     rm.set_defaults(func=cmd_rm)
+    _place_options_after_commands(commands)
     return parser
 
 
