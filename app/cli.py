@@ -26,6 +26,7 @@ from app.errors import HearthError
 from app.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from app.cli_client import Remote
     from app.hearth import Hearth
     from app.web.access import Verifier
 
@@ -344,24 +345,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _running_hearth(settings: Settings) -> str | None:
-    """The URL of the Hearth serving this data directory, if one is up and answering.
+def _running_hearth(settings: Settings) -> Remote | None:
+    """The Hearth serving this data directory, if one is up and answering.
 
     Why: pulls belong to one registry of pulls, the running app's, so that a
     terminal pull, the window and the API see, join and cancel the same pull.
+    The same check as ``run``/``ps``/``rm`` (``find_running``): a LAN-mode
+    Hearth is reached with ``HEARTH_TOKEN``, and without it the error says so,
+    where the pull used to run in this process beside the running Hearth, on
+    its data, unseen by it and by ``hearth pulls``.
     """
-    import requests
+    from app.cli_client import find_running
 
-    from app.desktop.instance import running_url
-
-    url = running_url(settings.data_dir)
-    if url is None:
-        return None
-    try:
-        answer = requests.get(f"{url}/ollama/api/pulls", timeout=3)
-    except requests.RequestException:
-        return None  # a stale instance.json: that Hearth is gone
-    return url if answer.status_code == 200 else None
+    return find_running(settings.data_dir)
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
@@ -371,11 +367,11 @@ def cmd_pull(args: argparse.Namespace) -> int:
     if this terminal closes); otherwise in this process.
     """
     settings = _settings(args)
-    url = _running_hearth(settings)
+    remote = _running_hearth(settings)
     if args.cancel:
-        return _cancel_pull(url, args.name)
-    if url is not None:
-        return _pull_through(url, args.name, args.insecure)
+        return _cancel_pull(remote, args.name)
+    if remote is not None:
+        return _pull_through(remote, args.name, args.insecure)
     hearth = _hearth(settings)
     bar = ProgressBar()
     try:
@@ -402,15 +398,17 @@ def _show_progress(bar: ProgressBar, statuses: Any) -> None:
             print(status["status"], flush=True)
 
 
-def _pull_through(url: str, name: str, insecure: bool) -> int:
+def _pull_through(remote: Remote, name: str, insecure: bool) -> int:
     import requests
 
+    url = remote.url
     print(f"pulling in the running Hearth at {url}", flush=True)
     bar = ProgressBar()
     try:
         with requests.post(
             f"{url}/ollama/api/pull",
             json={"model": name, "insecure": insecure},
+            headers=remote.headers,
             stream=True,
             timeout=(10, 600),
         ) as reply:
@@ -430,13 +428,18 @@ def _pull_through(url: str, name: str, insecure: bool) -> int:
     return 0
 
 
-def _cancel_pull(url: str | None, name: str) -> int:
+def _cancel_pull(remote: Remote | None, name: str) -> int:
     import requests
 
-    if url is None:
+    if remote is None:
         print("no Hearth is running here, so no pull to cancel", file=sys.stderr)
         return 1
-    reply = requests.delete(f"{url}/ollama/api/pulls", json={"model": name}, timeout=10)
+    reply = requests.delete(
+        f"{remote.url}/ollama/api/pulls",
+        json={"model": name},
+        headers=remote.headers,
+        timeout=10,
+    )
     if reply.status_code != 200:
         raise HearthError(_error_text(reply))
     print(f"cancelled the pull of {name}; pulling it again resumes where it stopped")
@@ -454,11 +457,12 @@ def cmd_pulls(args: argparse.Namespace) -> int:
     """Pulls in progress in the running Hearth."""
     import requests
 
-    url = _running_hearth(_settings(args))
-    if url is None:
+    remote = _running_hearth(_settings(args))
+    if remote is None:
         print("no Hearth is running here (a pull in a terminal shows its own progress)")
         return 0
-    pulls = requests.get(f"{url}/ollama/api/pulls", timeout=10).json()["pulls"]
+    reply = requests.get(f"{remote.url}/ollama/api/pulls", headers=remote.headers, timeout=10)
+    pulls = reply.json()["pulls"]
     if not pulls:
         print("no pulls in progress")
         return 0
