@@ -15,16 +15,18 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import __version__
-from app.cli_format import ago, human_size, print_table
+from app.cli_format import ago, human_size, model_lines, print_table
 from app.errors import HearthError
 from app.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from app.cli_client import Remote
     from app.hearth import Hearth
     from app.web.access import Verifier
 
@@ -343,24 +345,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _running_hearth(settings: Settings) -> str | None:
-    """The URL of the Hearth serving this data directory, if one is up and answering.
+def _running_hearth(settings: Settings) -> Remote | None:
+    """The Hearth serving this data directory, if one is up and answering.
 
     Why: pulls belong to one registry of pulls, the running app's, so that a
     terminal pull, the window and the API see, join and cancel the same pull.
+    The same check as ``run``/``ps``/``rm`` (``find_running``): a LAN-mode
+    Hearth is reached with ``HEARTH_TOKEN``, and without it the error says so,
+    where the pull used to run in this process beside the running Hearth, on
+    its data, unseen by it and by ``hearth pulls``.
     """
-    import requests
+    from app.cli_client import find_running
 
-    from app.desktop.instance import running_url
-
-    url = running_url(settings.data_dir)
-    if url is None:
-        return None
-    try:
-        answer = requests.get(f"{url}/ollama/api/pulls", timeout=3)
-    except requests.RequestException:
-        return None  # a stale instance.json: that Hearth is gone
-    return url if answer.status_code == 200 else None
+    return find_running(settings.data_dir)
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
@@ -370,11 +367,11 @@ def cmd_pull(args: argparse.Namespace) -> int:
     if this terminal closes); otherwise in this process.
     """
     settings = _settings(args)
-    url = _running_hearth(settings)
+    remote = _running_hearth(settings)
     if args.cancel:
-        return _cancel_pull(url, args.name)
-    if url is not None:
-        return _pull_through(url, args.name, args.insecure)
+        return _cancel_pull(remote, args.name)
+    if remote is not None:
+        return _pull_through(remote, args.name, args.insecure)
     hearth = _hearth(settings)
     bar = ProgressBar()
     try:
@@ -401,15 +398,17 @@ def _show_progress(bar: ProgressBar, statuses: Any) -> None:
             print(status["status"], flush=True)
 
 
-def _pull_through(url: str, name: str, insecure: bool) -> int:
+def _pull_through(remote: Remote, name: str, insecure: bool) -> int:
     import requests
 
+    url = remote.url
     print(f"pulling in the running Hearth at {url}", flush=True)
     bar = ProgressBar()
     try:
         with requests.post(
             f"{url}/ollama/api/pull",
             json={"model": name, "insecure": insecure},
+            headers=remote.headers,
             stream=True,
             timeout=(10, 600),
         ) as reply:
@@ -429,13 +428,18 @@ def _pull_through(url: str, name: str, insecure: bool) -> int:
     return 0
 
 
-def _cancel_pull(url: str | None, name: str) -> int:
+def _cancel_pull(remote: Remote | None, name: str) -> int:
     import requests
 
-    if url is None:
+    if remote is None:
         print("no Hearth is running here, so no pull to cancel", file=sys.stderr)
         return 1
-    reply = requests.delete(f"{url}/ollama/api/pulls", json={"model": name}, timeout=10)
+    reply = requests.delete(
+        f"{remote.url}/ollama/api/pulls",
+        json={"model": name},
+        headers=remote.headers,
+        timeout=10,
+    )
     if reply.status_code != 200:
         raise HearthError(_error_text(reply))
     print(f"cancelled the pull of {name}; pulling it again resumes where it stopped")
@@ -453,11 +457,12 @@ def cmd_pulls(args: argparse.Namespace) -> int:
     """Pulls in progress in the running Hearth."""
     import requests
 
-    url = _running_hearth(_settings(args))
-    if url is None:
+    remote = _running_hearth(_settings(args))
+    if remote is None:
         print("no Hearth is running here (a pull in a terminal shows its own progress)")
         return 0
-    pulls = requests.get(f"{url}/ollama/api/pulls", timeout=10).json()["pulls"]
+    reply = requests.get(f"{remote.url}/ollama/api/pulls", headers=remote.headers, timeout=10)
+    pulls = reply.json()["pulls"]
     if not pulls:
         print("no pulls in progress")
         return 0
@@ -534,27 +539,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
-    details = info.get("details", {})
-    print("  Model")
-    for label, key in (
-        ("architecture", "family"),
-        ("parameters", "parameter_size"),
-        ("quantization", "quantization_level"),
-    ):
-        print(f"    {label:<16}{details.get(key, '')}")
-    context = info.get("model_info", {}).get(f"{details.get('family')}.context_length")
-    if context:
-        print(f"    {'context length':<16}{context}")
-    if info.get("capabilities"):
-        print("\n  Capabilities")
-        for capability in info["capabilities"]:
-            print(f"    {capability}")
-    if info.get("parameters"):
-        print("\n  Parameters")
-        for line in info["parameters"].splitlines():
-            print(f"    {line}")
-    if info.get("system"):
-        print(f"\n  System\n    {info['system']}")
+    print("\n".join(model_lines(info, verbose=args.verbose)))
     return 0
 
 
@@ -569,14 +554,32 @@ def cmd_cp(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    hearth = _hearth(_settings(args))
+    """Remove models: through the running Hearth when there is one, as ``ollama rm`` does.
+
+    Why: that Hearth may have the model loaded; deleting only the files would
+    leave its runner in ``ps``, holding memory until its keep-alive ends, and
+    ``stop`` could not name it any more. The running Hearth unloads it too.
+    """
+    from app.cli_client import find_running
+
+    settings = _settings(args)
+    remote = find_running(settings.data_dir)
+    if remote is not None:
+        _delete_each(remote.delete, args.names)
+        return 0
+    hearth = _hearth(settings)
     try:
-        for name in args.names:
-            hearth.delete(name)
-            print(f"deleted '{name}'")
+        _delete_each(hearth.delete, args.names)
     finally:
         hearth.close()
     return 0
+
+
+def _delete_each(delete: Callable[[str], None], names: list[str]) -> None:
+    """Delete the names in order, saying each; the first that fails stops the rest, as Ollama."""
+    for name in names:
+        delete(name)
+        print(f"deleted '{name}'")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -612,16 +615,37 @@ WORKERS_HELP = (
 )
 
 
+def _add_place_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """``--home``, ``--models`` and ``--llama-server``: where Hearth's data and engine are."""
+    parser.add_argument(
+        "--home",
+        default=default,
+        help="data directory (default: platform data dir; env HEARTH_HOME)",
+    )
+    parser.add_argument("--models", default=default, help="models directory (env HEARTH_MODELS)")
+    parser.add_argument(
+        "--llama-server", default=default, help="llama-server binary (env HEARTH_LLAMA_SERVER)"
+    )
+
+
+def _place_options_after_commands(commands: Any) -> None:
+    """Let ``hearth serve --home DIR`` mean ``hearth --home DIR serve``.
+
+    Why: ``hearth --help`` lists ``--home`` and a person puts it after the
+    command (``serve --home /tmp/x``, as with ``--port``); argparse refused
+    that as unrecognized. Suppressed defaults keep a value given before the
+    command when none is given after it.
+    """
+    for sub in {id(sub): sub for sub in commands.choices.values()}.values():
+        _add_place_options(sub, argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hearth", description="Private, offline chat with local models."
     )
     parser.add_argument("--version", action="version", version=f"hearth {__version__}")
-    parser.add_argument(
-        "--home", help="data directory (default: platform data dir; env HEARTH_HOME)"
-    )
-    parser.add_argument("--models", help="models directory (env HEARTH_MODELS)")
-    parser.add_argument("--llama-server", help="llama-server binary (env HEARTH_LLAMA_SERVER)")
+    _add_place_options(parser, None)
     commands = parser.add_subparsers(dest="command")
 
     serve = commands.add_parser("serve", help="run the HTTP server without a window")
@@ -742,6 +766,7 @@ def build_parser() -> argparse.ArgumentParser:
     rm = commands.add_parser("rm", help="remove models")
     rm.add_argument("names", nargs="+")
     rm.set_defaults(func=cmd_rm)
+    _place_options_after_commands(commands)
     return parser
 
 

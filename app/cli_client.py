@@ -150,6 +150,24 @@ class Remote:
         if reply.status_code != 200:
             raise _remote_error(reply)
 
+    def delete(self, name: str) -> None:
+        """Ollama's ``DELETE /api/delete``: the running Hearth removes the model and stops
+        its runner. Deleting the files from another process would leave that runner
+        loaded, in ``ps`` and holding memory, with no name left to ``stop`` it by."""
+        import requests
+
+        try:
+            reply = requests.delete(
+                f"{self.url}/ollama/api/delete",
+                json={"model": name},
+                headers=self.headers,
+                timeout=30,
+            )
+        except requests.RequestException as error:
+            raise HearthError(f"lost {self.where}: {error}") from None
+        if reply.status_code != 200:
+            raise _remote_error(reply)
+
     def close(self) -> None:
         """Nothing to close: the running Hearth keeps its models loaded for their keep-alive."""
 

@@ -1,9 +1,10 @@
-"""How the terminal commands print sizes, times and tables (one look for list, ps, pulls)."""
+"""How the terminal commands print sizes, times, tables and a model (list, ps, pulls, show)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 
 def human_size(size: int) -> str:
@@ -34,3 +35,45 @@ def print_table(rows: Sequence[tuple[str, ...]]) -> None:
         print(
             "    ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
+
+
+def model_lines(info: dict[str, Any], verbose: bool = False) -> list[str]:
+    """An ``/api/show`` answer as ``ollama show`` prints it (``hearth show`` and ``/show info``).
+
+    ``verbose`` adds the GGUF metadata, as ``ollama show --verbose`` does; arrays
+    (the tokenizer's vocabulary: hundreds of thousands of entries) print as ``[...]``.
+    Hearth's ``warnings`` (say, no chat template) close the list, so the terminal
+    says what the window and the API say.
+    """
+    details = info.get("details", {})
+    lines = ["  Model"]
+    for label, key in (
+        ("architecture", "family"),
+        ("parameters", "parameter_size"),
+        ("quantization", "quantization_level"),
+    ):
+        lines.append(f"    {label:<16}{details.get(key, '')}")
+    model_info = info.get("model_info", {})
+    context = model_info.get(f"{details.get('family')}.context_length")
+    if context:
+        lines.append(f"    {'context length':<16}{context}")
+    sections: list[tuple[str, list[str]]] = [
+        ("Capabilities", list(info.get("capabilities") or [])),
+        ("Parameters", str(info.get("parameters") or "").splitlines()),
+        ("System", [info["system"]] if info.get("system") else []),
+    ]
+    if verbose:
+        sections.append(("Metadata", _metadata_lines(model_info)))
+    sections.append(("Warnings", list(info.get("warnings") or [])))
+    for title, entries in sections:
+        if entries:
+            lines += ["", f"  {title}", *(f"    {entry}" for entry in entries)]
+    return lines
+
+
+def _metadata_lines(model_info: dict[str, Any]) -> list[str]:
+    width = max((len(key) for key in model_info), default=0) + 2
+    return [
+        f"{key:<{width}}{'[...]' if isinstance(value, list) else value}"
+        for key, value in model_info.items()
+    ]

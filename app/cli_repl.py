@@ -16,10 +16,14 @@ import sys
 from typing import Any
 
 from app.cli_client import Backend
+from app.cli_format import model_lines
 from app.cli_run import AnswerView, Session, print_stats, show_thinking, stream_answer
+from app.errors import BadRequest, HearthError
+from app.options import OPTION_TYPES, validate_options
 
 HELP = """Available Commands:
   /set            Set session variables
+  /show           Show model information
   /clear          Clear session context
   /bye            Exit
   /?, /help       Help for a command
@@ -35,6 +39,15 @@ SET_HELP = """Available Commands:
   /set quiet             Disable LLM stats
   /set think             Enable thinking
   /set nothink           Disable thinking
+"""
+
+SHOW_HELP = """Available Commands:
+  /show info         Show details for this model
+  /show license      Show model license
+  /show modelfile    Show Modelfile for this model
+  /show parameters   Show parameters for this model
+  /show system       Show system message
+  /show template     Show prompt template
 """
 
 PARAMETER_HELP = """Available Parameters:
@@ -142,7 +155,7 @@ def chat_loop(backend: Backend, session: Session) -> int:
         if not stripped:
             continue
         if stripped.startswith("/"):
-            if not _command(stripped, session, messages):
+            if not _command(stripped, session, messages, backend):
                 return 0
             continue
         _ask(backend, session, messages, text)
@@ -175,7 +188,7 @@ def _system(session: Session) -> list[dict[str, Any]]:
     return [{"role": "system", "content": session.system}] if session.system else []
 
 
-def _command(line: str, session: Session, messages: list[dict[str, Any]]) -> bool:
+def _command(line: str, session: Session, messages: list[dict[str, Any]], backend: Backend) -> bool:
     """Run one ``/`` command; False when it ends the chat."""
     words = line.split()
     head = words[0]
@@ -185,18 +198,76 @@ def _command(line: str, session: Session, messages: list[dict[str, Any]]) -> boo
         messages.clear()
         print("Cleared session context")
     elif head in ("/?", "/help"):
-        topic = words[1] if len(words) > 1 else ""
-        if topic in ("shortcut", "shortcuts"):
-            print(SHORTCUTS)
-        elif topic == "set":
-            print(SET_HELP)
-        else:
-            print(HELP)
+        _help(words[1] if len(words) > 1 else "")
     elif head == "/set":
         _set(line, words[1:], session)
+    elif head == "/show":
+        _show(words[1] if len(words) > 1 else "", session, backend)
     else:
         print(f"Unknown command '{head}'. Type /? for help")
     return True
+
+
+def _help(topic: str) -> None:
+    if topic in ("shortcut", "shortcuts"):
+        print(SHORTCUTS)
+    elif topic == "set":
+        print(SET_HELP)
+    elif topic == "show":
+        print(SHOW_HELP)
+    else:
+        print(HELP)
+
+
+_NONE_SPECIFIED = {
+    "license": "No license was specified for this model.",
+    "system": "No system message was specified for this model.",
+    "template": "No prompt template was specified for this model.",
+}
+
+
+def _show(what: str, session: Session, backend: Backend) -> None:
+    """``/show info|license|modelfile|parameters|system|template``, as ``ollama run`` has them.
+
+    Why: it is how an Ollama user checks, mid-chat, which system message and
+    parameters the answers come from (the session's ``/set`` ones first).
+    """
+    if what not in ("info", "license", "modelfile", "parameters", "system", "template"):
+        print(SHOW_HELP)
+        return
+    try:
+        info = backend.show(session.model)
+    except HearthError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return
+    if what == "info":
+        print("\n".join(model_lines(info)) + "\n")
+    elif what == "parameters":
+        print(_parameters_text(session, str(info.get("parameters") or "")))
+    elif what == "system" and session.system:
+        print(session.system + "\n")
+    else:
+        text = str(info.get(what) or "").strip()
+        print((text or _NONE_SPECIFIED.get(what, "")) + "\n")
+
+
+def _parameters_text(session: Session, model_defined: str) -> str:
+    """The session's ``/set parameter`` values, then the model's, as ``ollama run`` lists them."""
+    if not session.options and not model_defined:
+        return "No parameters were specified for this model.\n"
+    parts = []
+    if session.options:
+        parts.append("User defined parameters:")
+        parts += [f"{name:<30} {_go_value(value)}" for name, value in session.options.items()]
+        parts.append("")
+    if model_defined:
+        parts += ["Model defined parameters:", model_defined, ""]
+    return "\n".join(parts)
+
+
+def _go_value(value: Any) -> str:
+    """A value as Go's ``%v`` prints it, as ``ollama run`` lists it: ``[a b]`` for a list."""
+    return "[" + " ".join(map(str, value)) + "]" if isinstance(value, list) else str(value)
 
 
 def _set(line: str, words: list[str], session: Session) -> None:
@@ -211,10 +282,11 @@ def _set(line: str, words: list[str], session: Session) -> None:
         print("Set system message.")
     elif what == "parameter" and len(words) > 2:
         name, values = words[1], words[2:]
-        if name == "stop":
-            session.options["stop"] = values
-        else:
-            session.options[name] = _parameter_value(" ".join(values))
+        try:
+            session.options.update(_checked_parameter(name, values))
+        except BadRequest as error:
+            print(f"Couldn't set parameter: {error}")
+            return
         print(f"Set parameter '{name}' to '{', '.join(values)}'")
     elif what == "parameter":
         print(PARAMETER_HELP)
@@ -222,13 +294,23 @@ def _set(line: str, words: list[str], session: Session) -> None:
         print(SET_HELP)
 
 
-def _parameter_value(text: str) -> Any:
-    """``42`` -> 42, ``0.5`` -> 0.5, ``true`` -> True, anything else the text itself.
+def _checked_parameter(name: str, values: list[str]) -> dict[str, Any]:
+    """``{name: value}`` typed and checked now, as ``ollama run`` checks ``/set parameter``.
 
-    The Hearth answering checks names and types (``validate_options``) and
-    says what is wrong, so nothing is second-guessed here.
+    Why now: a value the server refuses (``temperature hot``) would otherwise
+    be kept and sent with every later message, each failing with the same
+    error until the person thought to set it again.
     """
+    if name not in OPTION_TYPES:
+        raise BadRequest(f"unknown parameter '{name}'")
+    value = values if name == "stop" else _parameter_value(" ".join(values))
+    return validate_options({name: value})
+
+
+def _parameter_value(text: str) -> Any:
+    """``42`` -> 42, ``0.5`` -> 0.5, ``true`` -> True, anything else (``null`` too) the text."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except ValueError:
         return text
+    return text if value is None else value

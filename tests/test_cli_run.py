@@ -129,6 +129,33 @@ def test_run_uses_the_running_hearth_and_ps_and_stop_see_it(served: HearthProces
     assert unknown.returncode != 0 and "no-such-model" in unknown.stderr
 
 
+def test_rm_goes_through_the_running_hearth_and_unloads_the_model(served: HearthProcess) -> None:
+    """``ollama rm`` unloads a loaded model; files deleted behind the running Hearth's back
+    would leave its runner in ``ps``, holding memory, with no name to ``stop`` it by."""
+    api = served.ollama_url
+    copy = "doomed:latest"
+    requests.post(f"{api}/api/copy", json={"source": GREEDY, "destination": copy}, timeout=30)
+    loaded = requests.post(f"{api}/api/generate", json={"model": copy}, timeout=PATIENCE)
+    assert loaded.status_code == 200, loaded.text
+    assert copy in [m["name"] for m in requests.get(f"{api}/api/ps", timeout=10).json()["models"]]
+
+    done = served.cli("rm", copy, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"deleted '{copy}'\n"
+    wait_until(
+        lambda: (
+            copy
+            not in [m["name"] for m in requests.get(f"{api}/api/ps", timeout=10).json()["models"]]
+        ),
+        "the deleted model stayed loaded",
+        timeout=30,
+    )
+    tags = requests.get(f"{api}/api/tags", timeout=10).json()["models"]
+    assert copy not in [m["name"] for m in tags]
+    missing = served.cli("rm", copy, check=False)
+    assert missing.returncode == 1 and f"model '{copy}' not found" in missing.stderr
+
+
 # -- the chat on a terminal ---------------------------------------------------
 
 

@@ -17,6 +17,40 @@ describe('errors in words a person understands', () => {
     expect(offline.detail).toContain('registry.ollama.ai');
   });
 
+  it("knows an offline registry in Hearth's Go words (what the server sends now)", () => {
+    // app/models/network_words.py: the DNS failure of a machine with no network
+    const dns = humanError(
+      new ApiError(
+        500,
+        'pull model manifest: Get "https://registry.ollama.ai/v2/library/llama3.2/manifests/latest":' +
+          ' dial tcp: lookup registry.ollama.ai: no such host',
+      ),
+    );
+    expect(dns.title).toMatch(/Are you offline/);
+    expect(dns.detail).toContain('no such host');
+    for (const cause of [
+      'dial tcp 10.0.0.1:443: connect: network is unreachable',
+      'dial tcp 10.0.0.1:443: connect: no route to host',
+      'dial tcp 10.0.0.1:443: i/o timeout',
+      'net/http: timeout awaiting response headers',
+    ]) {
+      const said = humanError(new ApiError(500, `pull model manifest: Get "https://r.example/v2/x": ${cause}`));
+      expect(said.title, cause).toMatch(/Are you offline/);
+    }
+  });
+
+  it('tells a missing chat from a missing model', () => {
+    // GET /api/v1/chats/<id> of a deleted chat (an old link, a bookmark)
+    const chat = humanError(new ApiError(404, "chat 'cced6dee8cf9' not found"));
+    expect(chat.title).toBe('This chat does not exist (any more).');
+    expect(chat.title).not.toMatch(/model/i);
+    const model = humanError(new ApiError(404, "model 'nope:latest' not found"), 'nope');
+    expect(model.title).toBe('The model "nope" is not installed. Pull it on the Models page.');
+    // a 404 that names neither is said as it is, not guessed to be a model
+    const other = humanError(new ApiError(404, 'The requested URL was not found on the server.'));
+    expect(other.title).toBe('The requested URL was not found on the server.');
+  });
+
   it('names a full disk, before and during a pull', () => {
     const before = 'not enough disk space in /data/models: the pull needs 4.7 GB, 1.2 GB is free';
     expect(humanError(new ApiError(507, before)).title).toMatch(/disk is full/);

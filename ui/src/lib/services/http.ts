@@ -106,7 +106,11 @@ export function humanError(error: unknown, model?: string): HumanError {
     };
   }
   if (
-    /pull model manifest: .*(connection|resolve|max retries|timed out|unreachable)/.test(lower) ||
+    // Hearth says network failures as Ollama (Go) does: "dial tcp: lookup HOST: no such host",
+    // "connect: network is unreachable", "i/o timeout"; older servers said them Python's way
+    /pull model manifest: .*(connection|resolve|max retries|timed out|unreachable|no such host|no route to host|i\/o timeout|timeout awaiting)/.test(
+      lower,
+    ) ||
     lower.includes('cannot get a registry token') ||
     lower.includes('max retries exceeded')
   ) {
@@ -131,7 +135,11 @@ export function humanError(error: unknown, model?: string): HumanError {
       runnerLog: true,
     };
   }
-  if ((status === 404 && lower.includes('not found')) || /model .* not found/.test(lower)) {
+  if (/^chat .* not found/.test(lower)) {
+    // a deleted chat's link, or one from another Hearth: not a missing model
+    return { title: 'This chat does not exist (any more).', detail: message, final: true };
+  }
+  if (/model .* not found/.test(lower)) {
     return {
       title: model
         ? `The model "${model}" is not installed. Pull it on the Models page.`
