@@ -149,6 +149,17 @@ def test_a_context_overflow_is_rejected_with_its_words_and_kind(
     assert broken.count == 0
 
 
+def test_a_refusal_s_words_lose_llama_server_s_trailing_space(
+    fake: FakeLlamaServer, client: LlamaClient
+) -> None:
+    """llama-server's infill refusal ends in a space; a person reads the message as sent."""
+    message = "Infill is not supported by this model: prefix token is missing. "
+    fake.answer("/infill", status=501, body=error_body(501, message, "not_supported_error"))
+    with pytest.raises(UpstreamRejected) as caught:
+        next(iter(client.infill_stream({"input_prefix": "a", "input_suffix": "b"})))
+    assert str(caught.value) == message.strip()
+
+
 def test_a_plain_text_500_is_its_text_and_a_dead_runner_is_broken(
     fake: FakeLlamaServer, client: LlamaClient, broken: Broken
 ) -> None:

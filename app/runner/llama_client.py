@@ -245,7 +245,7 @@ class LlamaClient:
         kind = ""
         try:
             error = json.loads(text)["error"]
-            message, kind = error["message"], str(error.get("type", ""))
+            message, kind = str(error["message"]).strip(), str(error.get("type", ""))
         except (ValueError, KeyError, TypeError, AttributeError):
             message = text.strip() or f"llama-server answered {reply.status_code}"
         if reply.status_code >= 500 and not self.server.alive():
