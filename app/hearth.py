@@ -115,10 +115,8 @@ class Hearth:
     def show(self, name: Any, verbose: bool = False) -> dict[str, Any]:
         return self.models.show(name, verbose=verbose)
 
-    def create(self, request: CreateRequest | dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """``/api/create`` progress objects; a plain dict is parsed here."""
-        if not isinstance(request, CreateRequest):
-            request = CreateRequest.parse(request)
+    def create(self, request: CreateRequest) -> Iterator[dict[str, Any]]:
+        """``/api/create`` progress objects."""
         return self.models.create(request)
 
     def import_gguf(
@@ -156,23 +154,14 @@ class Hearth:
         """How long the model stays loaded after ``request``, in seconds."""
         return parse_keep_alive(request.keep_alive, self.default_keep_alive)
 
-    def chat(
-        self, request: ChatRequest | dict[str, Any], abort: Abort | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """``/api/chat`` objects; setting ``abort`` (the client left) stops the work at once.
-
-        ``request``: parsed at the edge; a plain dict is parsed here.
-        """
-        if not isinstance(request, ChatRequest):
-            request = ChatRequest.parse(request)
+    def chat(self, request: ChatRequest, abort: Abort | None = None) -> Iterator[dict[str, Any]]:
+        """``/api/chat`` objects; setting ``abort`` (the client left) stops the work at once."""
         return self._answer(request, "chat", generation.chat, abort)
 
     def generate(
-        self, request: GenerateRequest | dict[str, Any], abort: Abort | None = None
+        self, request: GenerateRequest, abort: Abort | None = None
     ) -> Iterator[dict[str, Any]]:
         """``/api/generate`` objects, as :meth:`chat`."""
-        if not isinstance(request, GenerateRequest):
-            request = GenerateRequest.parse(request)
         return self._answer(request, "generate", generation.generate, abort)
 
     def _answer(

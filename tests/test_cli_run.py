@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from app.api_types import CreateRequest
 from app.cli_run import AnswerView, processor, until
 from app.gofmt import go_duration
 from app.hearth import Hearth
@@ -45,7 +46,9 @@ def home(make_module_hearth: HearthFactory) -> Path:
     try:
         parameters = {"temperature": 0, "seed": 42, "num_predict": 12}
         statuses = list(
-            hearth.create({"model": GREEDY, "from": GEMMA_NAME, "parameters": parameters})
+            hearth.create(
+                CreateRequest.parse({"model": GREEDY, "from": GEMMA_NAME, "parameters": parameters})
+            )
         )
         assert statuses[-1] == {"status": "success"}, statuses
     finally:
