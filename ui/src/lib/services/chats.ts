@@ -35,7 +35,8 @@ export function updateChat(id: string | number, patch: Partial<ChatRecord>): Pro
 }
 
 export async function deleteChat(id: string | number): Promise<void> {
-  await request(`${BASE}/chats/${encodeURIComponent(String(id))}`, { method: 'DELETE' });
+  // keepalive: a deletion sent as the page goes (chatList.flushDeletes) still arrives.
+  await request(`${BASE}/chats/${encodeURIComponent(String(id))}`, { method: 'DELETE', keepalive: true });
 }
 
 export function addMessage(chatId: string | number, message: Partial<StoredMessage>): Promise<StoredMessage> {

@@ -26,6 +26,8 @@ export interface ChatSettings extends ChatOptions {
 }
 
 const NEW_TITLE = 'New chat';
+/** A 404 for a chat while the chats API answers: the chat was deleted (another window, or the API). */
+const GONE = 'This chat was deleted, perhaps in another window: what you add to it here is not saved.';
 
 export class ChatStore {
   id = $state<ChatId | null>(null);
@@ -299,7 +301,8 @@ export class ChatStore {
         message.versions = readVersions(saved.versions);
       }
     } catch (error) {
-      if (error instanceof ApiError && error.status === 404) apiState.v1 = 'missing';
+      if (error instanceof ApiError && error.status === 404 && apiState.v1 !== 'ok') apiState.v1 = 'missing';
+      else if (error instanceof ApiError && error.status === 404) notices.error(GONE);
       else notices.error(`Could not save the message: ${humanError(error).title}`);
     }
   }
@@ -318,6 +321,7 @@ export class ChatStore {
       await fn();
     } catch (error) {
       if (error instanceof ApiError && error.status === 404 && apiState.v1 !== 'ok') apiState.v1 = 'missing';
+      else if (error instanceof ApiError && error.status === 404) notices.error(GONE);
       else notices.error(`Could not save: ${humanError(error).title}`);
     }
   }

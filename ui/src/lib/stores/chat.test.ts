@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fakeServer, until } from './fakeServer';
 import { ChatStore } from './chat.svelte';
 import { chatList } from './chats.svelte';
-import { apiState } from './notices.svelte';
+import { apiState, notices } from './notices.svelte';
 
 let server: ReturnType<typeof fakeServer>;
 
@@ -226,6 +226,25 @@ describe('chat store', () => {
     expect(chatList.local.get(String(store.id))?.messages).toHaveLength(2);
     await store.regenerate(store.messages[1].key);
     expect(store.messages).toHaveLength(2);
+  });
+
+  it('keeps saving other chats when this one was deleted in another window', async () => {
+    use();
+    const store = newStore();
+    await store.send('Hi');
+    await store.settled();
+    expect(apiState.v1).toBe('ok');
+    await server.repo.deleteChat(store.id!); // another tab deletes it
+    const shown = notices.toasts.length;
+    await store.send('Still here?');
+    // a 404 for one chat is not "no chat history on this server"
+    expect(apiState.v1).toBe('ok');
+    const said = notices.toasts.slice(shown).map((toast) => toast.text);
+    expect(said).toEqual([expect.stringMatching(/chat was deleted/)]);
+    const next = newStore();
+    await next.send('A new chat');
+    expect(String(next.id)).not.toMatch(/^chat-/);
+    expect(server.repo.tree(next.id!).map((m) => m.content)).toEqual(['A new chat', 'Hello there, friend.']);
   });
 
   it('shows a human error when the model is missing', async () => {

@@ -13,6 +13,8 @@ export class ChatList {
   total = $state<number | undefined>(undefined);
   /** chats kept in memory when /api/v1 is missing */
   local = new Map<string, ChatRecord>();
+  /** Deletions waiting for their undo window to close (see flushDeletes). */
+  private pendingDeletes = new Set<() => Promise<void>>();
   private seq = 0;
 
   async load(q = this.query): Promise<void> {
@@ -97,8 +99,9 @@ export class ChatList {
     if (index < 0) return;
     const [item] = this.items.splice(index, 1);
     let undone = false;
-    const timer = setTimeout(async () => {
-      if (undone) return;
+    const commit = async (): Promise<void> => {
+      if (undone || !this.pendingDeletes.delete(commit)) return;
+      clearTimeout(timer);
       this.local.delete(String(id));
       if (apiState.v1 === 'missing') return;
       try {
@@ -107,7 +110,9 @@ export class ChatList {
         notices.error(`Could not delete the chat: ${humanError(error).title}`);
         void this.load();
       }
-    }, 5000);
+    };
+    const timer = setTimeout(commit, 5000);
+    this.pendingDeletes.add(commit);
     onRemoved?.();
     notices.info(
       `Deleted “${item.title}”`,
@@ -116,11 +121,20 @@ export class ChatList {
         run: () => {
           undone = true;
           clearTimeout(timer);
+          this.pendingDeletes.delete(commit);
           this.items.splice(Math.min(index, this.items.length), 0, item);
         },
       },
       5000,
     );
+  }
+
+  /**
+   * Delete now what waits for its undo window to close: the page is going (reload, a
+   * closed tab, the app quitting), and a chat the user deleted must not come back.
+   */
+  flushDeletes(): void {
+    for (const commit of [...this.pendingDeletes]) void commit();
   }
 
   private patchLocal(id: string | number, patch: Partial<ChatSummary>): void {

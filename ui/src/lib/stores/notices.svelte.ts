@@ -13,6 +13,9 @@ class Notices {
   private next = 1;
 
   push(toast: Omit<Toast, 'id' | 'timeout'> & { timeout?: number }): number {
+    // The same error again (each save of a message and its answer) is shown once.
+    const same = this.toasts.find((shown) => shown.kind === 'error' && toast.kind === 'error' && shown.text === toast.text && !shown.action && !toast.action);
+    if (same) return same.id;
     const id = this.next++;
     const timeout = toast.timeout ?? (toast.kind === 'error' ? 10_000 : 4_000);
     this.toasts.push({ ...toast, id, timeout });

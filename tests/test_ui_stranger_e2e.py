@@ -1,0 +1,127 @@
+"""Defects a walk through the UI as a newcomer from Open WebUI or LM Studio found, each
+pinned by a test: a chat deleted just before a reload came back; a chat deleted in
+another tab turned the page's chat history off for the rest of the session; the chat
+settings panel ignored Escape and dropped the keyboard focus when it closed.
+
+Debian's chromium, driven by Playwright, against a real ``hearth serve`` with the real
+Gemma 3 270M. Screenshots land in ``tests/artifacts/``.
+"""
+
+from __future__ import annotations
+
+import requests
+
+from tests import test_ui_e2e as ui
+from tests.hearth_process import HearthProcess
+from tests.test_ui_e2e import Page, send, stored_chat, wait_done
+from tests.test_ui_layout_e2e import LAPTOP, sized
+from tests.waiting import wait_until
+
+browser = ui.browser
+server = ui.server
+page = ui.page
+
+
+def chat_status(server: HearthProcess, chat_id: str) -> int:
+    return requests.get(f"{server.url}/api/v1/chats/{chat_id}", timeout=10).status_code
+
+
+def chat_titles(server: HearthProcess) -> list[str]:
+    reply = requests.get(f"{server.url}/api/v1/chats?limit=200", timeout=10)
+    return [chat["title"] for chat in reply.json()["chats"]]
+
+
+def test_a_chat_deleted_just_before_a_reload_stays_deleted(
+    page: Page, server: HearthProcess
+) -> None:
+    """The delete waited 5 s for Undo in a timer; a reload or a closed window dropped it."""
+    chat_id = stored_chat(server, [{"role": "user", "content": "Forget this"}], title="Secret")
+    sized(page, LAPTOP)
+    page.open(f"/#/c/{chat_id}")
+    p = page.page
+    p.get_by_role("button", name="Actions for Secret").click()
+    p.get_by_role("menuitem", name="Delete").click()
+    p.get_by_text("Deleted “Secret”").wait_for()
+    p.reload()  # at once, well inside the undo window
+    p.wait_for_selector("#composer-input")
+    wait_until(lambda: chat_status(server, chat_id) == 404, "the deleted chat came back")
+    assert "Secret" not in p.locator("#sidebar").inner_text()
+    assert page.errors == []
+
+
+def test_undo_still_keeps_the_chat(page: Page, server: HearthProcess) -> None:
+    chat_id = stored_chat(server, [{"role": "user", "content": "Keep this"}], title="Keeper")
+    sized(page, LAPTOP)
+    page.open(f"/#/c/{chat_id}")
+    p = page.page
+    p.get_by_role("button", name="Actions for Keeper").click()
+    p.get_by_role("menuitem", name="Delete").click()
+    p.get_by_role("button", name="Undo").click()
+    p.reload()
+    p.wait_for_selector("#composer-input")
+    p.locator("#sidebar").get_by_text("Keeper").wait_for()
+    assert chat_status(server, chat_id) == 200
+    assert page.errors == []
+
+
+def test_a_chat_deleted_in_another_tab_leaves_history_on(page: Page, server: HearthProcess) -> None:
+    """A 404 for that one chat read as "this server has no chat history": the page said
+    so, and every later chat of the session lived only in the window."""
+    chat_id = stored_chat(
+        server,
+        [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello.", "done": True},
+        ],
+        title="Elsewhere",
+        options={"num_predict": 8, "temperature": 0, "seed": 1},
+    )
+    sized(page, LAPTOP)
+    page.open(f"/#/c/{chat_id}")
+    gone = requests.delete(f"{server.url}/api/v1/chats/{chat_id}", timeout=10)
+    assert gone.status_code == 200, gone.text
+    p = page.page
+    send(page, "Still there?")
+    p.get_by_text("This chat was deleted, perhaps in another window").wait_for()
+    wait_done(page)
+    page.shot("stranger-chat-deleted-elsewhere")
+    assert p.get_by_text("Chat history is not available on this server").count() == 0
+    p.get_by_test_id("new-chat").click()
+    p.get_by_role("button", name="Chat settings").click()
+    p.get_by_label("Max answer tokens").fill("8")
+    p.get_by_label("Max answer tokens").dispatch_event("change")
+    p.get_by_role("button", name="Close chat settings").click()
+    send(page, "A new chat after that")
+    wait_done(page)
+    wait_until(
+        lambda: any(title.startswith("A new chat after") for title in chat_titles(server)),
+        "the next chat was not saved on the server",
+    )
+    assert [e for e in page.errors if "404" not in e] == []
+
+
+def test_escape_closes_chat_settings_and_keeps_the_edit(page: Page, server: HearthProcess) -> None:
+    """Escape did nothing in the panel, and closing it left the focus on <body>."""
+    chat_id = stored_chat(server, [{"role": "user", "content": "Hi"}], title="Settings")
+    sized(page, LAPTOP)
+    page.open(f"/#/c/{chat_id}")
+    p = page.page
+    toggle = p.get_by_role("button", name="Chat settings")
+    toggle.click()
+    p.get_by_label("Temperature").fill("0.3")
+    p.keyboard.press("Escape")
+    p.get_by_label("Temperature").wait_for(state="detached")
+    assert p.evaluate("document.activeElement.getAttribute('aria-label')") == "Chat settings"
+    wait_until(
+        lambda: (
+            requests.get(f"{server.url}/api/v1/chats/{chat_id}", timeout=10)
+            .json()["options"]
+            .get("temperature")
+            == 0.3
+        ),
+        "the temperature typed before Escape was not saved",
+    )
+    toggle.click()
+    p.get_by_role("button", name="Close chat settings").click()
+    assert p.evaluate("document.activeElement.getAttribute('aria-label')") == "Chat settings"
+    assert page.errors == []
