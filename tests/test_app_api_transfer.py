@@ -199,3 +199,54 @@ def test_import_rejects_nothing_usable(api: Api) -> None:  # noqa: F811
             "nothing imported" in reply.json()["error"] or "import expects" in reply.json()["error"]
         )
     assert api.get("/chats").json()["total"] == 0
+
+
+def chatgpt_export() -> list[dict]:
+    """Two conversations as ChatGPT's data export writes them (``conversations.json``)."""
+
+    def node(key: str, parent: str | None, children: list[str], message: dict | None) -> dict:
+        return {"id": key, "message": message, "parent": parent, "children": children}
+
+    def said(key: str, role: str, text: str, **extra: object) -> dict:
+        return {
+            "id": key,
+            "author": {"role": role},
+            "create_time": T0 + len(key),
+            "content": {"content_type": "text", "parts": [text]},
+            **extra,
+        }
+
+    hidden = {"metadata": {"is_visually_hidden_from_conversation": True}}
+    return [
+        {
+            "title": "Quince facts",
+            "create_time": T0,
+            "update_time": T0 + 100,
+            "current_node": "a2",
+            "mapping": {
+                "root": node("root", None, ["sys"], None),
+                "sys": node("sys", "root", ["u1"], said("sys", "system", "", **hidden)),
+                "u1": node("u1", "sys", ["a1", "a2"], said("u1", "user", "What is a quince?")),
+                "a1": node("a1", "u1", [], said("a1", "assistant", "An abandoned answer.")),
+                "a2": node("a2", "u1", [], said("a2", "assistant", "A fruit like a pear.")),
+            },
+        },
+        {"title": "Only a tool ran", "mapping": {"t": node("t", None, [], said("t", "tool", "x"))}},
+    ]
+
+
+def test_import_chatgpt(api: Api) -> None:  # noqa: F811
+    """ChatGPT's export imported as chats with a title and no messages, and said "imported"."""
+    reply = api.post("/chats/import", json=chatgpt_export())
+    assert reply.status_code == 200, reply.text
+    result = reply.json()
+    assert result["imported"] == 1
+    assert [s["index"] for s in result["skipped"]] == [1]
+    assert "no text messages" in result["skipped"][0]["error"]
+    quince = api.get(f"/chats/{result['ids'][0]}").json()
+    assert quince["title"] == "Quince facts" and quince["model"] is None
+    assert [(m["role"], m["content"]) for m in quince["messages"]] == [
+        ("user", "What is a quince?"),
+        ("assistant", "A fruit like a pear."),
+    ]
+    assert quince["created_at"] == "2024-05-29T16:26:40.000Z"

@@ -1,4 +1,4 @@
-"""Export chats (Hearth JSON, Markdown) and import them (Hearth JSON, Open WebUI).
+"""Export chats (Hearth JSON, Markdown) and import them (Hearth JSON, Open WebUI, ChatGPT).
 
 Hearth's JSON export is the chat object as ``GET /api/v1/chats/<id>`` returns
 it plus ``"format": "hearth-chat/1"``, so an export is also readable by any
@@ -126,11 +126,13 @@ def parse_item(item: Any, where: str) -> dict[str, Any]:
         raise BadRequest(f"{where} has format {marker!r}; this Hearth reads {FORMAT}")
     if isinstance(item.get("chat"), dict):
         return from_open_webui(item, where)
+    if isinstance(item.get("mapping"), dict):
+        return from_chatgpt(item, where)
     if marker == FORMAT or "messages" in item or "title" in item:
         if isinstance(item.get("tree"), list):
             return clean_chat({**item, "messages": item["tree"]}, where=where)
         return clean_chat(item, where=where)
-    raise BadRequest(f"{where} is neither a Hearth nor an Open WebUI chat")
+    raise BadRequest(f"{where} is not a Hearth, Open WebUI or ChatGPT chat")
 
 
 def from_open_webui(item: dict[str, Any], where: str) -> dict[str, Any]:
@@ -175,6 +177,80 @@ def from_open_webui(item: dict[str, Any], where: str) -> dict[str, Any]:
             "updated_at": updated,
         },
         where=where,
+    )
+
+
+def from_chatgpt(item: dict[str, Any], where: str) -> dict[str, Any]:
+    """One conversation of ChatGPT's data export (``conversations.json``).
+
+    ChatGPT keeps every branch in ``mapping`` (node id to ``{message, parent,
+    children}``) and points ``current_node`` at the last message shown: following
+    ``parent`` from there gives the conversation the person saw. Text parts are
+    kept; tool output, hidden system messages and non-text parts are left out.
+    The chat gets no model (ChatGPT's are not local ones): the picker asks.
+    """
+    table = item["mapping"]
+    current = _key(item.get("current_node"))
+    if current is None or current not in table:
+        leaves = [k for k, n in table.items() if isinstance(n, dict) and not n.get("children")]
+        current = _key(leaves[-1]) if leaves else None
+    branch: list[dict[str, Any]] = []
+    seen: set[Any] = set()
+    while current is not None and current in table and current not in seen:
+        if len(branch) >= MAX_BRANCH:
+            break
+        seen.add(current)
+        node = table[current]
+        if not isinstance(node, dict):
+            break
+        if isinstance(node.get("message"), dict):
+            branch.append(node["message"])
+        current = _key(node.get("parent"))
+    messages: list[dict[str, Any]] = []
+    for number, raw in enumerate(reversed(branch)):
+        converted = _chatgpt_message(raw, f"{where}.mapping[{number}]")
+        if converted is not None:
+            messages.append(converted)
+    if not messages:
+        raise BadRequest(f"{where} (a ChatGPT conversation) has no text messages")
+    created = parse_time(item.get("create_time"))
+    title = item.get("title")
+    return clean_chat(
+        {
+            "title": title if isinstance(title, str) else None,
+            "messages": messages,
+            "archived": bool(item.get("is_archived")),
+            "created_at": created,
+            "updated_at": parse_time(item.get("update_time")) or created,
+        },
+        where=where,
+    )
+
+
+def _chatgpt_message(raw: dict[str, Any], where: str) -> dict[str, Any] | None:
+    author = raw.get("author")
+    role = author.get("role") if isinstance(author, dict) else None
+    if role not in ("user", "assistant", "system"):
+        return None  # "tool" output (browsing, code runs) is not a turn of the chat
+    metadata = raw.get("metadata")
+    if isinstance(metadata, dict) and metadata.get("is_visually_hidden_from_conversation"):
+        return None
+    content = raw.get("content")
+    if not isinstance(content, dict):
+        return None
+    parts = [p for p in _list(content.get("parts")) if isinstance(p, str)]
+    if not parts and isinstance(content.get("text"), str):
+        parts = [content["text"]]
+    text = "\n".join(parts).strip()
+    if not text:
+        return None
+    return clean_message(
+        {
+            "role": role,
+            "content": text,
+            "created_at": parse_time(raw.get("create_time")),
+        },
+        where,
     )
 
 

@@ -430,14 +430,16 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/chats/import": {
             "post": _operation(
-                "Import Hearth exports or an Open WebUI chat export",
+                "Import Hearth exports, or an Open WebUI or ChatGPT chat export",
                 _ref("ImportResult"),
                 errors=(400, 413),
                 body={"oneOf": [{"type": "object"}, {"type": "array"}]},
                 description="Accepts one Hearth export, a list of them, or Open WebUI's"
                 " export (a list of {id, title, chat: {history, messages}, ...}); Open"
-                " WebUI's active branch (currentId back to the root) is imported. Items not"
-                " understood are listed in skipped. Bodies up to 128 MiB.",
+                " WebUI's active branch (currentId back to the root) is imported, or"
+                " ChatGPT's conversations.json (a list of {title, mapping, current_node, ...}),"
+                " whose shown branch is imported as text. Items not understood are listed in"
+                " skipped. Bodies up to 128 MiB.",
             ),
         },
         "/api/v1/chats/{chat_id}": _item(
