@@ -1,7 +1,8 @@
 """Defects a walk through the UI as a newcomer from Open WebUI or LM Studio found, each
 pinned by a test: a chat deleted just before a reload came back; a chat deleted in
 another tab turned the page's chat history off for the rest of the session; the chat
-settings panel ignored Escape and dropped the keyboard focus when it closed.
+settings panel ignored Escape and dropped the keyboard focus when it closed; with no
+model installed, nothing said how to use a .gguf file already on disk.
 
 Debian's chromium, driven by Playwright, against a real ``hearth serve`` with the real
 Gemma 3 270M. Screenshots land in ``tests/artifacts/``.
@@ -9,10 +10,12 @@ Gemma 3 270M. Screenshots land in ``tests/artifacts/``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
 from tests import test_ui_e2e as ui
-from tests.hearth_process import HearthProcess
+from tests.hearth_process import HearthFactory, HearthProcess
 from tests.test_ui_e2e import Page, send, stored_chat, wait_done
 from tests.test_ui_layout_e2e import LAPTOP, sized
 from tests.waiting import wait_until
@@ -125,3 +128,26 @@ def test_escape_closes_chat_settings_and_keeps_the_edit(page: Page, server: Hear
     p.get_by_role("button", name="Close chat settings").click()
     assert p.evaluate("document.activeElement.getAttribute('aria-label')") == "Chat settings"
     assert page.errors == []
+
+
+def test_the_first_run_screens_say_how_to_import_a_gguf_file(
+    browser: Any, make_hearth: HearthFactory
+) -> None:
+    """Only "Pull a model…" (the network) was offered; someone coming from LM Studio has
+    .gguf files, and the import is in the window's File menu and the CLI."""
+    fresh = make_hearth()
+    page = Page(browser, fresh.url)
+    try:
+        sized(page, LAPTOP)
+        for path in ("/", "/#/models"):
+            page.open(path)
+            hint = page.page.get_by_test_id("gguf-hint")
+            hint.wait_for()
+            text = hint.inner_text()
+            assert "File › Import GGUF…" in text and "hearth import FILE NAME" in text, text
+        page.open("/")
+        page.page.get_by_test_id("gguf-hint").wait_for()
+        page.shot("stranger-first-run-gguf-hint")
+        assert page.errors == []
+    finally:
+        page.close()
