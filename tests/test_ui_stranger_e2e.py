@@ -151,3 +151,30 @@ def test_the_first_run_screens_say_how_to_import_a_gguf_file(
         assert page.errors == []
     finally:
         page.close()
+
+
+def test_chat_settings_on_a_phone_lie_above_the_sidebar_toggle(
+    page: Page, server: HearthProcess
+) -> None:
+    """At 360 px the panel left a 20 px strip, and the sidebar toggle (≡) floated over
+    the panel's heading, clickable."""
+    chat_id = stored_chat(server, [{"role": "user", "content": "Hi"}], title="Phone")
+    sized(page, {"width": 360, "height": 740})
+    page.open(f"/#/c/{chat_id}")
+    p = page.page
+    p.get_by_role("button", name="Chat settings").click()
+    panel = p.get_by_role("region", name="Chat settings")
+    panel.wait_for()
+    page.shot("stranger-phone-chat-settings")
+    box = panel.bounding_box()
+    assert box is not None and round(box["x"]) == 0 and round(box["width"]) == 360, box
+    toggle = p.locator(".sidebar-toggle").bounding_box()
+    assert toggle is not None
+    on_top = p.evaluate(
+        "([x, y]) => !!document.elementFromPoint(x, y)?.closest('section.panel')",
+        [toggle["x"] + toggle["width"] / 2, toggle["y"] + toggle["height"] / 2],
+    )
+    assert on_top, "the sidebar toggle shows over the chat settings panel"
+    p.keyboard.press("Escape")
+    panel.wait_for(state="detached")
+    assert page.errors == []
