@@ -178,3 +178,44 @@ def test_chat_settings_on_a_phone_lie_above_the_sidebar_toggle(
     p.keyboard.press("Escape")
     panel.wait_for(state="detached")
     assert page.errors == []
+
+
+def test_keep_loaded_says_what_it_takes(page: Page, server: HearthProcess) -> None:
+    """ "forever" in Keep loaded was saved, and every answer of the chat then failed with
+    the API's "time: invalid duration 'forever'", naming no field."""
+    chat_id = stored_chat(
+        server,
+        [{"role": "user", "content": "Hi"}],
+        title="Keep",
+        options={"num_predict": 8, "temperature": 0, "seed": 1},
+    )
+    sized(page, LAPTOP)
+    page.open(f"/#/c/{chat_id}")
+    p = page.page
+    p.get_by_role("button", name="Chat settings").click()
+    field = p.get_by_label("Keep loaded")
+    field.fill("forever")
+    field.dispatch_event("change")
+    p.get_by_role("alert").filter(has_text="duration such as").wait_for()
+    assert field.get_attribute("aria-invalid") == "true"
+    page.shot("stranger-keep-loaded-invalid")
+    stored = requests.get(f"{server.url}/api/v1/chats/{chat_id}", timeout=10).json()
+    assert stored["options"].get("keep_alive") != "forever"
+    p.keyboard.press("Escape")
+    send(page, "Hello?")
+    wait_done(page)
+    assert "invalid duration" not in p.locator("main").inner_text()
+    p.get_by_role("button", name="Chat settings").click()
+    field.fill("10m")
+    field.dispatch_event("change")
+    wait_until(
+        lambda: (
+            requests.get(f"{server.url}/api/v1/chats/{chat_id}", timeout=10)
+            .json()["options"]
+            .get("keep_alive")
+            == "10m"
+        ),
+        "a valid Keep loaded was not saved",
+    )
+    assert p.get_by_role("alert").filter(has_text="duration such as").count() == 0
+    assert page.errors == []
