@@ -219,3 +219,28 @@ def test_keep_loaded_says_what_it_takes(page: Page, server: HearthProcess) -> No
     )
     assert p.get_by_role("alert").filter(has_text="duration such as").count() == 0
     assert page.errors == []
+
+
+def test_an_answer_stopped_before_its_first_token_says_so(
+    page: Page, server: HearthProcess
+) -> None:
+    """Stop pressed while the model loaded read "The model answered with no text. stopped"."""
+    chat_id = stored_chat(
+        server,
+        [
+            {"role": "user", "content": "Hello cold model"},
+            {
+                "role": "assistant",
+                "content": "",
+                "done": True,
+                "stats": {"stopped": True, "done_reason": "stopped"},
+            },
+        ],
+        title="Stopped early",
+    )
+    sized(page, LAPTOP)
+    page.open(f"/#/c/{chat_id}")
+    answer = page.page.get_by_test_id("message-assistant")
+    answer.get_by_text("Stopped before the model answered.").wait_for()
+    assert answer.get_by_text("The model answered with no text.").count() == 0
+    assert page.errors == []
