@@ -127,7 +127,13 @@ export class ChatStore {
     const index = this.messages.findIndex((message) => message.key === key);
     if (index < 0) return;
     const at = this.messages[index].role === 'assistant' ? index : index + 1;
-    const parent = versionParent(this.messages[at], this.messages[at - 1]);
+    const prompt = this.messages[at - 1];
+    if (this.persisted && this.id !== null && prompt?.role === 'user' && prompt.id === undefined) {
+      // Never saved (the server was down when it was sent): save it now, or Retry's answer
+      // would hang off the message before it and the prompt be gone after a reload.
+      await this.store(prompt, appendParent(this.messages.slice(0, at - 1)) ?? null);
+    }
+    const parent = versionParent(this.messages[at], prompt);
     if (!this.persisted || this.id === null || parent === undefined) {
       await this.truncate(at);
       await this.generate();

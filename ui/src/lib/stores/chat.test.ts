@@ -247,6 +247,26 @@ describe('chat store', () => {
     expect(server.repo.tree(next.id!).map((m) => m.content)).toEqual(['A new chat', 'Hello there, friend.']);
   });
 
+  it('saves a prompt sent while the server was down when its answer is retried', async () => {
+    use();
+    const store = newStore();
+    await store.send('Hi');
+    await store.settled();
+    vi.stubGlobal('fetch', () => Promise.reject(new TypeError('Failed to fetch')));
+    await store.send('Are you there?');
+    const [prompt, answer] = store.messages.slice(2);
+    expect(prompt.id).toBeUndefined();
+    expect(answer.error).toBeTruthy();
+    vi.stubGlobal('fetch', server.fetch); // the server is back
+    await store.regenerate(answer.key);
+    expect(server.repo.tree(store.id!).map((m) => [m.role, m.content])).toEqual([
+      ['user', 'Hi'],
+      ['assistant', 'Hello there, friend.'],
+      ['user', 'Are you there?'],
+      ['assistant', 'Hello there, friend.'],
+    ]);
+  });
+
   it('shows a human error when the model is missing', async () => {
     use({ failChatWith: { status: 404, error: "model 'nope' not found" } });
     const store = newStore();
