@@ -114,6 +114,9 @@ export class ChatStore {
     await this.generate(undefined, user.id === undefined ? undefined : String(user.id));
   }
 
+  /** Set while the page is being hidden for good (pagehide), cleared if it comes back. */
+  leaving = false;
+
   stop(): void {
     this.controller?.abort();
   }
@@ -371,6 +374,10 @@ export class ChatStore {
     const saver = new AnswerSaver((final) => this.saveAnswer(chatId, target, final), this.saveEveryMs);
     const request: ChatRequest = { model, messages, ...this.requestOptions() };
     const outcome = await streamAnswer(request, target, controller.signal, () => saver.tick());
+    // The page is going (reload, tab closed): its stream broke because of that, not the model.
+    // Saving now would store the cut answer as done; left as last saved (done: false) it
+    // shows as interrupted, with Continue, when the chat opens again.
+    if (this.leaving) return;
     target.stats = outcome.stats;
     if (outcome.error) target.error = outcome.error;
     await saver.finish();

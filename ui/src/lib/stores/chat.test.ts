@@ -267,6 +267,20 @@ describe('chat store', () => {
     ]);
   });
 
+  it('leaves an answer cut by the page going as interrupted, not done', async () => {
+    use({ tokens: Array.from({ length: 200 }, (_, i) => `w${i} `), delayMs: 3 });
+    const store = newStore();
+    const sending = store.send('Long answer please');
+    await until(() => (store.messages[1]?.content.length ?? 0) > 10);
+    await until(() => (server.repo.tree(store.id!)[1]?.content.length ?? 0) > 0); // a periodic save
+    store.leaving = true; // pagehide: a reload, the tab closed
+    store.stop(); // what the unload does to the stream
+    await sending;
+    const saved = server.repo.tree(store.id!)[1];
+    expect(saved.done).toBe(false);
+    expect(saved.stats ?? null).toBeNull();
+  });
+
   it('shows a human error when the model is missing', async () => {
     use({ failChatWith: { status: 404, error: "model 'nope' not found" } });
     const store = newStore();
