@@ -236,7 +236,7 @@ def chatgpt_export() -> list[dict]:
 
 
 def test_import_chatgpt(api: Api) -> None:  # noqa: F811
-    """ChatGPT's export imported as chats with a title and no messages, and said "imported"."""
+    """ChatGPT's export: the branch that was shown, as text; a chat with no text is skipped."""
     reply = api.post("/chats/import", json=chatgpt_export())
     assert reply.status_code == 200, reply.text
     result = reply.json()
@@ -250,3 +250,14 @@ def test_import_chatgpt(api: Api) -> None:  # noqa: F811
         ("assistant", "A fruit like a pear."),
     ]
     assert quince["created_at"] == "2024-05-29T16:26:40.000Z"
+
+
+def test_an_export_whose_parents_loop_is_read_once(api: Api) -> None:  # noqa: F811
+    """A hand-edited or broken file whose parent pointers form a cycle ends the walk."""
+    conversation = chatgpt_export()[0]
+    mapping = conversation["mapping"]
+    mapping["u1"]["parent"] = "a2"  # a2 -> u1 -> a2 -> ...
+    reply = api.post("/chats/import", json=[conversation])
+    assert reply.status_code == 200, reply.text
+    chat = api.get(f"/chats/{reply.json()['ids'][0]}").json()
+    assert [m["content"] for m in chat["messages"]] == ["What is a quince?", "A fruit like a pear."]

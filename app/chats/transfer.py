@@ -194,18 +194,11 @@ def from_chatgpt(item: dict[str, Any], where: str) -> dict[str, Any]:
     if current is None or current not in table:
         leaves = [k for k, n in table.items() if isinstance(n, dict) and not n.get("children")]
         current = _key(leaves[-1]) if leaves else None
-    branch: list[dict[str, Any]] = []
-    seen: set[Any] = set()
-    while current is not None and current in table and current not in seen:
-        if len(branch) >= MAX_BRANCH:
-            break
-        seen.add(current)
-        node = table[current]
-        if not isinstance(node, dict):
-            break
-        if isinstance(node.get("message"), dict):
-            branch.append(node["message"])
-        current = _key(node.get("parent"))
+    branch = [
+        node["message"]
+        for _, node in _path_to_root(table, current, "parent")
+        if isinstance(node, dict) and isinstance(node.get("message"), dict)
+    ]
     messages: list[dict[str, Any]] = []
     for number, raw in enumerate(reversed(branch)):
         converted = _chatgpt_message(raw, f"{where}.mapping[{number}]")
@@ -264,19 +257,32 @@ def active_branch(chat: dict[str, Any]) -> list[Any]:
             leaves = [m for m in table.values() if isinstance(m, dict) and not m.get("childrenIds")]
             leaves.sort(key=lambda m: _number(m.get("timestamp")))
             current = _key(leaves[-1].get("id")) if leaves else None
-        branch: list[Any] = []
-        seen: set[Any] = set()
-        while current is not None and current in table and current not in seen:
-            if len(branch) >= MAX_BRANCH:
-                break
-            seen.add(current)
-            node = table[current]
-            branch.append({"id": current, **node} if isinstance(node, dict) else node)
-            current = _key(node.get("parentId")) if isinstance(node, dict) else None
+        branch = [
+            {"id": key, **node} if isinstance(node, dict) else node
+            for key, node in _path_to_root(table, current, "parentId")
+        ]
         if branch:
             return branch[::-1]
     messages = chat.get("messages")
     return messages if isinstance(messages, list) else []
+
+
+def _path_to_root(table: dict[Any, Any], current: Any, parent_key: str) -> list[tuple[Any, Any]]:
+    """(key, node) from ``current`` up by each node's ``parent_key``, leaf first.
+
+    Why bounded: an export is the client's file, so a cycle or a chain
+    longer than ``MAX_BRANCH`` ends the walk instead of hanging it.
+    """
+    path: list[tuple[Any, Any]] = []
+    seen: set[Any] = set()
+    while current is not None and current in table and current not in seen:
+        if len(path) >= MAX_BRANCH:
+            break
+        seen.add(current)
+        node = table[current]
+        path.append((current, node))
+        current = _key(node.get(parent_key)) if isinstance(node, dict) else None
+    return path
 
 
 def _key(value: Any) -> str | int | None:
