@@ -394,37 +394,31 @@ def generate(
     lease = _lease(scheduler, spec, options, keep_alive)
     try:
         num_ctx = lease.runner.config.ctx_per_slot
-        if raw or suffix:
-            yield from _generate_raw(
+
+        def native(suffix: str | None, text: str, **extra: Any) -> Stream:
+            """``text`` on llama-server's ``/completion`` (``/infill`` with a ``suffix``)."""
+            return _generate_raw(
                 lease,
                 request.format,
                 suffix,
-                prompt,
+                text,
                 options,
                 num_ctx,
                 model,
                 started,
                 abort,
                 wanted,
+                **extra,
             )
+
+        if raw or suffix:
+            yield from native(suffix, prompt)
             return
 
         def rendered_generation(rendered: str) -> Stream:
             """The prompt as rendered in the model's template, after ``context``'s tokens."""
-            return _generate_raw(
-                lease,
-                request.format,
-                None,
-                rendered,
-                options,
-                num_ctx,
-                model,
-                started,
-                abort,
-                wanted,
-                prompt_body=[*context, rendered] if context else None,
-                context=(context, rendered),
-            )
+            prompt_body = [*context, rendered] if context else None
+            return native(None, rendered, prompt_body=prompt_body, context=(context, rendered))
 
         if source is not None:
             # The model's Go template rendered here; llama-server gets the text.
