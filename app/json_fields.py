@@ -69,7 +69,9 @@ def fits(value: Any, hint: Any) -> bool:
         return isinstance(value, str)
     if hint is list or origin is list:
         (item,) = get_args(hint) or (Any,)
-        return isinstance(value, list) and all(fits(element, item) for element in value)
+        if not isinstance(value, list):
+            return False
+        return item is Any or all(fits(element, item) for element in value)
     if hint is dict or origin is dict:
         return isinstance(value, dict)
     raise TypeError(f"no JSON shape for {hint!r}")
